@@ -1,0 +1,32 @@
+"""summarize: summaries and translations of a folder of news articles with Hugging Face models.
+
+Python API::
+
+    from summarize import RunConfig, run_batch
+    result = run_batch(RunConfig(inputs=("inputs",), out_dir="outputs", targets=("ko",)))
+    print(result.n_ok, result.stats["articles_per_s"])
+"""
+
+from __future__ import annotations
+
+__version__ = "0.1.0"
+
+from summarize.errors import ModelLoadError, SummarizeError, UsageError  # noqa: E402
+from summarize.records import RunConfig  # noqa: E402
+
+
+def run_batch(config: RunConfig, **kwargs):  # type: ignore[no-untyped-def]
+    """Run the main job; see :func:`summarize.pipeline.run_batch`."""
+    from summarize.pipeline import run_batch as _run_batch
+
+    return _run_batch(config, **kwargs)
+
+
+__all__ = [
+    "ModelLoadError",
+    "RunConfig",
+    "SummarizeError",
+    "UsageError",
+    "__version__",
+    "run_batch",
+]

@@ -1,0 +1,5 @@
+"""``python -m summarize``: the same command line as ``summarize``."""
+
+from summarize.cli import main
+
+main()

@@ -1,0 +1,136 @@
+"""Pure batching: sort work by length, pack it by a token budget, run it, restore order.
+
+A *batch* is several items run through the model together; its cost is
+``len(batch) * longest item`` tokens, because every row is padded to the longest.
+Nothing here imports torch: the out-of-memory policy works on a callback.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import TypeVar
+
+from summarize.backends import BatchOutOfMemory
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+def make_batches(
+    lengths: Sequence[int], budget_tokens: int, max_batch: int = 1024
+) -> list[list[int]]:
+    """Pack item indices into batches whose padded size stays within a token budget.
+
+    Items are sorted longest first (ties keep input order), so each batch holds items of
+    similar length and the first batch, the largest, meets any memory limit at once.
+
+    Args:
+        lengths: Token length of each item.
+        budget_tokens: Most ``rows * longest row`` tokens per batch; an item longer than
+            the budget still gets a batch of its own.
+        max_batch: Most rows per batch.
+
+    Returns:
+        Lists of indices into ``lengths``; every index appears exactly once.
+    """
+    if budget_tokens < 1 or max_batch < 1:
+        raise ValueError("budget_tokens and max_batch must be positive")
+    order = sorted(range(len(lengths)), key=lambda i: (-lengths[i], i))
+    batches: list[list[int]] = []
+    current: list[int] = []
+    longest = 0
+    for i in order:
+        longest_if_added = max(longest, lengths[i])
+        if current and (
+            longest_if_added * (len(current) + 1) > budget_tokens or len(current) >= max_batch
+        ):
+            batches.append(current)
+            current, longest_if_added = [], lengths[i]
+        current.append(i)
+        longest = longest_if_added
+    if current:
+        batches.append(current)
+    return batches
+
+
+@dataclass
+class BatchStats:
+    """What running batches cost: batches run, tokens in and out, OOM splits."""
+
+    n_batches: int = 0
+    input_tokens: int = 0
+    output_tokens: int = 0
+    n_oom_splits: int = 0
+    seconds: float = 0.0
+    batch_sizes: list[int] = field(default_factory=list)
+
+
+@dataclass
+class TokenBudget:
+    """The token budget per batch, lowered for the rest of the run after an out-of-memory."""
+
+    tokens: int
+    max_batch: int = 1024
+    floor: int = 1
+
+    def lower(self, failed_cost: int) -> None:
+        """Lower the budget below the cost of a batch that did not fit."""
+        new = max(self.floor, min(self.tokens, failed_cost) // 2)
+        if new < self.tokens:
+            log.warning("out of memory: lowering the batch budget from %d to %d tokens",
+                        self.tokens, new)
+            self.tokens = new
+
+
+def run_batched(
+    items: Sequence[T],
+    lengths: Sequence[int],
+    budget: TokenBudget,
+    run: Callable[[list[T]], tuple[list[str], int, int]],
+    stats: BatchStats | None = None,
+    on_batch: Callable[[int], None] | None = None,
+) -> list[str]:
+    """Run ``items`` through ``run`` in length-sorted batches and return outputs in input order.
+
+    Args:
+        items: Work items (texts or richer records).
+        lengths: Token length of each item.
+        budget: Token budget; lowered in place when a batch runs out of memory.
+        run: Runs one batch, returning (outputs, input tokens, output tokens); raises
+            BatchOutOfMemory when the device cannot hold the batch.
+        stats: Accumulates batch counts and tokens.
+        on_batch: Called with the number of items finished after each batch (progress).
+
+    Raises:
+        BatchOutOfMemory: A single item does not fit in memory.
+    """
+    results: list[str | None] = [None] * len(items)
+    pending = make_batches(lengths, budget.tokens, budget.max_batch)
+    pending.reverse()  # a stack: pop() takes the next batch, longest first
+    while pending:
+        batch = pending.pop()
+        try:
+            outputs, n_in, n_out = run([items[i] for i in batch])
+        except BatchOutOfMemory:
+            if len(batch) == 1:
+                raise
+            cost = len(batch) * max(lengths[i] for i in batch)
+            budget.lower(cost)
+            half = len(batch) // 2
+            pending.extend([batch[half:], batch[:half]])
+            if stats is not None:
+                stats.n_oom_splits += 1
+            continue
+        for i, out in zip(batch, outputs, strict=True):
+            results[i] = out
+        if stats is not None:
+            stats.n_batches += 1
+            stats.input_tokens += n_in
+            stats.output_tokens += n_out
+            stats.batch_sizes.append(len(batch))
+        if on_batch is not None:
+            on_batch(len(batch))
+    return [r if r is not None else "" for r in results]

@@ -1,0 +1,37 @@
+"""Exceptions the tool raises; the CLI turns each into one line on stderr."""
+
+from __future__ import annotations
+
+
+class SummarizeError(Exception):
+    """Base class of every error this package raises on purpose."""
+
+    exit_code = 1
+
+
+class UsageError(SummarizeError):
+    """Bad usage found before any article is processed (exit status 2)."""
+
+    exit_code = 2
+
+
+class ConfigError(UsageError):
+    """An option or config-file value is invalid."""
+
+
+class ModelLoadError(UsageError):
+    """A model cannot be found, downloaded or loaded; the message says how to supply it."""
+
+
+class UnsupportedLanguageError(UsageError):
+    """A language code is unknown or the chosen model cannot produce it."""
+
+
+class OutputLockedError(SummarizeError):
+    """Another run holds the lock on the output folder."""
+
+    exit_code = 2
+
+
+class ArticleError(SummarizeError):
+    """One article (or one file) cannot be read or processed; the run carries on."""

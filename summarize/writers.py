@@ -1,0 +1,174 @@
+"""Write a run's files safely: results.jsonl, stats.json and the per-article Markdown pages.
+
+Every whole-file write goes to a temporary file in the same folder and is renamed into
+place, so a crash leaves either the old file or the new one, never half of one. Records
+are appended to results.jsonl one whole line per write; a torn last line left by a crash
+is dropped on the next run.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import tempfile
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+from summarize.naming import page_stem
+
+log = logging.getLogger(__name__)
+
+RESULTS = "results.jsonl"
+STATS = "stats.json"
+ARTICLES = "articles"
+SCHEMA_VERSION = 1
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def read_results(out_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:
+    """Records of results.jsonl, the last one per id, and the number of bad lines skipped."""
+    path = out_dir / RESULTS
+    records: dict[str, dict[str, Any]] = {}
+    bad = 0
+    if not path.is_file():
+        return records, bad
+    with path.open("rb") as handle:
+        for raw in handle:
+            if not raw.endswith(b"\n"):
+                bad += 1  # torn last line of a crashed run
+                continue
+            try:
+                record = json.loads(raw)
+            except ValueError:
+                bad += 1
+                continue
+            if isinstance(record, dict) and isinstance(record.get("id"), str):
+                records.pop(record["id"], None)  # keep file order of the latest version
+                records[record["id"]] = record
+            else:
+                bad += 1
+    return records, bad
+
+
+class ResultsLog:
+    """Append-only results.jsonl with crash repair.
+
+    Args:
+        out_dir: The output folder (must exist).
+    """
+
+    def __init__(self, out_dir: Path):
+        self.path = out_dir / RESULTS
+
+    def compact(self) -> dict[str, dict[str, Any]]:
+        """Rewrite the file with one line per id (the latest), dropping torn lines.
+
+        Returns:
+            The records kept, by id.
+        """
+        records, bad = read_results(self.path.parent)
+        if bad:
+            log.warning("%s: dropped %d incomplete line(s) left by an interrupted run",
+                        self.path, bad)
+        if bad or self._has_duplicates(len(records)):
+            atomic_write_text(self.path, "".join(_line(r) for r in records.values()))
+        return records
+
+    def _has_duplicates(self, n_unique: int) -> bool:
+        if not self.path.is_file():
+            return False
+        with self.path.open("rb") as handle:
+            return sum(1 for _ in handle) != n_unique
+
+    def append(self, records: Iterable[dict[str, Any]]) -> None:
+        """Append records, each line in one write call, then flush them to disk."""
+        fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+        try:
+            for record in records:
+                data = _line(record).encode("utf-8")
+                written = os.write(fd, data)
+                while written < len(data):  # a partial write of a huge line; finish it
+                    written += os.write(fd, data[written:])
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+
+def _line(record: dict[str, Any]) -> str:
+    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+
+
+def page_path(out_dir: Path, article_id: str, suffix: str) -> Path:
+    """Where an article's page goes: always directly inside ``out_dir/articles``."""
+    return out_dir / ARTICLES / f"{page_stem(article_id)}{suffix}"
+
+
+def _md_escape(text: str) -> str:
+    """Keep article text literal in Markdown: no headings, links, HTML or emphasis from data."""
+    out = text.replace("\\", "\\\\")
+    for ch in "`*_[]<>#|!":
+        out = out.replace(ch, "\\" + ch)
+    return out
+
+
+def render_markdown(record: dict[str, Any]) -> str:
+    """The side-by-side Markdown page of one article (source, summary, translations)."""
+    lines = [f"# {_md_escape(record.get('title') or record['id'])}", ""]
+    lines.append(f"- id: `{record['id'].replace('`', '')}`")
+    lines.append(f"- source: `{str(record.get('source', '')).replace('`', '')}`")
+    lines.append(f"- status: {record['status']}")
+    if record.get("error"):
+        lines.append(f"- error: {_md_escape(record['error'])}")
+    if record.get("chunks"):
+        lines.append(f"- chunks: {record['chunks']}")
+    timings = record.get("timings") or {}
+    if timings:
+        lines.append("- seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in timings.items()))
+    lines.append("")
+    if record.get("summary") is not None:
+        lines += ["## Summary", "", _md_escape(record["summary"]), ""]
+    for lang, parts in (record.get("translations") or {}).items():
+        for part, text in parts.items():
+            lines += [f"## {part.capitalize()} ({lang})", ""]
+            pairs = (record.get("alignment") or {}).get(lang, {}).get(part)
+            if pairs:
+                lines += ["| source | translation |", "| --- | --- |"]
+                for paragraph in pairs:
+                    for src, tgt in paragraph:
+                        lines.append(f"| {_md_escape(src)} | {_md_escape(tgt)} |")
+                lines.append("")
+            else:
+                lines += [_md_escape(text), ""]
+    if record.get("text"):
+        lines += ["## Source", "", _md_escape(record["text"]), ""]
+    return "\n".join(lines)
+
+
+def write_article_page(out_dir: Path, record: dict[str, Any]) -> str:
+    """Write the Markdown page of one article; returns its path relative to ``out_dir``."""
+    path = page_path(out_dir, record["id"], ".md")
+    atomic_write_text(path, render_markdown(record))
+    return path.relative_to(out_dir).as_posix()
+
+
+def write_stats(out_dir: Path, stats: dict[str, Any]) -> Path:
+    """Write stats.json atomically."""
+    path = out_dir / STATS
+    atomic_write_text(path, json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    return path

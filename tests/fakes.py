@@ -1,0 +1,88 @@
+"""A deterministic backend whose outputs are predictable from its inputs.
+
+Translation of ``text`` is ``"<" + text.upper() + ">"``; a summary is the first
+``summary_words`` words of its input. Tokens are whitespace words plus one end token.
+Every batch is recorded so tests can check pooling and ordering.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from summarize.backends import BatchOutOfMemory, Generated
+from summarize.batching import TokenBudget
+from summarize.records import RunConfig
+from summarize.summarizer import Summarizer
+from summarize.translator import Translator
+
+
+class FakeBackend:
+    def __init__(self, kind: str, *, max_input_tokens: int = 512, summary_words: int = 6,
+                 oom_above: int | None = None, fail_on: str | None = None):
+        self.model_id = f"fake-{kind}"
+        self.family = "fake"
+        self.kind = kind
+        self.max_input_tokens = max_input_tokens
+        self.summary_words = summary_words
+        self.oom_above = oom_above
+        self.fail_on = fail_on
+        self.batches: list[list[str]] = []
+        self.path, self.revision, self.license = "", None, "test"
+        self.generation_defaults: dict[str, Any] = {}
+
+    def task_prefix(self, task: str) -> str:
+        return ""
+
+    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+        return [len(t.split()) + 1 for t in texts]
+
+    def generate(self, texts: Sequence[str], settings: dict[str, Any],
+                 max_new_tokens: Sequence[int], forced_bos_token_id: int | None = None
+                 ) -> Generated:
+        if self.oom_above is not None and len(texts) > self.oom_above:
+            raise BatchOutOfMemory("fake OOM")
+        if self.fail_on is not None and any(self.fail_on in t for t in texts):
+            raise RuntimeError("fake failure")
+        self.batches.append(list(texts))
+        if self.kind == "translate":
+            outs = [f"<{t.upper()}>" for t in texts]
+        else:
+            outs = [" ".join(t.split()[: self.summary_words]) for t in texts]
+        n_in = sum(self.count_tokens(texts))
+        return Generated(outs, n_in, sum(len(o.split()) for o in outs))
+
+
+def fake_loader(summarizer: FakeBackend | None = None, translator: FakeBackend | None = None,
+                budget_tokens: int = 64):
+    """A ``loader`` for run_batch that builds the tasks over fake backends."""
+    summ = summarizer or FakeBackend("summarize")
+    trans = translator or FakeBackend("translate")
+
+    from summarize.pipeline import LoadedModels
+
+    def load(config: RunConfig) -> LoadedModels:
+        s = None
+        if config.summarize:
+            s = Summarizer(summ, dict(config.summarizer_generation),
+                           TokenBudget(config.batch_tokens or budget_tokens), config.source_lang)
+        translators = {}
+        if config.translate != "none":
+            for lang in config.targets:
+                translators[lang] = Translator(
+                    trans, lang, dict(config.translator_generation),
+                    TokenBudget(config.batch_tokens or budget_tokens),
+                    source_lang=config.source_lang,
+                )
+        return LoadedModels(s, translators, [], "cpu", "fake", "float32", 0.0)
+
+    load.summarizer = summ  # type: ignore[attr-defined]
+    load.translator = trans  # type: ignore[attr-defined]
+    return load
+
+
+def read_jsonl(path: Path) -> list[dict[str, Any]]:
+    import json
+
+    return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]

@@ -1,0 +1,67 @@
+"""Pure batching: packing by token budget, order restoration, out-of-memory back-off."""
+
+from __future__ import annotations
+
+import pytest
+
+from summarize.backends import BatchOutOfMemory
+from summarize.batching import BatchStats, TokenBudget, make_batches, run_batched
+
+
+def test_golden_packing_by_padded_tokens():
+    # lengths by index: 0:5 1:10 2:3 3:10 4:4 ; sorted longest first: 1,3,0,4,2
+    # budget 20: [1,3] costs 2*10=20; then 0 (5): [0,4,2] costs 3*5=15 <= 20
+    assert make_batches([5, 10, 3, 10, 4], budget_tokens=20) == [[1, 3], [0, 4, 2]]
+
+
+def test_every_index_once_and_budget_respected():
+    lengths = [(i * 37) % 50 + 1 for i in range(200)]
+    batches = make_batches(lengths, budget_tokens=300, max_batch=16)
+    flat = sorted(i for b in batches for i in b)
+    assert flat == list(range(200))
+    for batch in batches:
+        assert len(batch) <= 16
+        assert len(batch) * max(lengths[i] for i in batch) <= 300
+
+
+def test_item_longer_than_budget_gets_its_own_batch():
+    assert make_batches([100, 2, 2], budget_tokens=10) == [[0], [1, 2]]
+
+
+@pytest.mark.parametrize("budget", [1, 7, 64, 10_000])
+def test_run_batched_restores_input_order(budget):
+    items = [f"w{i} " * (i % 7 + 1) for i in range(50)]
+    lengths = [len(t.split()) for t in items]
+
+    def run(batch):
+        return [t.strip().upper() for t in batch], 0, 0
+
+    out = run_batched(items, lengths, TokenBudget(budget), run)
+    assert out == [t.strip().upper() for t in items]
+
+
+def test_out_of_memory_splits_batch_and_lowers_budget():
+    items = list(range(40))
+    lengths = [10] * 40
+    seen: list[int] = []
+
+    def run(batch):
+        if len(batch) > 5:
+            raise BatchOutOfMemory("too big")
+        seen.append(len(batch))
+        return [str(i) for i in batch], 0, 0
+
+    budget = TokenBudget(400)
+    stats = BatchStats()
+    out = run_batched(items, lengths, budget, run, stats)
+    assert out == [str(i) for i in items]
+    assert max(seen) <= 5 and stats.n_oom_splits > 0
+    assert budget.tokens < 400  # later runs start from the lowered budget
+
+
+def test_single_item_out_of_memory_is_raised():
+    def run(batch):
+        raise BatchOutOfMemory("nope")
+
+    with pytest.raises(BatchOutOfMemory):
+        run_batched(["a"], [1], TokenBudget(10), run)
