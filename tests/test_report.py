@@ -1,0 +1,441 @@
+"""Unit tests of the HTML review report: structure, escaping, file placement and fallbacks."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+import json
+import os
+import re
+from html.parser import HTMLParser
+from pathlib import Path
+
+import pytest
+
+from summarize import report
+from summarize.naming import page_stem
+from summarize.report import INDEX_SCRIPT, load_results, load_stats, write_report
+from tests.report_fixtures import (
+    ABSOLUTE_ID,
+    ARABIC_TEXT,
+    HOSTILE_ERROR,
+    HOSTILE_IMG,
+    HOSTILE_JS_LINK,
+    HOSTILE_PWN_SCRIPT,
+    HOSTILE_QUOTES,
+    HOSTILE_TITLE,
+    LONG_WORD,
+    TRAVERSAL_ID,
+    article,
+    default_articles,
+    make_run_dir,
+)
+
+# Every tag the report itself emits; anything else must have come from data.
+ALLOWED_TAGS = {
+    "html", "head", "meta", "link", "title", "style", "script", "body", "header", "main",
+    "footer", "section", "article", "aside", "nav", "div", "span", "strong", "code", "br",
+    "a", "p", "h1", "h2", "h3", "ul", "li", "dl", "dt", "dd", "table", "colgroup", "col",
+    "thead", "tbody", "tr", "th", "td", "button", "input", "select", "option", "svg", "line",
+    "rect", "path", "bdi",
+}  # fmt: skip
+ALLOWED_ATTRS = {
+    "lang", "charset", "http-equiv", "content", "name", "rel", "href", "class", "id", "dir",
+    "style", "title", "role", "type", "placeholder", "autocomplete", "value", "colspan",
+    "viewbox", "preserveaspectratio", "x", "y", "width", "height", "x1", "x2", "y1", "y2",
+    "vector-effect", "shape-rendering", "d",
+}  # fmt: skip
+ALLOWED_IDS = {"articles", "articles-section", "problems", "q", "status", "shown"}
+ARTICLE_HREF = re.compile(r"^articles/[A-Za-z0-9._-]+\.html$")
+SIBLING_HREF = re.compile(r"^[A-Za-z0-9._-]+\.(html|md)$")
+
+
+class Page(HTMLParser):
+    """Collects every start tag with its attributes, the text, and the inline scripts."""
+
+    def __init__(self, source: str) -> None:
+        super().__init__(convert_charrefs=True)
+        self.tags: list[tuple[str, dict[str, str | None]]] = []
+        self.scripts: list[str] = []
+        self.texts: list[str] = []
+        self._raw: str | None = None  # inside <script>/<style>
+        self._buf: list[str] = []
+        self.feed(source)
+        self.close()
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+        if tag in ("script", "style"):
+            self._raw, self._buf = tag, []
+
+    def handle_startendtag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        self.tags.append((tag, dict(attrs)))
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == self._raw:
+            if tag == "script":
+                self.scripts.append("".join(self._buf))
+            self._raw = None
+
+    def handle_data(self, data: str) -> None:
+        (self._buf if self._raw else self.texts).append(data)
+
+    @property
+    def text(self) -> str:
+        return "".join(self.texts)
+
+    def all(self, tag: str) -> list[dict[str, str | None]]:
+        return [attrs for t, attrs in self.tags if t == tag]
+
+    def csp(self) -> str:
+        metas = [m for m in self.all("meta") if m.get("http-equiv") == "Content-Security-Policy"]
+        assert len(metas) == 1
+        return metas[0]["content"] or ""
+
+
+def parse(path: Path) -> Page:
+    return Page(path.read_text(encoding="utf-8"))
+
+
+@pytest.fixture
+def run(tmp_path: Path) -> Path:
+    out = make_run_dir(tmp_path)
+    write_report(out)
+    return out
+
+
+def pages(out: Path) -> list[Path]:
+    return sorted((out / "articles").glob("*.html"))
+
+
+def latest_ids() -> list[str]:
+    return list(dict.fromkeys(a["id"] for a in default_articles()))
+
+
+def assert_structure_is_ours(page: Page, *, n_scripts: int) -> None:
+    """No element, attribute, link, style or id in the page came from the data."""
+    tags = {t for t, _ in page.tags}
+    assert tags <= ALLOWED_TAGS, tags - ALLOWED_TAGS
+    assert not tags & {"img", "iframe", "object", "embed", "form", "base", "plaintext", "b"}
+    assert len(page.all("script")) == n_scripts == len(page.scripts)
+    assert len(page.all("style")) == 1
+    for tag, attrs in page.tags:
+        for name, value in attrs.items():
+            assert not name.startswith("on"), (tag, name)
+            assert name in ALLOWED_ATTRS or name.startswith(("data-", "aria-")), (tag, name)
+            assert "javascript:" not in (value or "").lower(), (tag, name, value)
+        if "href" in attrs:
+            href = attrs["href"] or ""
+            ok = (
+                ARTICLE_HREF.match(href)
+                or SIBLING_HREF.match(href)
+                or re.match(r"^#[a-z-]+$", href)
+                or href in ("../index.html", "data:,")
+            )
+            assert ok, href
+        if "style" in attrs:
+            assert re.fullmatch(r"width:\d+\.\d+%", attrs["style"] or ""), attrs["style"]
+        if "id" in attrs:
+            assert attrs["id"] in ALLOWED_IDS, attrs["id"]
+        if "lang" in attrs:
+            assert re.fullmatch(r"[A-Za-z]{2,8}(-[A-Za-z0-9]{1,8})*", attrs["lang"] or "")
+
+
+def test_write_report_returns_index_and_one_page_per_article(run: Path) -> None:
+    index = run / "index.html"
+    assert write_report(run) == index
+    assert index.is_file()
+    expected = {f"{page_stem(i)}.html" for i in latest_ids()}
+    assert {p.name for p in pages(run)} == expected
+    assert not list(run.rglob("*.tmp")), "temporary files left behind"
+
+
+def test_index_has_no_structure_from_data_and_one_script(run: Path) -> None:
+    page = parse(run / "index.html")
+    assert_structure_is_ours(page, n_scripts=1)
+    assert page.scripts[0] == INDEX_SCRIPT
+    assert "innerHTML" not in INDEX_SCRIPT and "insertAdjacentHTML" not in INDEX_SCRIPT
+    assert "document.write" not in INDEX_SCRIPT and "eval(" not in INDEX_SCRIPT
+
+
+def test_article_pages_have_no_structure_from_data_and_no_script(run: Path) -> None:
+    for path in pages(run):
+        page = parse(path)
+        assert_structure_is_ours(page, n_scripts=0)
+        csp = page.csp()
+        assert "script-src 'none'" in csp and "default-src 'none'" in csp
+
+
+def test_csp_hash_matches_the_inline_script(run: Path) -> None:
+    page = parse(run / "index.html")
+    csp = page.csp()
+    assert "default-src 'none'" in csp and "style-src 'unsafe-inline'" in csp
+    assert "img-src data:" in csp
+    hashes = re.findall(r"'sha256-([A-Za-z0-9+/=]+)'", csp)
+    digest = base64.b64encode(hashlib.sha256(page.scripts[0].encode("utf-8")).digest()).decode()
+    assert hashes == [digest]
+    assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";")[0]
+
+
+def test_hostile_strings_appear_escaped_as_text(run: Path) -> None:
+    raw = (run / "articles" / f"{page_stem(TRAVERSAL_ID)}.html").read_text(encoding="utf-8")
+    page = Page(raw)
+    for hostile in (HOSTILE_TITLE, HOSTILE_IMG, HOSTILE_JS_LINK, HOSTILE_PWN_SCRIPT):
+        assert html.escape(hostile, quote=True) in raw
+        assert hostile in page.text
+    assert HOSTILE_QUOTES in page.text
+    assert html.escape(HOSTILE_QUOTES, quote=True) in raw
+    titles = [t for t, _ in page.tags if t == "title"]
+    assert len(titles) == 1 and f"<title>{html.escape(HOSTILE_TITLE)}" in raw
+
+    index_raw = (run / "index.html").read_text(encoding="utf-8")
+    index = Page(index_raw)
+    assert HOSTILE_TITLE in index.text and html.escape(HOSTILE_TITLE) in index_raw
+    assert HOSTILE_ERROR in index.text and html.escape(HOSTILE_ERROR) in index_raw
+    # Model ids and skipped-file names are data too.
+    assert "facebook/nllb-200-distilled-600M <beta>" in index.text
+    assert "inputs/photo <1>.jpg" in index.text
+
+
+def test_failed_article_page_shows_escaped_error(run: Path) -> None:
+    raw = (run / "articles" / f"{page_stem('broken.pdf')}.html").read_text(encoding="utf-8")
+    page = Page(raw)
+    assert HOSTILE_ERROR in page.text
+    assert "<b>" not in raw and html.escape(HOSTILE_ERROR) in raw
+
+
+def test_pages_stay_inside_articles_folder_with_distinct_names(tmp_path: Path) -> None:
+    out = make_run_dir(tmp_path)
+    before = set(tmp_path.rglob("*"))
+    write_report(out)
+    created = set(tmp_path.rglob("*")) - before
+    articles = (out / "articles").resolve()
+    assert out / "index.html" in created
+    for path in created - {out / "index.html"}:
+        assert path.resolve().is_relative_to(articles), path
+    traversal = out / "articles" / f"{page_stem(TRAVERSAL_ID)}.html"
+    absolute = out / "articles" / f"{page_stem(ABSOLUTE_ID)}.html"
+    assert traversal.is_file() and absolute.is_file() and traversal != absolute
+    assert not (tmp_path / "etc").exists() and not Path("/abs/path.html").exists()
+
+
+def test_index_rows_link_to_existing_pages_built_from_page_stem(run: Path) -> None:
+    page = parse(run / "index.html")
+    rows = [a for t, a in page.tags if t == "tr" and a.get("data-order")]
+    assert len(rows) == len(latest_ids())
+    links = {a["href"] for a in page.all("a") if ARTICLE_HREF.match(a.get("href") or "")}
+    assert links == {f"articles/{page_stem(i)}.html" for i in latest_ids()}
+    for href in links:
+        assert (run / href).is_file()
+
+
+def test_article_pages_link_back_to_index(run: Path) -> None:
+    for path in pages(run):
+        hrefs = [a.get("href") for a in parse(path).all("a")]
+        assert "../index.html" in hrefs
+        for href in hrefs:
+            if href and SIBLING_HREF.match(href) and href.endswith(".html"):
+                assert (path.parent / href).is_file()
+
+
+def test_duplicate_ids_last_line_wins_and_torn_line_is_skipped(run: Path) -> None:
+    records = load_results(run)
+    assert [r["id"] for r in records] == latest_ids()
+    korea = next(r for r in records if r["id"] == "world/korea-rates.txt")
+    assert korea["title"] == "Bank of Korea holds rates steady" and korea["status"] == "ok"
+    text = parse(run / "index.html").text
+    assert "STALE ATTEMPT" not in text and "out of memory (first attempt)" not in text
+    assert "torn-after-crash" not in text
+
+
+def test_last_line_wins_keeps_first_position(tmp_path: Path) -> None:
+    arts = [
+        article("a", title="A1"),
+        article("b", title="B"),
+        article("a", title="A2"),
+        article("a", title="A3"),
+    ]
+    out = make_run_dir(tmp_path, arts, torn_line=False)
+    assert [(r["id"], r["title"]) for r in load_results(out)] == [("a", "A3"), ("b", "B")]
+
+
+def test_load_results_skips_garbage_lines(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    lines = [
+        json.dumps(article("ok")),
+        "not json",
+        "[1, 2]",
+        '{"id": 5}',
+        '{"no_id": true}',
+        "",
+        '{"id": "also-ok", "title": "x"}',
+        b"\xff\xfe broken bytes".decode("latin-1"),
+    ]
+    (out / "results.jsonl").write_text("\n".join(lines), encoding="utf-8")
+    assert [r["id"] for r in load_results(out)] == ["ok", "also-ok"]
+    assert load_results(tmp_path / "missing") == []
+
+
+def test_missing_stats_json_still_builds_report(tmp_path: Path) -> None:
+    out = make_run_dir(tmp_path, stats=False)
+    assert load_stats(out) == {}
+    index = write_report(out)
+    page = parse(index)
+    assert_structure_is_ours(page, n_scripts=1)
+    assert "No stats.json found" in page.text
+    assert "Summed from per-article timings" in page.text
+    assert len(pages(out)) == len(latest_ids())
+
+
+@pytest.mark.parametrize("content", ["{not json", "[1, 2, 3]", "", "null"])
+def test_unreadable_stats_json_is_ignored(tmp_path: Path, content: str) -> None:
+    out = make_run_dir(tmp_path)
+    (out / "stats.json").write_text(content, encoding="utf-8")
+    assert load_stats(out) == {}
+    assert_structure_is_ours(parse(write_report(out)), n_scripts=1)
+
+
+def test_missing_and_null_fields_show_a_dash(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    records = [
+        {"id": "bare"},
+        {
+            "id": "nulls",
+            "title": None,
+            "status": None,
+            "text": None,
+            "summary": None,
+            "chunks": None,
+            "translations": None,
+            "alignment": {"ko": None, "ja": {"summary": "not a list"}},
+            "timings": {"total": None, "read": "slow"},
+            "n_words": 10**400,
+            "n_chars": float("nan"),
+            "lang": 3,
+        },
+        {
+            "id": "odd-shapes",
+            "translations": {"ko": {"summary": None, "article": 7}},
+            "alignment": {"ko": {"summary": [[["only source"]], [None, "x"], "bad"]}},
+            "timings": [],
+        },
+    ]
+    (out / "results.jsonl").write_text("\n".join(json.dumps(r) for r in records) + "\n")
+    stats = {
+        "schema_version": 1,
+        "started_at": None,
+        "wall_s": None,
+        "device": None,
+        "models": [None, {"model_id": None}, "x"],
+        "stages": {"load": None, "summarize": {"seconds": "x"}, "translate": {"seconds": 1.5}},
+        "articles": None,
+        "packages": None,
+        "failures": [None, {"id": None, "error": None}],
+        "skipped": None,
+        "targets": None,
+        "peak_gpu_mb": None,
+    }
+    (out / "stats.json").write_text(json.dumps(stats))
+    index = write_report(out)
+    page = parse(index)
+    assert_structure_is_ours(page, n_scripts=1)
+    assert "–" in page.text
+    assert len(pages(out)) == 3
+    for path in pages(out):
+        assert_structure_is_ours(parse(path), n_scripts=0)
+
+
+def test_empty_run_builds_an_index(tmp_path: Path) -> None:
+    out = tmp_path / "run"
+    out.mkdir()
+    page = parse(write_report(out))
+    assert_structure_is_ours(page, n_scripts=1)
+    assert "no articles" in page.text
+
+
+def test_alignment_renders_one_row_per_sentence_pair_with_lang(run: Path) -> None:
+    korea = next(a for a in default_articles() if a["title"].startswith("Bank of Korea"))
+    page = parse(run / "articles" / f"{page_stem(korea['id'])}.html")
+    cells = page.all("td")
+    ko_cells = [c for c in cells if c.get("class") == "tgt" and c.get("lang") == "ko"]
+    ko_pairs = sum(len(p) for part in korea["alignment"]["ko"].values() for p in part)
+    assert len(ko_cells) == ko_pairs
+    assert all(c.get("dir") == "auto" for c in cells if c.get("class") in ("src", "tgt"))
+    assert "sentence by sentence" in page.text
+    # zh has a translated summary but no alignment: paragraph rows instead.
+    assert "Summary → zh" in page.text and "paragraph by paragraph" in page.text
+    for code in ("ko", "ja", "zh"):
+        assert any(a.get("lang") == code for _, a in page.tags)
+    for sentence in (
+        "한국은행은 목요일 기준금리를 3.5%로 유지했다.",
+        "韩国央行将基准利率维持在3.5%。",
+    ):
+        assert sentence in page.text
+
+
+def test_rtl_cjk_long_word_and_empty_summary(run: Path) -> None:
+    arabic = parse(run / "articles" / f"{page_stem(ABSOLUTE_ID)}.html")
+    assert ARABIC_TEXT.split("\n\n")[0] in arabic.text
+    assert any(a.get("lang") == "ar" and a.get("dir") == "auto" for _, a in arabic.tags)
+    long_word = parse(run / "articles" / f"{page_stem('long-word.txt')}.html")
+    assert LONG_WORD in long_word.text
+    empty = parse(run / "articles" / f"{page_stem('empty-summary.txt')}.html")
+    assert "(empty summary)" in empty.text
+    css = (run / "index.html").read_text(encoding="utf-8")
+    assert "overflow-wrap:anywhere" in css and '"Noto Sans CJK KR"' in css
+
+
+def test_every_page_is_self_contained(run: Path) -> None:
+    for path in [run / "index.html", *pages(run)]:
+        raw = path.read_text(encoding="utf-8")
+        page = Page(raw)
+        assert raw.startswith("<!DOCTYPE html>")
+        assert {"charset": "utf-8"} in page.all("meta")
+        assert any(
+            m.get("name") == "viewport"
+            and m.get("content") == "width=device-width, initial-scale=1"
+            for m in page.all("meta")
+        )
+        assert all(not s.get("src") for s in page.all("script"))
+        assert "http://" not in raw and "https://" not in raw and "@import" not in raw
+        assert "url(" not in raw
+
+
+def test_index_contents(run: Path) -> None:
+    page = parse(run / "index.html")
+    text = page.text
+    for expected in ("facebook/bart-large-cnn", "mit", "unknown", "cuda:0", "bfloat16"):
+        assert expected in text
+    for stage in ("load", "read", "summarize", "translate", "write"):
+        assert stage in text
+    assert "Where the time went" in text and "Time per article" in text
+    assert len(page.all("rect")) == len(latest_ids())
+    heads = [a.get("data-key") for a in page.all("th") if a.get("data-key")]
+    assert heads == ["order", "title", "lang", "words", "chunks", "seconds", "status"]
+    statuses = [a.get("value") for a in page.all("option")]
+    assert statuses == ["", "error", "ok"]
+    assert "not an article type (.jpg)" in text
+
+
+def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    out = make_run_dir(tmp_path)
+    index = write_report(out)
+    old = index.read_bytes()
+
+    def fail(src: str, dst: str) -> None:
+        raise OSError("disk full")
+
+    monkeypatch.setattr(report.os, "replace", fail)
+    with pytest.raises(OSError, match="disk full"):
+        write_report(out)
+    assert index.read_bytes() == old
+    assert not [p for p in out.rglob("*") if p.name.endswith(".tmp")]
+    assert os.access(index, os.R_OK)
+
+
+def test_report_module_loads_no_model_libraries() -> None:
+    source = Path(report.__file__).read_text(encoding="utf-8")
+    assert not re.search(r"^\s*(import|from)\s+(torch|transformers)\b", source, re.M)
