@@ -118,6 +118,7 @@ def build_bart(path: Path, *, max_positions: int = 128, seed: int = 0) -> Path:
     )
     model = BartForConditionalGeneration(config)
     model.generation_config.max_length = 32
+    model.generation_config.min_new_tokens = 4  # random weights would often stop at once
     model.generation_config.num_beams = 1
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)

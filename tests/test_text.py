@@ -1,0 +1,233 @@
+"""Tests of summarize.text: cleaning, paragraph and sentence splitting, joining."""
+
+from __future__ import annotations
+
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from summarize.text import (
+    clean_text,
+    ends_sentence,
+    join_paragraphs,
+    join_sentences,
+    segment_text,
+    split_long,
+    split_paragraphs,
+    split_sentences,
+)
+
+
+def squash(text: str) -> str:
+    return "".join(text.split())
+
+
+# --- clean_text -------------------------------------------------------------------------------
+
+
+def test_clean_text_line_endings():
+    assert clean_text("one\r\ntwo\rthree\n") == "one\ntwo\nthree"
+    assert clean_text("a\u2028b\u2029c") == "a\nb\n\nc"
+
+
+def test_clean_text_removes_invisible_characters_but_keeps_joiners():
+    text = "\ufeffzero\u200bwidth\u2060joined soft\u00adhyphen"
+    assert clean_text(text) == "zerowidthjoined softhyphen"
+    # ZWNJ in Persian and ZWJ in emoji sequences carry meaning.
+    persian = "می\u200cخواهم"
+    family = "\U0001f468\u200d\U0001f469\u200d\U0001f467"
+    assert clean_text(persian) == persian
+    assert clean_text(family) == family
+
+
+def test_clean_text_spaces_and_controls():
+    assert clean_text("a\u00a0b\u202fc\u2009d") == "a b c d"
+    assert clean_text("tab\tkept\x00\x07\x1b gone\x7f\x85") == "tab\tkept gone"
+    assert clean_text("trailing   \nspaces\t \nend") == "trailing\nspaces\nend"
+
+
+def test_clean_text_blank_lines_and_strip():
+    assert clean_text("\n\n  a\n\n\n\n\nb\n \n \n c  \n\n") == "a\n\nb\n\n c"
+    assert clean_text("   \n\t\n") == ""
+
+
+def test_clean_text_nfc():
+    assert clean_text("Cafe\u0301") == "Café"
+    assert clean_text("\u1100\u1161") == "가"  # conjoining jamo compose to a syllable
+
+
+# --- split_paragraphs -------------------------------------------------------------------------
+
+
+def test_split_paragraphs_blank_and_single_newlines():
+    text = "First para.\n\nSecond para.\nThird   para.\n\n\nFourth."
+    assert split_paragraphs(text) == ["First para.", "Second para.", "Third para.", "Fourth."]
+
+
+def test_split_paragraphs_joins_hard_wrapped_lines():
+    text = "This sentence was wrapped\nat a fixed width by an editor.\nNext paragraph."
+    assert split_paragraphs(text) == [
+        "This sentence was wrapped at a fixed width by an editor.",
+        "Next paragraph.",
+    ]
+    # Not across a blank line, not after final punctuation, not for caseless scripts.
+    assert split_paragraphs("Headline\n\nlowercase start.") == ["Headline", "lowercase start."]
+    assert split_paragraphs("Done.\nlowercase start") == ["Done.", "lowercase start"]
+    assert split_paragraphs("서울 뉴스\n오늘 발표") == ["서울 뉴스", "오늘 발표"]
+
+
+def test_split_paragraphs_is_stable_on_its_own_output():
+    text = "Title line\nBody one.\n\nBody two\ncontinued here."
+    once = split_paragraphs(text)
+    assert split_paragraphs(join_paragraphs(once)) == once
+    assert split_paragraphs("") == []
+
+
+def test_ends_sentence_looks_through_closing_quotes():
+    assert ends_sentence('He said "no."')
+    assert ends_sentence("終わり。」")
+    assert not ends_sentence('"Brexit" vote looms')
+    assert not ends_sentence("")
+
+
+# --- split_sentences --------------------------------------------------------------------------
+
+
+def test_english_abbreviations():
+    text = "Dr. Smith flew to the U.S. on Monday. He met Mr. Jones at 3 p.m. in Washington."
+    assert split_sentences(text, "en") == [
+        "Dr. Smith flew to the U.S. on Monday.",
+        "He met Mr. Jones at 3 p.m. in Washington.",
+    ]
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        (
+            "ko",
+            "서울시는 오늘 새 정책을 발표했다. 시민들은 환영했다! 언제 시행될까?",
+            ["서울시는 오늘 새 정책을 발표했다.", "시민들은 환영했다!", "언제 시행될까?"],
+        ),
+        (
+            "ja",
+            "東京は晴れです。明日は雨でしょうか？本当です！",
+            ["東京は晴れです。", "明日は雨でしょうか？", "本当です！"],
+        ),
+        (
+            "zh",
+            "今天天气很好。明天会下雨吗？是的！",
+            ["今天天气很好。", "明天会下雨吗？", "是的！"],
+        ),
+    ],
+)
+def test_cjk_punctuation(lang, text, expected):
+    assert split_sentences(text, lang) == expected
+
+
+@pytest.mark.parametrize(
+    ("code", "base"),
+    [("kor", "ko"), ("jpn", "ja"), ("zho", "zh"), ("cmn", "zh"), ("zh-Hant", "zh")],
+)
+def test_three_letter_and_regional_codes(code, base):
+    text = {
+        "ko": "첫 문장이다. 두 번째 문장이다.",
+        "ja": "一つ目。二つ目。",
+        "zh": "第一句。第二句。",
+    }[base]
+    assert split_sentences(text, code) == split_sentences(text, base)
+    assert len(split_sentences(text, code)) == 2
+
+
+def test_german_and_french_codes():
+    assert split_sentences("Das ist gut. Wir gehen.", "deu") == ["Das ist gut.", "Wir gehen."]
+    assert split_sentences("C'est bon. On y va.", "fra") == ["C'est bon.", "On y va."]
+
+
+@pytest.mark.parametrize("code", ["xx", "qqq", "", "not a language", "12", "en_US"])
+def test_unknown_language_falls_back_to_english(code):
+    assert split_sentences("It works. Really well!", code) == ["It works.", "Really well!"]
+
+
+def test_blank_paragraph():
+    assert split_sentences("   ", "en") == []
+
+
+_ALPHABET = st.sampled_from(
+    list("abcXYZ019 .!?,;:\"'()«»…\n\t")
+    + list("가나다。！？、，「」")
+    + ["Dr.", "U.S.", "\u3000", "\u00a0"]
+)
+_TEXTS = st.lists(_ALPHABET, max_size=60).map("".join)
+_LANGS = st.sampled_from(["en", "ko", "ja", "zh", "de", "fr", "es", "kor", "xx"])
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXTS, lang=_LANGS)
+def test_split_sentences_never_loses_text(text, lang):
+    sentences = split_sentences(text, lang)
+    assert squash("".join(sentences)) == squash(text)
+    assert all(s and s == s.strip() for s in sentences)
+
+
+# --- split_long -------------------------------------------------------------------------------
+
+
+def test_split_long_prefers_semicolon_then_comma_then_space():
+    text = "alpha beta gamma, delta epsilon; zeta eta theta iota"
+    assert split_long(text, 40) == ["alpha beta gamma, delta epsilon;", "zeta eta theta iota"]
+    text = "alpha beta gamma, delta epsilon zeta eta theta iota"
+    assert split_long(text, 40) == ["alpha beta gamma,", "delta epsilon zeta eta theta iota"]
+    text = "alpha beta gamma delta epsilon zeta eta theta iota"
+    assert split_long(text, 20) == ["alpha beta gamma", "delta epsilon zeta", "eta theta iota"]
+
+
+def test_split_long_cjk_and_numbers():
+    text = "東京都は本日、新しい交通政策を発表し，市民は歓迎した"
+    pieces = split_long(text, 16)
+    assert pieces[0].endswith(("、", "，"))
+    assert all(len(p) <= 16 for p in pieces)
+    # "1,000" and "10:30" are not break points.
+    assert split_long("Cost 1,000 at 10:30 today", 12) == ["Cost 1,000", "at 10:30", "today"]
+
+
+def test_split_long_hard_cut_and_short_input():
+    assert split_long("abcdefghij", 4) == ["abcd", "efgh", "ij"]
+    assert split_long("  short  ", 10) == ["short"]
+    assert split_long("   ", 10) == []
+    with pytest.raises(ValueError):
+        split_long("text", 0)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=_TEXTS, max_chars=st.integers(min_value=1, max_value=30))
+def test_split_long_bounds_and_no_loss(text, max_chars):
+    pieces = split_long(text, max_chars)
+    assert all(0 < len(p) <= max_chars for p in pieces)
+    assert all(p == p.strip() for p in pieces)
+    assert squash("".join(pieces)) == squash(text)
+
+
+# --- segment and join -------------------------------------------------------------------------
+
+
+def test_segment_text():
+    text = "\ufeffFirst one. Second one.\r\n\r\nThird\u00a0one.\n"
+    assert segment_text(text, "en") == [["First one.", "Second one."], ["Third one."]]
+    assert segment_text("", "en") == []
+
+
+@pytest.mark.parametrize(
+    ("lang", "sep"),
+    [("ja", ""), ("zh", ""), ("jpn", ""), ("zho", ""), ("zh-CN", ""), ("ko", " "), ("kor", " ")]
+    + [("en", " "), ("de", " "), ("xx", " ")],
+)
+def test_join_sentences(lang, sep):
+    assert join_sentences(["One.", " Two. ", "", "Three."], lang) == sep.join(
+        ["One.", "Two.", "Three."]
+    )
+
+
+def test_join_paragraphs():
+    assert join_paragraphs(["a", "b"]) == "a\n\nb"
+    assert join_paragraphs([]) == ""
