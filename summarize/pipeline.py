@@ -361,7 +361,13 @@ class _Run:
             if self.result.n_failed or self.result.n_ok:
                 self.log.compact()
             self.result.n_skipped = len(self.skipped)
+            previous = _read_json(self.out_dir / "stats.json")
             self.result.stats = self._stats(started_at, time.perf_counter() - t_start)
+            if self.models is None and previous:
+                # Nothing needed a model this time: keep the record of the models that
+                # produced the results in the folder.
+                for key in ("device", "device_name", "dtype", "models"):
+                    self.result.stats[key] = previous.get(key)
             t0 = time.perf_counter()
             write_stats(self.out_dir, self.result.stats)
             self._write_report()
@@ -564,6 +570,7 @@ class _Run:
             "peak_rss_mb": round(_peak_rss_mb(), 1),
             "peak_gpu_mb": _peak_gpu_mb(),
             "interrupted": self.result.interrupted,
+            "models_loaded": self.models is not None,
             "failures": self.result.failures,
             "skipped": [asdict(s) for s in self.skipped],
             "config": {k: v for k, v in asdict(config).items() if k != "debug"},
@@ -576,6 +583,14 @@ def _shares(weights: list[int], seconds: float) -> list[float]:
     if total <= 0:
         return [seconds / max(1, len(weights))] * len(weights)
     return [seconds * w / total for w in weights]
+
+
+def _read_json(path: Path) -> dict[str, Any]:
+    try:
+        data = json.loads(path.read_text("utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
 
 
 def _rate(count: float, seconds: float) -> float | None:

@@ -158,8 +158,7 @@ class Summarizer:
                     done[i] = parts[0]
                     continue
                 merged = self.chunk(" ".join(p for p in parts if p))
-                if rounds[i] >= MAX_ROUNDS or len(merged) >= len(parts) and len(parts) > 1 and \
-                        rounds[i] > 2:
+                if rounds[i] >= MAX_ROUNDS or len(merged) >= len(parts):
                     raise ArticleError(
                         f"summaries of {n_chunks[i]} chunks did not shrink below the model's "
                         "input limit; lower max_new_tokens in the [summarizer] settings"

@@ -92,14 +92,17 @@ def build_bart(path: Path, *, max_positions: int = 128, seed: int = 0) -> Path:
     from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer
 
     path.mkdir(parents=True, exist_ok=True)
+    from tokenizers import trainers
+
     bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        SENTENCES * 5,
-        vocab_size=400,
-        min_frequency=1,
+    # English only, and no byte alphabet beyond what it saw: decoding random ids then gives
+    # ASCII words that re-encode to about as many tokens (random UTF-8 fragments would not).
+    english = [s for s in SENTENCES if s.isascii()]
+    trainer = trainers.BpeTrainer(
+        vocab_size=400, min_frequency=1, show_progress=False, initial_alphabet=[],
         special_tokens=["<s>", "<pad>", "</s>", "<unk>", "<mask>"],
-        show_progress=False,
     )
+    bpe._tokenizer.train_from_iterator(english * 5, trainer=trainer)
     vocab = json.loads(bpe.to_str())["model"]["vocab"]
     merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" "))
               for m in json.loads(bpe.to_str())["model"]["merges"]]
