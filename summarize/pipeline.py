@@ -407,7 +407,8 @@ class _Run:
             self.result.models_loaded = True
             self.stage_s["load"] += self.models.load_s
         if group:
-            records.extend(self._process(group))
+            records.extend(self._process_deduped(group) if self.config.dedupe
+                           else self._process(group))
         for failure in failures:
             records.append(self._failure_record(failure))
         t0 = time.perf_counter()
@@ -427,6 +428,38 @@ class _Run:
             "summary": None, "chunks": 0, "translations": {}, "alignment": {},
             "timings": {}, "n_words": 0, "n_chars": 0, "key": None, "finished_at": _now(),
         }
+
+    def _process_deduped(self, group: list[_Pending]) -> list[dict[str, Any]]:
+        """Process each distinct text once (``--dedupe``); copies keep their own id and name."""
+        leaders: list[_Pending] = []
+        for item in group:
+            digest = _text_digest(item.article)
+            if digest not in self.dedupe and all(_text_digest(x.article) != digest
+                                                 for x in leaders):
+                leaders.append(item)
+        by_digest = {}
+        for record in self._process(leaders) if leaders else []:
+            item = next(x for x in leaders if x.article.id == record["id"])
+            by_digest[_text_digest(item.article)] = record
+        records = []
+        for item in group:
+            digest = _text_digest(item.article)
+            leader = by_digest.get(digest) or self.dedupe.get(digest)
+            if leader is None:
+                continue
+            if leader["id"] == item.article.id:
+                records.append(leader)
+                if leader["status"] == "ok":
+                    self.dedupe[digest] = {k: leader[k] for k in _COPIED}
+                continue
+            if leader["status"] != "ok":
+                records.append(self._failure_record(InputFailure(
+                    item.article.id, item.article.source, leader["error"])))
+                continue
+            copy = self._ok_record(item, {k: leader[k] for k in _COPIED}, {"read": item.read_s})
+            copy["duplicate_of"] = leader["id"]
+            records.append(copy)
+        return records
 
     def _process(self, group: list[_Pending]) -> list[dict[str, Any]]:
         """Summarize and translate a group; one bad article fails alone, not the group."""
@@ -495,32 +528,39 @@ class _Run:
             share["translate"] = _shares(translate_tokens, translate_s)
         records = []
         for i, item in enumerate(group):
-            article = item.article
             timings = {"read": round(item.read_s, 6)}
             for stage, values in share.items():
                 timings[stage] = round(values[i], 6)
-            timings["total"] = round(sum(timings.values()), 6)
-            records.append({
-                "schema_version": SCHEMA_VERSION,
-                "id": article.id,
-                "source": article.source,
-                "title": article.title,
-                "lang": article.lang or config.source_lang,
-                "status": "ok",
-                "error": None,
-                "text": article.text,
+            fields = {
                 "summary": summaries[i] if config.summarize else None,
                 "chunks": chunks[i],
                 "translations": translations[i],
                 "alignment": alignment[i],
-                "timings": timings,
-                "n_words": len(article.text.split()),
-                "n_chars": len(article.text),
-                "key": item.key,
-                "finished_at": _now(),
-            })
-            self.result.n_ok += 1
+            }
+            records.append(self._ok_record(item, fields, timings))
         return records
+
+    def _ok_record(self, item: _Pending, fields: dict[str, Any],
+                   timings: dict[str, float]) -> dict[str, Any]:
+        article = item.article
+        timings = {**timings, "total": round(sum(timings.values()), 6)}
+        self.result.n_ok += 1
+        return {
+            "schema_version": SCHEMA_VERSION,
+            "id": article.id,
+            "source": article.source,
+            "title": article.title,
+            "lang": article.lang or self.config.source_lang,
+            "status": "ok",
+            "error": None,
+            "text": article.text,
+            **fields,
+            "timings": timings,
+            "n_words": len(article.text.split()),
+            "n_chars": len(article.text),
+            "key": item.key,
+            "finished_at": _now(),
+        }
 
     def _stats(self, started_at: str, wall_s: float) -> dict[str, Any]:
         config = self.config
@@ -575,6 +615,13 @@ class _Run:
             "skipped": [asdict(s) for s in self.skipped],
             "config": {k: v for k, v in asdict(config).items() if k != "debug"},
         }
+
+
+_COPIED = ("summary", "chunks", "translations", "alignment")
+
+
+def _text_digest(article: Article) -> str:
+    return hashlib.sha256(article.text.encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _shares(weights: list[int], seconds: float) -> list[float]:

@@ -58,9 +58,13 @@ class Summarizer:
         self.max_new = int(
             self.settings.pop("max_new_tokens", 0)
             or self.settings.pop("max_length", 0)
+            or getattr(backend, "default_max_new_tokens", None)
             or DEFAULT_MAX_NEW_TOKENS
         )
         self.settings.pop("max_length", None)
+        ceiling = getattr(backend, "max_output_tokens", None)
+        if ceiling:
+            self.max_new = min(self.max_new, ceiling)
         self.budget = budget
         self.source_lang = source_lang
         overhead = backend.count_tokens([self.prefix])[0]

@@ -63,8 +63,10 @@ class Translator:
         self.settings.pop("max_input_tokens", None)
         self.fixed_max_new = self.settings.pop("max_new_tokens", None)
         cap = self.settings.pop("max_length", None)
-        gen_cfg = getattr(getattr(backend, "model", None), "generation_config", None)
-        self.cap = int(cap or getattr(gen_cfg, "max_length", None) or DEFAULT_CAP)
+        self.cap = int(cap or getattr(backend, "default_max_new_tokens", None) or DEFAULT_CAP)
+        ceiling = getattr(backend, "max_output_tokens", None)
+        if ceiling:
+            self.cap = min(self.cap, ceiling)
         self.budget = budget
         self.source_lang = source_lang
         self.prefix = prefix
@@ -74,7 +76,7 @@ class Translator:
     def _limit(self, n_tokens: int) -> int:
         """Most new tokens for one sentence; depends on the sentence alone."""
         if self.fixed_max_new:
-            return int(self.fixed_max_new)
+            return min(int(self.fixed_max_new), self.cap)
         return min(self.cap, LENGTH_FACTOR * n_tokens + LENGTH_SLACK)
 
     def _fit(self, sentence: str) -> list[str]:

@@ -137,6 +137,10 @@ class HFBackend:
         self.device = model.device
         self.dtype = model.dtype
         self.max_input_tokens = max_input_tokens or self._encoder_limit()
+        self.max_output_tokens = self._decoder_limit()
+        gen_max = getattr(model.generation_config, "max_length", None)
+        # 20 is transformers' built-in default, not a choice the model made
+        self.default_max_new_tokens = gen_max if gen_max and gen_max != 20 else None
         self.generation_defaults = self._generation_defaults()
 
     def _encoder_limit(self) -> int:
@@ -150,6 +154,14 @@ class HFBackend:
                 limits.append(value)
                 break
         return min(limits) if limits else 512
+
+    def _decoder_limit(self) -> int | None:
+        """Most tokens the decoder can emit (learned positions), or None (relative positions)."""
+        for key in ("max_decoder_position_embeddings", "max_position_embeddings"):
+            value = getattr(self.config, key, None)
+            if isinstance(value, int) and value > 2:
+                return value - 1  # the decoder start token takes one position
+        return None
 
     def _generation_defaults(self) -> dict[str, Any]:
         """Settings the model ships for its task (e.g. distilbart's beams and lengths)."""
