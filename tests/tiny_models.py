@@ -126,3 +126,17 @@ def build_bart(path: Path, *, max_positions: int = 128, seed: int = 0) -> Path:
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
     return path
+
+
+def main() -> None:
+    """``python -m tests.tiny_models DIR``: build the tiny models to try the CLI offline."""
+    import sys
+
+    target = Path(sys.argv[1] if len(sys.argv) > 1 else "tiny-models")
+    build_bart(target / "bart", max_positions=1024)
+    build_marian(target / "opus-mt-en-ko")
+    print(f"built {target}/bart and {target}/opus-mt-en-ko")
+
+
+if __name__ == "__main__":
+    main()
