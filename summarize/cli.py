@@ -262,6 +262,8 @@ def batch(
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="summarize: %(levelname)s: %(message)s")
+    # trafilatura logs "discarding data" for pages without text; the failure record says it
+    logging.getLogger("trafilatura").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     console = Console(stderr=True)
     try:
         file = load_config_file(config) if config else {}

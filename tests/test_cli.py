@@ -258,3 +258,13 @@ def test_report_command_rebuilds_html(article_dir, tmp_path, tiny_bart, tiny_mar
     (out / "index.html").unlink()
     result = invoke("report", out)
     assert result.exit_code == 0 and (out / "index.html").is_file()
+
+
+def test_models_download_offline_says_what_to_do(tmp_path):
+    result = invoke("models", "download", "Helsinki-NLP/opus-mt-en-de", "--models-dir",
+                    tmp_path / "models")
+    assert result.exit_code == 2
+    assert "Helsinki-NLP/opus-mt-en-de" in result.stderr and "HF_HUB_OFFLINE" in result.stderr
+    assert not (tmp_path / "models" / "Helsinki-NLP" / "opus-mt-en-de").exists()
+    result = invoke("models", "download", "../../etc", "--models-dir", tmp_path / "models")
+    assert result.exit_code == 2 and "hub model id" in result.stderr
