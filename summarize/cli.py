@@ -134,6 +134,19 @@ def build_config(inputs: list[Path], file: dict[str, Any], flags: dict[str, Any]
     )
 
 
+class _Notes:
+    """Reporter for --quiet: no bars, but messages such as how to resume still show."""
+
+    def add_work(self, stage: str, n: int) -> None:
+        pass
+
+    def advance(self, stage: str, n: int) -> None:
+        pass
+
+    def note(self, message: str) -> None:
+        typer.echo(f"summarize: {message}", err=True)
+
+
 class _Bars:
     """Rich progress bars, one per stage, on stderr."""
 
@@ -282,7 +295,7 @@ def batch(
         from summarize.pipeline import run_batch
 
         if quiet:
-            result = run_batch(run_config, handle_sigint=True)
+            result = run_batch(run_config, reporter=_Notes(), handle_sigint=True)
         else:
             bars = _Bars(console)
             with bars.progress:

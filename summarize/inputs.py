@@ -83,6 +83,7 @@ class SourceFile:
 
 def find_files(
     inputs: Sequence[Path],
+    exclude: Sequence[Path] = (),
 ) -> tuple[list[SourceFile], list[Skipped], list[InputFailure]]:
     """Find the article files under the given inputs.
 
@@ -96,6 +97,8 @@ def find_files(
 
     Args:
         inputs: Files and folders, in the order given by the user.
+        exclude: Folders never to enter (the run's own output folder, when it lies inside
+            an input folder, so a rerun does not read its own pages back as articles).
 
     Returns:
         ``(files, skipped, failures)``: the article files in order; files skipped because
@@ -109,6 +112,12 @@ def find_files(
         if not path.exists():
             raise UsageError(f"input not found: {path}")
     walk = _Walk()
+    for folder in exclude:
+        try:
+            st = Path(folder).stat()
+        except OSError:
+            continue
+        walk.seen_dirs.add((st.st_dev, st.st_ino))
     for path in paths:
         if path.is_dir():
             walk.folder(path)

@@ -18,7 +18,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, Protocol
@@ -34,6 +34,7 @@ from summarize.writers import (
     SCHEMA_VERSION,
     ResultsLog,
     page_path,
+    remove_stale_temp_files,
     write_article_page,
     write_stats,
 )
@@ -64,7 +65,7 @@ class _Silent:
         pass
 
     def note(self, message: str) -> None:
-        log.info(message)
+        log.warning(message)
 
 
 @dataclass
@@ -124,8 +125,6 @@ def check_config(config: RunConfig) -> RunConfig:
     targets = tuple(dict.fromkeys(normalize_lang(t) for t in config.targets))
     if config.translate != "none" and not targets:
         raise UsageError("--to names no language")
-    from dataclasses import replace
-
     return replace(config, targets=targets, source_lang=normalize_lang(config.source_lang))
 
 
@@ -305,8 +304,18 @@ class _Run:
     # -- the run -------------------------------------------------------------------------
     def execute(self) -> RunResult:
         started_at, t_start = _now(), time.perf_counter()
-        files, self.skipped, scan_failures = find_files([Path(p) for p in self.config.inputs])
-        self.out_dir.mkdir(parents=True, exist_ok=True)
+        files, self.skipped, scan_failures = find_files(
+            [Path(p) for p in self.config.inputs], exclude=[self.out_dir]
+        )
+        try:
+            self.out_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise UsageError(
+                f"--out {self.out_dir}: cannot create the output folder "
+                f"({exc.strerror or exc})"
+            ) from None
+        if not self.out_dir.is_dir():
+            raise UsageError(f"--out {self.out_dir}: exists and is not a folder")
         from filelock import FileLock, Timeout
 
         lock = FileLock(str(self.out_dir / ".lock"))
@@ -318,6 +327,7 @@ class _Run:
                 "or choose another --out folder"
             ) from None
         try:
+            remove_stale_temp_files(self.out_dir)
             self.log = ResultsLog(self.out_dir)
             existing = self.log.compact()
             fingerprint = settings_fingerprint(self.config)
@@ -331,7 +341,7 @@ class _Run:
                     read_s = (time.perf_counter() - t0) / max(1, len(items))
                     self.stage_s["read"] += time.perf_counter() - t0
                     self.reporter.advance("read", 1)
-                    for item in items:
+                    for item in map(_valid_unicode, items):
                         self.n_read += 1
                         if isinstance(item, InputFailure):
                             failures.append(item)
@@ -410,7 +420,7 @@ class _Run:
             records.extend(self._process_deduped(group) if self.config.dedupe
                            else self._process(group))
         for failure in failures:
-            records.append(self._failure_record(failure))
+            records.append(self._failure_record(_valid_unicode(failure)))
         t0 = time.perf_counter()
         for record in records:
             record["page"] = write_article_page(self.out_dir, record)
@@ -447,14 +457,14 @@ class _Run:
             leader = by_digest.get(digest) or self.dedupe.get(digest)
             if leader is None:
                 continue
-            if leader["id"] == item.article.id:
+            if leader["id"] == item.article.id and digest in by_digest:
                 records.append(leader)
                 if leader["status"] == "ok":
-                    self.dedupe[digest] = {k: leader[k] for k in _COPIED}
+                    self.dedupe[digest] = {k: leader[k] for k in (*_COPIED, "id", "status")}
                 continue
             if leader["status"] != "ok":
                 records.append(self._failure_record(InputFailure(
-                    item.article.id, item.article.source, leader["error"])))
+                    item.article.id, item.article.source, leader.get("error") or "failed")))
                 continue
             copy = self._ok_record(item, {k: leader[k] for k in _COPIED}, {"read": item.read_s})
             copy["duplicate_of"] = leader["id"]
@@ -618,6 +628,26 @@ class _Run:
 
 
 _COPIED = ("summary", "chunks", "translations", "alignment")
+
+
+def _fix_text(value: str | None) -> str | None:
+    """Replace lone surrogates (from JSON escapes or undecodable file names) with U+FFFD."""
+    if value is None:
+        return None
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def _valid_unicode(item: Article | InputFailure) -> Article | InputFailure:
+    """The record with every string made encodable, so it can be written and split."""
+    from dataclasses import fields
+
+    changes = {f.name: _fix_text(getattr(item, f.name)) for f in fields(item)
+               if isinstance(getattr(item, f.name), str)}
+    return replace(item, **changes)
 
 
 def _text_digest(article: Article) -> str:
