@@ -15,20 +15,18 @@ Content-Security-Policy that allows no script except the index page's own sort/f
 from __future__ import annotations
 
 import base64
-import contextlib
 import hashlib
 import html
 import json
 import math
-import os
 import re
-import tempfile
 from datetime import datetime, timezone
 from itertools import zip_longest
 from pathlib import Path
 from urllib.parse import quote
 
 from summarize.naming import page_stem
+from summarize.writers import atomic_write_text, read_results, write_if_changed
 
 __all__ = ["INDEX_SCRIPT", "load_results", "load_stats", "write_report"]
 
@@ -319,34 +317,16 @@ color:var(--muted);text-transform:uppercase;letter-spacing:.04em}
 def load_results(out_dir: Path) -> list[dict]:
     """Read ``results.jsonl`` of a run: one record per article id, the last line winning.
 
-    A resumed run appends, so an id may appear several times; the last line for an id
-    replaces earlier ones but keeps the position of the id's first appearance. Lines that
-    are not JSON objects with a string ``id`` (such as a line torn by a crash) are skipped.
+    Lines that are not whole JSON objects with a string ``id`` (such as a line torn by a
+    crash) are skipped; see :func:`summarize.writers.read_results`.
 
     Args:
         out_dir: The run's output folder.
 
     Returns:
-        The records in order of first appearance; empty when the file is missing.
+        The records in file order; empty when the file is missing.
     """
-    path = Path(out_dir) / RESULTS_FILE
-    by_id: dict[str, dict] = {}
-    try:
-        fh = path.open(encoding="utf-8", errors="replace")
-    except FileNotFoundError:
-        return []
-    with fh:
-        for line in fh:
-            line = line.strip()
-            if not line:
-                continue
-            try:
-                record = json.loads(line)
-            except ValueError:
-                continue
-            if isinstance(record, dict) and isinstance(record.get("id"), str):
-                by_id[record["id"]] = record
-    return list(by_id.values())
+    return list(read_results(Path(out_dir))[0].values())
 
 
 def load_stats(out_dir: Path) -> dict:
@@ -394,27 +374,11 @@ def write_report(out_dir: Path) -> Path:
     for i, record in enumerate(records):
         prev = (stems[i - 1], _label(records[i - 1])) if i > 0 else None
         nxt = (stems[i + 1], _label(records[i + 1])) if i + 1 < len(records) else None
-        page = _render_article(record, source_lang, prev, nxt, generated)
-        _atomic_write(articles_dir / f"{stems[i]}.html", page)
+        page = _render_article(record, source_lang, prev, nxt)
+        write_if_changed(articles_dir / f"{stems[i]}.html", page)
     index = out_dir / INDEX_FILE
-    _atomic_write(index, _render_index(records, stems, stats, out_dir.name, generated))
+    atomic_write_text(index, _render_index(records, stems, stats, out_dir.name, generated))
     return index
-
-
-def _atomic_write(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file in the same folder."""
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, path)
-    except BaseException:
-        with contextlib.suppress(OSError):
-            os.unlink(tmp)
-        raise
 
 
 # --------------------------------------------------------------------------- values
@@ -1023,7 +987,6 @@ def _render_article(
     source_lang: str | None,
     prev: tuple[str, str] | None,
     nxt: tuple[str, str] | None,
-    generated: str,
 ) -> str:
     """Build one article page."""
     rid = record["id"]
@@ -1056,7 +1019,6 @@ def _render_article(
     if sections:
         out.extend(sections)
     out.append(_pager(prev, nxt))
-    out.append(f"<footer>Report generated {_e(generated)}.</footer>")
     out.append("</main>")
     return _page(f"{title or rid} – summarize", _CSP_ARTICLE, "\n".join(p for p in out if p))
 

@@ -62,6 +62,20 @@ def atomic_write_text(path: Path, text: str) -> None:
         raise
 
 
+def write_if_changed(path: Path, text: str) -> bool:
+    """Atomically write ``text`` unless ``path`` already holds exactly it; True if written.
+
+    A resumed run over thousands of articles then rewrites only the pages that changed.
+    """
+    try:
+        if path.read_text(encoding="utf-8") == text:
+            return False
+    except (OSError, UnicodeDecodeError):
+        pass
+    atomic_write_text(path, text)
+    return True
+
+
 def read_results(out_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:
     """Records of results.jsonl, the last one per id, and the number of bad lines skipped."""
     path = out_dir / RESULTS
@@ -80,8 +94,7 @@ def read_results(out_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:
                 bad += 1
                 continue
             if isinstance(record, dict) and isinstance(record.get("id"), str):
-                records.pop(record["id"], None)  # keep file order of the latest version
-                records[record["id"]] = record
+                records[record["id"]] = record  # latest version, at the id's first place
             else:
                 bad += 1
     return records, bad

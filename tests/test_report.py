@@ -424,11 +424,15 @@ def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     out = make_run_dir(tmp_path)
     index = write_report(out)
     old = index.read_bytes()
+    for page in (out / "articles").glob("*.html"):
+        page.unlink()  # unchanged pages are not rewritten; make the next write happen
 
     def fail(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    monkeypatch.setattr(report.os, "replace", fail)
+    from summarize import writers
+
+    monkeypatch.setattr(writers.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):
         write_report(out)
     assert index.read_bytes() == old
