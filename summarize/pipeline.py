@@ -349,8 +349,8 @@ class _Run:
                         article = self._unique(item)
                         key = article_key(article, fingerprint)
                         old = existing.get(article.id)
-                        if (not self.config.force and old and old.get("status") == "ok"
-                                and old.get("key") == key
+                        if (not self.config.force and old and old.status == "ok"
+                                and old.key == key
                                 and page_path(self.out_dir, article.id, ".md").is_file()):
                             self.result.n_ok += 1
                             self.result.n_resumed += 1

@@ -13,6 +13,7 @@ import logging
 import os
 import tempfile
 from collections.abc import Iterable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -76,6 +77,27 @@ def write_if_changed(path: Path, text: str) -> bool:
     return True
 
 
+@dataclass(frozen=True)
+class RecordState:
+    """What resuming needs of a stored record."""
+
+    status: str | None
+    key: str | None
+
+
+def _parse_line(raw: bytes) -> dict[str, Any] | None:
+    """A whole results.jsonl line as a record, or None when torn or not a record."""
+    if not raw.endswith(b"\n"):
+        return None  # the torn last line of a crashed run
+    try:
+        record = json.loads(raw)
+    except ValueError:
+        return None
+    if isinstance(record, dict) and isinstance(record.get("id"), str):
+        return record
+    return None
+
+
 def read_results(out_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:
     """Records of results.jsonl, the last one per id, and the number of bad lines skipped."""
     path = out_dir / RESULTS
@@ -85,18 +107,11 @@ def read_results(out_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:
         return records, bad
     with path.open("rb") as handle:
         for raw in handle:
-            if not raw.endswith(b"\n"):
-                bad += 1  # torn last line of a crashed run
-                continue
-            try:
-                record = json.loads(raw)
-            except ValueError:
+            record = _parse_line(raw)
+            if record is None:
                 bad += 1
-                continue
-            if isinstance(record, dict) and isinstance(record.get("id"), str):
-                records[record["id"]] = record  # latest version, at the id's first place
             else:
-                bad += 1
+                records[record["id"]] = record  # latest version, at the id's first place
     return records, bad
 
 
@@ -110,25 +125,48 @@ class ResultsLog:
     def __init__(self, out_dir: Path):
         self.path = out_dir / RESULTS
 
-    def compact(self) -> dict[str, dict[str, Any]]:
+    def compact(self) -> dict[str, RecordState]:
         """Rewrite the file with one line per id (the latest), dropping torn lines.
 
+        Streams the file twice instead of holding it, so memory grows with the number of
+        ids, not with the size of the texts.
+
         Returns:
-            The records kept, by id.
+            The status and resume key of each id's latest record.
         """
-        records, bad = read_results(self.path.parent)
+        states: dict[str, RecordState] = {}
+        latest: dict[str, int] = {}
+        bad = n_lines = 0
+        if not self.path.is_file():
+            return states
+        with self.path.open("rb") as handle:
+            for n_lines, raw in enumerate(handle, start=1):
+                record = _parse_line(raw)
+                if record is None:
+                    bad += 1
+                    continue
+                latest[record["id"]] = n_lines
+                states[record["id"]] = RecordState(record.get("status"), record.get("key"))
         if bad:
             log.warning("%s: dropped %d incomplete line(s) left by an interrupted run",
                         self.path, bad)
-        if bad or self._has_duplicates(len(records)):
-            atomic_write_text(self.path, "".join(_line(r) for r in records.values()))
-        return records
-
-    def _has_duplicates(self, n_unique: int) -> bool:
-        if not self.path.is_file():
-            return False
-        with self.path.open("rb") as handle:
-            return sum(1 for _ in handle) != n_unique
+        if bad or len(latest) != n_lines:
+            keep = set(latest.values())
+            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{RESULTS}.",
+                                       suffix=".tmp")
+            try:
+                with os.fdopen(fd, "wb") as out, self.path.open("rb") as handle:
+                    for n, raw in enumerate(handle, start=1):
+                        if n in keep:
+                            out.write(raw)
+                    out.flush()
+                    os.fsync(out.fileno())
+                os.chmod(tmp, 0o666 & ~_UMASK)
+                os.replace(tmp, self.path)
+            except BaseException:
+                Path(tmp).unlink(missing_ok=True)
+                raise
+        return states
 
     def append(self, records: Iterable[dict[str, Any]]) -> None:
         """Append records, each line in one write call, then flush them to disk."""
