@@ -208,6 +208,9 @@ class HFBackend:
         if forced_bos_token_id is not None:
             kwargs["forced_bos_token_id"] = forced_bos_token_id
         kwargs.setdefault("do_sample", False)
+        # A forced EOS lands on the batch's last step, which depends on the batch-mates'
+        # limits; without it each text's output depends on that text alone.
+        kwargs.setdefault("forced_eos_token_id", None)
         enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=False)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         try:
@@ -303,7 +306,7 @@ def load_backend(
     torch_dtype = select_dtype(dtype, torch_device, config.model_type)
     try:
         tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        loaded = _load_model(source, torch_dtype, trust_remote_code, allow_pickle)
+        loaded = _load_model(source, torch_dtype, trust_remote_code, allow_pickle, torch_device)
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -327,18 +330,33 @@ def load_backend(
     )
 
 
-def _load_model(source: str, dtype: torch.dtype, trust_remote_code: bool, allow_pickle: bool):
-    common = {"dtype": dtype, "trust_remote_code": trust_remote_code}
-    safetensors = None if allow_pickle else True
-    try:
-        return AutoModelForSeq2SeqLM.from_pretrained(
-            source, use_safetensors=safetensors, attn_implementation="sdpa", **common
-        )
-    except (ValueError, ImportError) as exc:
-        if "sdpa" not in str(exc).lower() and "attention" not in str(exc).lower():
-            raise
-        # This architecture has no SDPA kernel in transformers; its default attention works.
-        return AutoModelForSeq2SeqLM.from_pretrained(source, use_safetensors=safetensors, **common)
+def attention_candidates(device: torch.device, dtype: torch.dtype) -> list[str | None]:
+    """Attention kernels to try, best first: Flash on CUDA in half precision when the
+    flash-attn package is installed, then PyTorch SDPA, then the model's default."""
+    import importlib.util
+
+    candidates: list[str | None] = []
+    half = dtype in (torch.float16, torch.bfloat16)
+    if device.type == "cuda" and half and importlib.util.find_spec("flash_attn") is not None:
+        candidates.append("flash_attention_2")
+    return [*candidates, "sdpa", None]
+
+
+def _load_model(source: str, dtype: torch.dtype, trust_remote_code: bool, allow_pickle: bool,
+                device: torch.device):
+    common = {"dtype": dtype, "trust_remote_code": trust_remote_code,
+              "use_safetensors": None if allow_pickle else True}
+    candidates = attention_candidates(device, dtype)
+    for attn in candidates:
+        extra = {"attn_implementation": attn} if attn else {}
+        try:
+            return AutoModelForSeq2SeqLM.from_pretrained(source, **common, **extra)
+        except (ValueError, ImportError) as exc:
+            # This architecture has no such kernel in transformers: try the next one.
+            if attn is None or "attention" not in str(exc).lower() and attn not in str(exc):
+                raise
+            log.debug("attention %s unavailable for %s: %s", attn, source, exc)
+    raise AssertionError("unreachable")
 
 
 def _load_error(role: str, model: str, flag: str, folder: Path | None, exc: Exception,

@@ -1,0 +1,98 @@
+"""The transformers backend: device and dtype rules, and batch-invariant greedy results."""
+
+from __future__ import annotations
+
+import random
+import shutil
+from dataclasses import replace
+from pathlib import Path
+
+import pytest
+import torch
+
+from summarize.backends import hf
+from summarize.errors import ConfigError
+from summarize.pipeline import run_batch
+from summarize.records import RunConfig
+from tests.fakes import read_jsonl
+
+
+def test_dtype_rules(monkeypatch):
+    cpu, cuda, mps = torch.device("cpu"), torch.device("cuda:0"), torch.device("mps")
+    assert hf.select_dtype("auto", cpu, "bart") == torch.float32
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: True)
+    assert hf.select_dtype("auto", cuda, "bart") == torch.bfloat16
+    assert hf.select_dtype("auto", cuda, "t5") == torch.bfloat16
+    monkeypatch.setattr(torch.cuda, "is_bf16_supported", lambda including_emulation=True: False)
+    assert hf.select_dtype("auto", cuda, "marian") == torch.float16
+    assert hf.select_dtype("auto", cuda, "t5") == torch.float32  # T5 overflows in fp16
+    assert hf.select_dtype("auto", mps, "mt5") == torch.float32
+    assert hf.select_dtype("bfloat16", cpu, "bart") == torch.bfloat16
+    with pytest.raises(ConfigError, match="float8"):
+        hf.select_dtype("float8", cpu, "bart")
+
+
+def test_device_rules():
+    assert hf.select_device("cpu").type == "cpu"
+    assert hf.select_device("auto").type in {"cpu", "cuda", "mps"}
+    with pytest.raises(ConfigError, match="expected one of"):
+        hf.select_device("gpu")
+    if not torch.cuda.is_available():
+        with pytest.raises(ConfigError, match="CUDA is not available"):
+            hf.select_device("cuda:1")
+
+
+def test_attention_preference():
+    assert hf.attention_candidates(torch.device("cpu"), torch.float32) == ["sdpa", None]
+
+
+def test_each_output_is_cut_to_its_own_limit(tiny_marian, tmp_path):
+    backend = hf.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path)
+    texts = ["The quick brown fox.", "Officials said on Monday."]
+    settings = {"min_new_tokens": 8}
+    together = backend.generate(texts, settings, [3, 8])
+    alone = [backend.generate([t], settings, [n]).texts[0] for t, n in zip(texts, [3, 8],
+                                                                               strict=True)]
+    assert together.texts == alone
+    assert together.output_tokens == 3 + 8
+
+
+def _records(out: Path) -> dict[str, tuple]:
+    return {
+        r["id"]: (r["summary"], r["chunks"], r["translations"], r["alignment"])
+        for r in read_jsonl(out / "results.jsonl")
+    }
+
+
+def test_results_identical_whatever_batch_size_group_size_or_order(tmp_path, tiny_bart,
+                                                                   tiny_marian):
+    """Greedy decoding: batching is an implementation detail, never visible in results."""
+    src = tmp_path / "in"
+    src.mkdir()
+    from tests.tiny_models import SENTENCES
+
+    rng = random.Random(7)
+    for i in range(12):
+        picked = rng.sample(SENTENCES[:6], k=rng.randint(1, 6))
+        paragraphs = [" ".join(picked[:2]), " ".join(picked[2:])]
+        (src / f"a{i:02d}.txt").write_text("\n\n".join(p for p in paragraphs if p), "utf-8")
+    base = RunConfig(inputs=(str(src),), summarizer=str(tiny_bart), translator=str(tiny_marian),
+                     translate="both", summarizer_generation={"max_new_tokens": 6},
+                     translator_generation={"max_new_tokens": 5}, models_dir=str(tmp_path))
+    reference = None
+    for i, (tokens, group) in enumerate([(100_000, 64), (16, 1), (48, 5), (256, 3)]):
+        out = tmp_path / f"out{i}"
+        inputs = base.inputs
+        if i == 3:  # the same files in another order, under another folder name
+            shuffled = tmp_path / "shuffled"
+            shutil.copytree(src, shuffled)
+            inputs = (str(shuffled),)
+        result = run_batch(replace(base, inputs=inputs, out_dir=str(out), batch_tokens=tokens,
+                                   group_size=group))
+        assert result.exit_code == 0
+        records = _records(out)
+        assert len(records) == 12
+        if reference is None:
+            reference = records
+        else:
+            assert records == reference, f"batch_tokens={tokens} group_size={group}"
