@@ -378,10 +378,8 @@ class _Run:
                 # produced the results in the folder.
                 for key in ("device", "device_name", "dtype", "models"):
                     self.result.stats[key] = previous.get(key)
-            t0 = time.perf_counter()
             write_stats(self.out_dir, self.result.stats)
             self._write_report()
-            self.stage_s["write"] += time.perf_counter() - t0
         finally:
             lock.release()
         return self.result
@@ -399,10 +397,8 @@ class _Run:
         return Article(new_id, article.source, article.text, article.title, article.lang)
 
     def _write_report(self) -> None:
-        try:
-            from summarize.report import write_report
-        except ImportError:
-            return
+        from summarize.report import write_report
+
         try:
             write_report(self.out_dir)
         except Exception as exc:  # the report is a view; never lose the run over it
