@@ -44,7 +44,7 @@ DEFAULT_ARTICLES = 12
 DEFAULT_TARGET = "de"
 MEMORY_COUNTS = (200, 2000)
 MEMORY_LIMIT = 1.3  # peak RSS of the large run over the small one, at most
-BUILD_VERSION = 1  # bump when the random models' recipe changes: cached copies are rebuilt
+BUILD_VERSION = 2  # bump when the random models' recipe changes: cached copies are rebuilt
 
 CNNDM_ARTICLES = "cnndm_frank_250/articles"
 NTREX_SENTENCES = "ntrex128_news/sentences/newstest2019-src.eng.txt"
@@ -66,6 +66,10 @@ SIZES: dict[str, dict[str, dict[str, int]]] = {
                  "ffn": 64, "vocab": 0, "positions": 1024},
     },
 }
+# The output projection is not tied to the embeddings (the published models tie them; the
+# work is the same): a random decoder's state is dominated by its input token, so with a tied
+# head greedy decoding repeats one token forever and every output looks alike, while an
+# untied random head gives varied outputs, which makes the output-by-output check meaningful.
 # Tokenizer training: pieces giving about the published tokens per word on news text
 # (~1.3 for GPT-2's BPE on CNN/DailyMail, ~1.35 for opus-mt's SentencePiece).
 SPM_PIECES = 16000
@@ -219,6 +223,7 @@ def build_marian(path: Path, size: str = "base", data_dir: Path | None = None,
         max_position_embeddings=shape["positions"], activation_function="swish",
         scale_embedding=True, static_position_embeddings=True,
         pad_token_id=pad, eos_token_id=0, decoder_start_token_id=pad, forced_eos_token_id=0,
+        tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     model = MarianMTModel(config)
@@ -280,7 +285,7 @@ def build_bart(path: Path, size: str = "base", data_dir: Path | None = None,
         max_position_embeddings=shape["positions"],
         bos_token_id=0, pad_token_id=1, eos_token_id=2, decoder_start_token_id=2,
         forced_bos_token_id=0, forced_eos_token_id=2,
-        task_specific_params={"summarization": summarization},
+        task_specific_params={"summarization": summarization}, tie_word_embeddings=False,
     )
     torch.manual_seed(seed)
     model = BartForConditionalGeneration(config)
@@ -359,9 +364,13 @@ def _rss_sampler(every_s: float = 0.01) -> Iterator[dict[str, float]]:
 
 
 def _generation_settings(new_tokens: int) -> dict[str, Any]:
-    """Greedy, every output exactly ``new_tokens`` long (EOS is held back until then)."""
+    """Greedy, every output exactly ``new_tokens`` long (EOS is held back until then).
+
+    No forced EOS either: it would fight the minimum on the last step (the engine turns it
+    off anyway, so that an output never depends on its batch-mates' limits).
+    """
     return {"num_beams": 1, "do_sample": False, "min_new_tokens": new_tokens,
-            "max_new_tokens": new_tokens}
+            "max_new_tokens": new_tokens, "forced_eos_token_id": None}
 
 
 def _warm(settings: dict[str, Any]) -> dict[str, Any]:

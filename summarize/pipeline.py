@@ -170,6 +170,7 @@ def article_key(article: Article, fingerprint: str) -> str:
 
 def load_models(config: RunConfig) -> LoadedModels:
     """Load every model the run needs and check each target language (exit 2 on failure)."""
+    started = time.perf_counter()  # importing torch and transformers is part of loading
     from summarize.backends.hf import device_name, load_backend, quiet_transformers
     from summarize.languages import plan_target
     from summarize.summarizer import Summarizer
@@ -177,7 +178,6 @@ def load_models(config: RunConfig) -> LoadedModels:
 
     if not config.debug:
         quiet_transformers()
-    started = time.perf_counter()
     models_dir = Path(config.models_dir)
     common = {
         "models_dir": models_dir,
