@@ -13,6 +13,7 @@ from typing import Annotated, Any
 
 import typer
 
+from summarize.bench import bench
 from summarize.errors import ConfigError, SummarizeError
 from summarize.records import RunConfig
 
@@ -370,6 +371,10 @@ def models_download(
     except SummarizeError as exc:
         _fail(exc, debug)
     typer.echo(f"stored {model_id} in {path}")
+
+
+# The benchmark imports torch only inside its commands, like everything here.
+app.command("bench")(bench)
 
 
 def main() -> None:
