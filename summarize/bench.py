@@ -392,9 +392,9 @@ class _NaiveModel:
 
     The tokenizer and model come straight from ``from_pretrained``; the engine's
     :class:`~summarize.summarizer.Summarizer` / :class:`~summarize.translator.Translator`
-    are built over them only to read the same generation settings, prefix and windows
-    (no engine code runs inside the timed loop except ``Summarizer.chunk``, which is
-    tokenizer work, for summaries of long articles).
+    are built over them only to read the same generation settings, prefix and input
+    windows. Inside the timed loop only tokenizer work of the engine runs (counting tokens,
+    ``Summarizer.chunk`` for the partial summaries of long articles).
     """
 
     def __init__(self, model_dir: str, device: str, dtype: str, threads: int):
@@ -442,27 +442,65 @@ def _model_type(model_dir: str) -> str:
     return AutoConfig.from_pretrained(model_dir).model_type
 
 
-def _side_result(side: str, outputs: list[str], seconds: float, out_tokens: int,
-                 in_tokens: int, n_items: int, calls: int, **extra: Any) -> dict[str, Any]:
+def _cpu_s() -> float:
+    import resource
+
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    return usage.ru_utime + usage.ru_stime
+
+
+def _timed(work: Callable[[], dict[str, Any]], repeat: int,
+           sync: Callable[[], None]) -> dict[str, Any]:
+    """Run ``work`` ``repeat`` times; keep the fastest run (other load only slows a run).
+
+    ``work`` returns the run's outputs and token counts; each run must give the same outputs.
+    """
+    best: dict[str, Any] | None = None
+    runs = []
+    for _ in range(max(1, repeat)):
+        load = os.getloadavg()[0] if hasattr(os, "getloadavg") else None
+        cpu0, started = _cpu_s(), time.perf_counter()
+        result = work()
+        sync()
+        seconds, cpu = time.perf_counter() - started, _cpu_s() - cpu0
+        runs.append(round(seconds, 3))
+        if best is not None and result["outputs"] != best["outputs"]:
+            raise RuntimeError("two runs of the same work gave different outputs")
+        if best is None or seconds < best["seconds"]:
+            best = {**result, "seconds": seconds, "cpu_s": round(cpu, 2), "load_avg": load}
+    assert best is not None
+    best["runs_s"] = runs
+    return best
+
+
+def _side_result(side: str, timed: dict[str, Any], n_items: int, **extra: Any
+                 ) -> dict[str, Any]:
+    seconds, out_tokens = timed["seconds"], timed["output_tokens"]
     return {
-        "side": side, "items": n_items, "seconds": round(seconds, 3),
-        "output_tokens": out_tokens, "input_tokens": in_tokens,
+        "side": side, "items": n_items, "seconds": round(seconds, 6),
+        "output_tokens": out_tokens, "input_tokens": timed["input_tokens"],
         "tokens_per_s": round(out_tokens / seconds, 1) if seconds > 0 else None,
         "items_per_s": round(n_items / seconds, 3) if seconds > 0 else None,
-        "generate_calls": calls, "outputs": outputs, **extra,
+        "generate_calls": timed["calls"], "cpu_s": timed["cpu_s"], "runs_s": timed["runs_s"],
+        "load_avg": timed["load_avg"], "outputs": timed["outputs"], **extra,
     }
 
 
 def naive_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: int,
                     target: str = DEFAULT_TARGET, device: str = "cpu", dtype: str = "auto",
-                    threads: int = 2) -> dict[str, Any]:
+                    threads: int = 2, repeat: int = 1) -> dict[str, Any]:
     """Translate sentence by sentence, batch size 1, as the transformers docs show it.
+
+    A sentence longer than the model's input is cut where the engine's
+    ``Translator._fit`` cuts it and the pieces' translations are joined the engine's way,
+    so that both sides translate exactly the same segments.
 
     Returns:
         The side's result: seconds of the loop, output and input tokens, outputs.
     """
     from summarize.batching import TokenBudget
     from summarize.languages import plan_target
+    from summarize.text import join_sentences
     from summarize.translator import Translator
 
     nm = _NaiveModel(model_dir, device, dtype, threads)
@@ -473,26 +511,32 @@ def naive_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: int
                       src_lang=plan.src_lang)
     kwargs = dict(task.settings)
     kwargs.update(plan.generate_kwargs())
-    inputs = [plan.prefix + s for s in sentences]
-    lengths = nm.backend.count_tokens(inputs)
-    nm.generate_one(inputs[0], _warm(kwargs), 2)  # warm-up, as the engine side gets
+    segments = [[plan.prefix + piece for piece in task._fit(s)] for s in sentences]
+    nm.generate_one(segments[0][0], _warm(kwargs), 2)  # warm-up, as the engine side gets
     nm.sync()
-    outputs: list[str] = []
-    n_out = 0
-    started = time.perf_counter()
-    for text, n in zip(inputs, lengths, strict=True):
-        decoded, tokens = nm.generate_one(text, kwargs, task._limit(n))
-        outputs.append(decoded)
-        n_out += tokens
-    nm.sync()
-    seconds = time.perf_counter() - started
-    return _side_result("naive", outputs, seconds, n_out, sum(lengths), len(inputs),
-                        len(inputs))
+
+    def work() -> dict[str, Any]:
+        outputs: list[str] = []
+        n_out = n_in = calls = 0
+        for pieces in segments:
+            translated = []
+            for text in pieces:
+                n = nm.backend.count_tokens([text])[0]
+                decoded, tokens = nm.generate_one(text, kwargs, task._limit(n))
+                translated.append(decoded)
+                n_in += n
+                n_out += tokens
+                calls += 1
+            outputs.append(join_sentences(translated, task.target))
+        return {"outputs": outputs, "output_tokens": n_out, "input_tokens": n_in,
+                "calls": calls}
+
+    return _side_result("naive", _timed(work, repeat, nm.sync), len(sentences))
 
 
 def naive_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
-                    device: str = "cpu", dtype: str = "auto",
-                    threads: int = 2) -> dict[str, Any]:
+                    device: str = "cpu", dtype: str = "auto", threads: int = 2,
+                    repeat: int = 1) -> dict[str, Any]:
     """Summarize article by article, batch size 1, over the engine's own windows.
 
     An article longer than the model's input is cut into the windows the engine's
@@ -507,30 +551,31 @@ def naive_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
     kwargs = dict(task.settings)
     nm.generate_one(task.prefix + articles[0][:200], _warm(kwargs), 2)  # warm-up
     nm.sync()
-    outputs: list[str] = []
-    n_out = n_in = calls = 0
-    windows = 0
-    started = time.perf_counter()
-    for article in articles:
-        pieces = task.chunk(article)
-        windows += len(pieces)
-        while True:
-            parts = []
-            for piece in pieces:
-                text = task.prefix + piece
-                n_in += nm.backend.count_tokens([text])[0]
-                decoded, tokens = nm.generate_one(text, kwargs, task.max_new)
-                parts.append(decoded)
-                n_out += tokens
-                calls += 1
-            if len(parts) == 1:
-                outputs.append(parts[0])
-                break
-            pieces = task.chunk(" ".join(p for p in parts if p))
-    nm.sync()
-    seconds = time.perf_counter() - started
-    return _side_result("naive", outputs, seconds, n_out, n_in, len(articles), calls,
-                        windows=windows)
+
+    def work() -> dict[str, Any]:
+        outputs: list[str] = []
+        n_out = n_in = calls = windows = 0
+        for article in articles:
+            pieces = task.chunk(article)
+            windows += len(pieces)
+            while True:
+                parts = []
+                for piece in pieces:
+                    text = task.prefix + piece
+                    n_in += nm.backend.count_tokens([text])[0]
+                    decoded, tokens = nm.generate_one(text, kwargs, task.max_new)
+                    parts.append(decoded)
+                    n_out += tokens
+                    calls += 1
+                if len(parts) == 1:
+                    outputs.append(parts[0])
+                    break
+                pieces = task.chunk(" ".join(p for p in parts if p))
+        return {"outputs": outputs, "output_tokens": n_out, "input_tokens": n_in,
+                "calls": calls, "windows": windows}
+
+    timed = _timed(work, repeat, nm.sync)
+    return _side_result("naive", timed, len(articles), windows=timed["windows"])
 
 
 def _engine_config(role: str, model_dir: str, new_tokens: int, target: str, device: str,
@@ -551,16 +596,23 @@ def _engine_config(role: str, model_dir: str, new_tokens: int, target: str, devi
     return check_config(config)
 
 
-def _sync(device: str) -> None:
+def _syncer(device: str) -> Callable[[], None]:
     import torch
 
     if device.startswith("cuda"):
-        torch.cuda.synchronize()
+        return torch.cuda.synchronize
+    return lambda: None
+
+
+def _engine_info(models: Any, task: Any) -> dict[str, Any]:
+    return {"batch_tokens": task.budget.tokens, "device": models.device,
+            "device_name": models.device_name, "dtype": models.dtype}
 
 
 def engine_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: int,
                      target: str = DEFAULT_TARGET, device: str = "cpu", dtype: str = "auto",
-                     threads: int = 2, batch_tokens: int | None = None) -> dict[str, Any]:
+                     threads: int = 2, batch_tokens: int | None = None,
+                     repeat: int = 1) -> dict[str, Any]:
     """Translate the sentences with the engine (``load_models`` + ``translate_many``)."""
     import torch
 
@@ -573,22 +625,24 @@ def engine_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: in
     task = next(iter(models.translators.values()))
     task.backend.generate([task.prefix + sentences[0]], _warm(task.settings), [2],
                           task.forced_bos_token_id)  # warm-up
-    _sync(models.device)
-    stats = BatchStats()
-    started = time.perf_counter()
-    results = task.translate_many(list(sentences), stats)
-    _sync(models.device)
-    seconds = time.perf_counter() - started
-    return _side_result("engine", [r.text for r in results], seconds, stats.output_tokens,
-                        stats.input_tokens, len(sentences), stats.n_batches,
-                        batch_tokens=task.budget.tokens, batch_sizes=stats.batch_sizes,
-                        device=models.device, device_name=models.device_name,
-                        dtype=models.dtype)
+    sync = _syncer(models.device)
+    sync()
+
+    def work() -> dict[str, Any]:
+        stats = BatchStats()
+        results = task.translate_many(list(sentences), stats)
+        return {"outputs": [r.text for r in results], "output_tokens": stats.output_tokens,
+                "input_tokens": stats.input_tokens, "calls": stats.n_batches,
+                "batch_sizes": stats.batch_sizes}
+
+    timed = _timed(work, repeat, sync)
+    return _side_result("engine", timed, len(sentences), batch_sizes=timed["batch_sizes"],
+                        **_engine_info(models, task))
 
 
 def engine_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
                      device: str = "cpu", dtype: str = "auto", threads: int = 2,
-                     batch_tokens: int | None = None) -> dict[str, Any]:
+                     batch_tokens: int | None = None, repeat: int = 1) -> dict[str, Any]:
     """Summarize the articles with the engine (``load_models`` + ``summarize_many``)."""
     import torch
 
@@ -600,18 +654,19 @@ def engine_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int
                                         device, dtype, batch_tokens))
     task = models.summarizer
     task.backend.generate([task.prefix + articles[0][:200]], _warm(task.settings), [2])
-    _sync(models.device)
-    stats = BatchStats()
-    started = time.perf_counter()
-    results = task.summarize_many(list(articles), stats)
-    _sync(models.device)
-    seconds = time.perf_counter() - started
-    return _side_result("engine", [r.text for r in results], seconds, stats.output_tokens,
-                        stats.input_tokens, len(articles), stats.n_batches,
-                        windows=sum(r.chunks for r in results),
-                        batch_tokens=task.budget.tokens, batch_sizes=stats.batch_sizes,
-                        device=models.device, device_name=models.device_name,
-                        dtype=models.dtype)
+    sync = _syncer(models.device)
+    sync()
+
+    def work() -> dict[str, Any]:
+        stats = BatchStats()
+        results = task.summarize_many(list(articles), stats)
+        return {"outputs": [r.text for r in results], "output_tokens": stats.output_tokens,
+                "input_tokens": stats.input_tokens, "calls": stats.n_batches,
+                "batch_sizes": stats.batch_sizes, "windows": sum(r.chunks for r in results)}
+
+    timed = _timed(work, repeat, sync)
+    return _side_result("engine", timed, len(articles), windows=timed["windows"],
+                        batch_sizes=timed["batch_sizes"], **_engine_info(models, task))
 
 
 SIDES: dict[str, Callable[..., dict[str, Any]]] = {
@@ -708,7 +763,7 @@ def compare_sides(naive: dict[str, Any], engine: dict[str, Any]) -> dict[str, An
 def run_stage(stage: str, model_dir: str, items: Sequence[str], *, new_tokens: int,
               threads: int = 2, device: str = "cpu", dtype: str = "auto",
               batch_tokens: int | None = None, target: str = DEFAULT_TARGET,
-              isolate: bool = True, naive_items: int | None = None,
+              isolate: bool = True, naive_items: int | None = None, repeat: int = 1,
               keep_outputs: bool = False) -> dict[str, Any]:
     """Run the naive loop, then the engine, on the same items; return both and the ratio.
 
@@ -725,10 +780,11 @@ def run_stage(stage: str, model_dir: str, items: Sequence[str], *, new_tokens: i
         isolate: Run each side in its own subprocess (separate peak RSS).
         naive_items: Give the naive loop only the first N items (slow devices, big runs);
             rates are still comparable, ``same_work`` is then False.
+        repeat: Timed runs per side (after one warm-up); the fastest counts.
         keep_outputs: Keep every output text in the result.
     """
     kwargs: dict[str, Any] = {"new_tokens": new_tokens, "device": device, "dtype": dtype,
-                              "threads": threads}
+                              "threads": threads, "repeat": repeat}
     if stage == "translate":
         kwargs["target"] = target
     naive_list = list(items[:naive_items] if naive_items else items)
@@ -856,7 +912,9 @@ def run_bench(
     work_dir: Path | None = None,
     data_dir: Path | None = None,
     isolate: bool = True,
-    naive_items: int | None = None,
+    naive_sentences: int | None = None,
+    naive_articles: int | None = None,
+    repeat: int = 1,
     memory_counts: Sequence[int] = MEMORY_COUNTS,
     group_size: int | None = None,
     size: str = "base",
@@ -879,7 +937,9 @@ def run_bench(
         work_dir: Cache folder of built models (default: :func:`default_work_dir`).
         data_dir: Shared data folder (default: found beside the repository).
         isolate: One subprocess per side.
-        naive_items: Cap on the naive loop's items (rates stay comparable).
+        naive_sentences: Run the naive loop on only the first N sentences (slow devices).
+        naive_articles: Run the naive loop on only the first N articles.
+        repeat: Timed runs per side; the fastest counts.
         memory_counts: Article counts of the memory stage (small, large).
         group_size: ``--group-size`` of the memory stage's runs.
         size: Size of the built random models (``base`` or, for tests, ``tiny``).
@@ -901,13 +961,16 @@ def run_bench(
         if name == "translate":
             model = translator or str(ensure_model("marian", size, work_dir, data_dir))
             items = load_sentences(sentences, data_dir)
+            naive_items = naive_sentences
         else:
             model = summarizer or str(ensure_model("bart", size, work_dir, data_dir))
             items = load_articles(articles, data_dir)
+            naive_items = naive_articles
         log(f"{name}: {len(items)} items, {n_new} new tokens each, model {model}")
         report["stages"][name] = run_stage(
             name, model, items, new_tokens=n_new, threads=threads, device=device, dtype=dtype,
-            batch_tokens=batch_tokens, target=target, isolate=isolate, naive_items=naive_items)
+            batch_tokens=batch_tokens, target=target, isolate=isolate, naive_items=naive_items,
+            repeat=repeat)
     return report
 
 
@@ -935,15 +998,18 @@ def format_report(report: dict[str, Any]) -> str:
                      f"{Path(st['model']).name}; {engine.get('device', '?')} "
                      f"{engine.get('dtype', '')}, {report['machine']['threads']} threads)")
         lines.append(f"  {'side':<7} {'seconds':>9} {'out tokens':>10} {'tok/s':>9} "
-                     f"{f'{unit}/s':>12} {'peak RSS MB':>11}")
+                     f"{f'{unit}/s':>12} {'peak RSS MB':>11} {'CPU s':>8}")
         for side in ("naive", "engine"):
             r = st[side]
             lines.append(f"  {side:<7} {r['seconds']:>9.2f} {r['output_tokens']:>10} "
                          f"{r['tokens_per_s'] or 0:>9.1f} {r['items_per_s'] or 0:>12.3f} "
-                         f"{r['peak_rss_mb']:>11.1f}")
-        lines.append(f"  ratio engine/naive (tok/s): {st['ratio']}x;  same work: "
-                     f"{'yes' if st['same_work'] else 'NO'};  identical outputs: "
-                     f"{st['identical']}/{st['compared']}")
+                         f"{r['peak_rss_mb']:>11.1f} {r['cpu_s']:>8.1f}")
+        if st["naive"]["items"] < st["engine"]["items"]:
+            work = f"naive loop on the first {st['naive']['items']} {unit} only"
+        else:
+            work = f"same work: {'yes' if st['same_work'] else 'NO'}"
+        lines.append(f"  ratio engine/naive (tok/s): {st['ratio']}x;  {work};  identical "
+                     f"outputs: {st['identical']}/{st['compared']}")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -976,12 +1042,16 @@ def bench(
         help="Cache of built models. [default: ~/.cache/summarize-bench]")] = None,
     data_dir: Annotated[Path | None, typer.Option(
         help="Shared data folder. [default: ../shared/data beside the repo]")] = None,
-    naive_items: Annotated[int | None, typer.Option(
-        help="Run the naive loop on only the first N items (rates stay comparable).")] = None,
+    naive_sentences: Annotated[int | None, typer.Option(
+        help="Naive loop on only the first N sentences (rates stay comparable).")] = None,
+    naive_articles: Annotated[int | None, typer.Option(
+        help="Naive loop on only the first N articles (rates stay comparable).")] = None,
     group_size: Annotated[int | None, typer.Option(
         help="--group-size of the memory stage's runs. [default: summarize batch's]")] = None,
     memory_articles: Annotated[str, typer.Option(
         help="Article counts of the memory stage, small,large.")] = "200,2000",
+    repeat: Annotated[int, typer.Option(
+        help="Timed runs per side; the fastest counts (other load only slows a run).")] = 1,
     in_process: Annotated[bool, typer.Option(
         help="Run both sides in this process (peak RSS is then sampled, not separate).")]
     = False,
@@ -992,7 +1062,8 @@ def bench(
         stage=stage, summarizer=summarizer, translator=translator, target=to,
         sentences=sentences, articles=articles, new_tokens=new_tokens, threads=threads,
         batch_tokens=batch_tokens, device=device, dtype=dtype, work_dir=work_dir,
-        data_dir=data_dir, isolate=not in_process, naive_items=naive_items,
+        data_dir=data_dir, isolate=not in_process, naive_sentences=naive_sentences,
+        naive_articles=naive_articles, repeat=repeat,
         memory_counts=counts, group_size=group_size,
         log=lambda message: typer.echo(message, err=True),
     )
