@@ -73,10 +73,15 @@ def test_cli_writes_json_and_prints_the_same_numbers(tiny_marian: Path, tmp_path
     app = typer.Typer()
     app.command()(bench.bench)
     out = tmp_path / "bench.json"
+    # Short sentences the tiny model's 64 positions hold, wherever the test runs.
+    data = tmp_path / "data"
+    ntrex = data / bench.NTREX_SENTENCES
+    ntrex.parent.mkdir(parents=True)
+    ntrex.write_text("\n".join(SENTENCES) + "\n", encoding="utf-8")
     result = CliRunner().invoke(app, [
         "--stage", "translate", "--translator", str(tiny_marian), "--to", "ko",
         "--sentences", "4", "--new-tokens", "4", "--threads", "1", "--in-process",
-        "--json", str(out),
+        "--json", str(out), "--data-dir", str(data),
     ])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text("utf-8"))
