@@ -18,9 +18,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarize import inputs, pipeline
+from summarize import pipeline
 from summarize.cli import app
 from summarize.inputs import find_files
+from summarize.inputs import read as inputs_read
 from summarize.pipeline import run_batch
 from summarize.records import RunConfig
 from tests.fakes import fake_loader, read_jsonl
@@ -101,7 +102,7 @@ def test_file_over_max_bytes_fails_alone_without_being_read(
         opened.append(os.fspath(file))
         return real_open(file, *args, **kwargs)
 
-    monkeypatch.setattr(inputs, "open", spying_open, raising=False)
+    monkeypatch.setattr(inputs_read, "open", spying_open, raising=False)
     out = tmp_path / "out"
     result, _ = run_fake(monkeypatch, tmp_path, article_dir, "--out", out,
                          "--max-bytes", 1_000_000)
@@ -171,7 +172,7 @@ def test_permission_denied_file_and_folder_fail_alone(tmp_path, monkeypatch):
             raise PermissionError(errno.EACCES, "Permission denied", str(path))
         return real_scandir(path)
 
-    monkeypatch.setattr(inputs, "open", guarded_open, raising=False)
+    monkeypatch.setattr(inputs_read, "open", guarded_open, raising=False)
     monkeypatch.setattr(os, "scandir", guarded_scandir)
     out = tmp_path / "out"
     result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out)

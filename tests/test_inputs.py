@@ -10,18 +10,15 @@ from pathlib import Path
 
 import pytest
 
-from summarize import inputs
 from summarize.errors import ArticleError, UsageError
 from summarize.inputs import (
     ARTICLE_SUFFIXES,
-    InputScan,
     SourceFile,
     decode_bytes,
     find_files,
-    iter_articles,
     read_file,
-    scan_inputs,
 )
+from summarize.inputs import discover as inputs_discover
 from summarize.records import Article, InputFailure, Skipped
 from summarize.text import clean_text, split_sentences
 
@@ -57,6 +54,12 @@ def read_one(path: Path, rel: str | None = None, **kwargs) -> Article | InputFai
 
 def articles(items) -> list[Article]:
     return [i for i in items if isinstance(i, Article)]
+
+
+def read_all(paths: list[Path]) -> list[Article | InputFailure]:
+    """Every article and failure under ``paths``, as the pipeline reads them."""
+    files, _, scan_failures = find_files(paths)
+    return [*scan_failures, *(item for src in files for item in read_file(src))]
 
 
 def failures(items) -> list[InputFailure]:
@@ -264,7 +267,7 @@ def test_unreadable_folder_is_reported_and_walk_continues(tmp_path, monkeypatch)
             raise PermissionError(13, "Permission denied")
         return real_scandir(path)
 
-    monkeypatch.setattr(inputs.os, "scandir", scandir)
+    monkeypatch.setattr(inputs_discover.os, "scandir", scandir)
     files, _, fails = find_files([tmp_path])
     assert [f.rel for f in files] == ["a/one.txt", "c/three.txt"]
     assert fails == [
@@ -290,8 +293,6 @@ def test_missing_input_raises_usage_error(tmp_path):
     missing = tmp_path / "nope"
     with pytest.raises(UsageError, match=f"input not found: {missing}"):
         find_files([tmp_path, missing])
-    with pytest.raises(UsageError):
-        iter_articles([missing])  # raised at call time, not at first next()
 
 
 def test_walk_is_sorted_recursive_and_skips(tmp_path):
@@ -327,7 +328,7 @@ def test_same_name_in_two_folders_gives_distinct_ids(tmp_path):
     write(tmp_path, "one/a.txt", "First text.")
     write(tmp_path, "two/a.txt", "Second text.")
     write(tmp_path, "one/a.md", "Markdown text.")
-    items = list(iter_articles([tmp_path]))
+    items = read_all([tmp_path])
     assert [a.id for a in articles(items)] == ["one/a.md", "one/a.txt", "two/a.txt"]
 
 
@@ -424,14 +425,6 @@ def test_empty_json_containers(tmp_path):
     assert read_one(write(tmp_path, "e.jsonl", "\n\n")).error == "JSONL file holds no records"
 
 
-def test_duplicate_ids_become_failures(tmp_path):
-    write(tmp_path, "a.jsonl", '{"id": "x", "text": "One."}\n{"id": "x", "text": "Two."}\n')
-    items = list(iter_articles([tmp_path]))
-    assert [a.text for a in articles(items)] == ["One."]
-    [dup] = failures(items)
-    assert dup.id == "a.jsonl#2"
-    assert dup.error.startswith("duplicate article id 'x'")
-
 
 # --- HTML -------------------------------------------------------------------------------------
 
@@ -523,42 +516,6 @@ def test_real_news_pages():
         recalls.append(sum(s in got for s in sentences) / len(sentences))
     assert len(recalls) == 10
     assert sum(recalls) / len(recalls) >= 0.8, recalls
-
-
-# --- scanning ---------------------------------------------------------------------------------
-
-
-def test_input_scan(tmp_path, monkeypatch):
-    write(tmp_path, "a.txt", "Text A.")
-    write(tmp_path, "b.pdf", b"%PDF")
-    write(tmp_path, "c.txt", "")
-    scan = scan_inputs([tmp_path], max_bytes=1000)
-    assert isinstance(scan, InputScan)
-    assert [f.rel for f in scan.files] == ["a.txt", "c.txt"]
-    assert len(scan.skipped) == 1
-    scan.failures.append(InputFailure("f", "f", "folder failure"))
-    items = list(scan)
-    assert [type(i).__name__ for i in items] == ["InputFailure", "Article", "InputFailure"]
-    assert items[0].id == "f"
-    assert items[2].error == "empty article text"
-    assert list(scan) == items  # iterating again reads again
-
-
-def test_iteration_is_lazy(tmp_path, monkeypatch):
-    write(tmp_path, "a.txt", "A.")
-    write(tmp_path, "b.txt", "B.")
-    calls = []
-    real = inputs.read_file
-
-    def spy(src, max_bytes):
-        calls.append(src.rel)
-        return real(src, max_bytes)
-
-    monkeypatch.setattr(inputs, "read_file", spy)
-    iterator = iter_articles([tmp_path])
-    assert calls == []
-    next(iterator)
-    assert calls == ["a.txt"]
 
 
 def test_declared_encoding_comes_after_utf8_and_before_detection():
