@@ -29,7 +29,7 @@ from summarize.errors import OutputLockedError, SummarizeError, UsageError
 from summarize.inputs import find_files, read_file
 from summarize.languages import normalize_lang
 from summarize.models import DEFAULT_SUMMARIZER, default_translator, model_fingerprint
-from summarize.records import Article, InputFailure, RunConfig, Skipped
+from summarize.records import STAGES, Article, InputFailure, RunConfig, Skipped
 from summarize.writers import (
     SCHEMA_VERSION,
     ResultsLog,
@@ -41,7 +41,6 @@ from summarize.writers import (
 
 log = logging.getLogger(__name__)
 
-STAGES = ("load", "read", "summarize", "translate", "write")
 DEFAULT_BATCH_TOKENS = {"cpu": 8192, "cuda": 65536, "mps": 16384}
 
 

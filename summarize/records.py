@@ -7,6 +7,9 @@ from typing import Literal
 
 TranslateWhat = Literal["summary", "article", "both", "none"]
 
+#: The stages of a run, in order, as stats.json and the report name them.
+STAGES = ("load", "read", "summarize", "translate", "write")
+
 
 @dataclass(frozen=True)
 class Article:
