@@ -10,9 +10,12 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
-from summarize.backends import BatchOutOfMemory
+from summarize.errors import BatchOutOfMemory, UsageError
+
+if TYPE_CHECKING:
+    from summarize.backends import Generated
 
 log = logging.getLogger(__name__)
 
@@ -64,6 +67,7 @@ class BatchStats:
     input_tokens: int = 0
     output_tokens: int = 0
     n_oom_splits: int = 0
+    n_failure_splits: int = 0
     seconds: float = 0.0
     batch_sizes: list[int] = field(default_factory=list)
 
@@ -85,35 +89,58 @@ class TokenBudget:
             self.tokens = new
 
 
+@dataclass
+class BatchRun:
+    """Outputs of :func:`run_batched`, in input order.
+
+    Attributes:
+        outputs: One output per item ("" for a failed item).
+        hit_limit: Per item, whether its output stopped at its token limit.
+        failures: Items that failed alone (isolated by splitting their batch), with the error.
+    """
+
+    outputs: list[str]
+    hit_limit: list[bool]
+    failures: dict[int, Exception] = field(default_factory=dict)
+
+
 def run_batched(
     items: Sequence[T],
     lengths: Sequence[int],
     budget: TokenBudget,
-    run: Callable[[list[T]], tuple[list[str], int, int]],
+    run: Callable[[list[T]], Generated],
     stats: BatchStats | None = None,
     on_batch: Callable[[int], None] | None = None,
-) -> list[str]:
-    """Run ``items`` through ``run`` in length-sorted batches and return outputs in input order.
+) -> BatchRun:
+    """Run ``items`` through ``run`` in length-sorted batches; outputs come back in input order.
+
+    A batch that runs out of memory is split in half and retried, and the budget lowered for
+    the rest of the run. A batch that fails otherwise is split in half too, until the item
+    that fails is alone: it is recorded in ``failures`` and every other item keeps its
+    result, so one bad input costs its batch-mates a few extra batches, not their results.
+    Usage errors (bad settings) fail every batch alike and are raised at once.
 
     Args:
         items: Work items (texts or richer records).
         lengths: Token length of each item.
         budget: Token budget; lowered in place when a batch runs out of memory.
-        run: Runs one batch, returning (outputs, input tokens, output tokens); raises
-            BatchOutOfMemory when the device cannot hold the batch.
+        run: Runs one batch; raises BatchOutOfMemory when the device cannot hold it.
         stats: Accumulates batch counts and tokens.
         on_batch: Called with the number of items finished after each batch (progress).
 
     Raises:
         BatchOutOfMemory: A single item does not fit in memory.
+        UsageError: ``run`` refused the settings.
     """
-    results: list[str | None] = [None] * len(items)
+    outputs: list[str] = [""] * len(items)
+    hit_limit = [False] * len(items)
+    failures: dict[int, Exception] = {}
     pending = make_batches(lengths, budget.tokens, budget.max_batch)
     pending.reverse()  # a stack: pop() takes the next batch, longest first
     while pending:
         batch = pending.pop()
         try:
-            outputs, n_in, n_out = run([items[i] for i in batch])
+            generated = run([items[i] for i in batch])
         except BatchOutOfMemory:
             if len(batch) == 1:
                 raise
@@ -124,13 +151,29 @@ def run_batched(
             if stats is not None:
                 stats.n_oom_splits += 1
             continue
-        for i, out in zip(batch, outputs, strict=True):
-            results[i] = out
+        except UsageError:
+            raise
+        except Exception as exc:  # isolate the item that fails; the others carry on
+            if len(batch) == 1:
+                log.debug("item failed alone: %s", exc, exc_info=True)
+                failures[batch[0]] = exc
+                if on_batch is not None:
+                    on_batch(1)
+                continue
+            half = len(batch) // 2
+            pending.extend([batch[half:], batch[:half]])
+            if stats is not None:
+                stats.n_failure_splits += 1
+            continue
+        flags = generated.hit_limit or [False] * len(batch)
+        for i, out, hit in zip(batch, generated.texts, flags, strict=True):
+            outputs[i] = out
+            hit_limit[i] = hit
         if stats is not None:
             stats.n_batches += 1
-            stats.input_tokens += n_in
-            stats.output_tokens += n_out
+            stats.input_tokens += generated.input_tokens
+            stats.output_tokens += generated.output_tokens
             stats.batch_sizes.append(len(batch))
         if on_batch is not None:
             on_batch(len(batch))
-    return [r if r is not None else "" for r in results]
+    return BatchRun(outputs, hit_limit, failures)

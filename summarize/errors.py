@@ -35,3 +35,7 @@ class OutputLockedError(SummarizeError):
 
 class ArticleError(SummarizeError):
     """One article (or one file) cannot be read or processed; the run carries on."""
+
+
+class BatchOutOfMemory(Exception):
+    """The device ran out of memory on one batch; the caller splits it and retries."""

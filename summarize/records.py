@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass, field
-from typing import Literal
+from dataclasses import asdict, dataclass, field, fields
+from typing import Any, Literal
 
 TranslateWhat = Literal["summary", "article", "both", "none"]
 
@@ -48,20 +48,8 @@ class Skipped:
 
 
 @dataclass(frozen=True)
-class StageTiming:
-    """Totals of one stage of a run."""
-
-    stage: str
-    seconds: float = 0.0
-    n_items: int = 0
-    input_tokens: int = 0
-    output_tokens: int = 0
-    n_batches: int = 0
-
-
-@dataclass(frozen=True)
 class ModelInfo:
-    """What stats.json records about a loaded model."""
+    """What stats.json records about one loaded model, per role."""
 
     role: str
     model_id: str
@@ -70,6 +58,283 @@ class ModelInfo:
     license: str | None
     family: str
     load_s: float
+    engine: str = "torch"
+    device: str = "cpu"
+    device_name: str = ""
+    dtype: str = "float32"
+    tuning: dict[str, Any] = field(default_factory=dict)
+
+    @classmethod
+    def of(cls, role: str, info: Any, load_s: float, family: str | None = None) -> ModelInfo:
+        """From a backend's ``BackendInfo`` (duck-typed: this module imports no engine)."""
+        return cls(role=role, model_id=info.model_id, path=info.path, revision=info.revision,
+                   license=info.license, family=family or info.family, load_s=round(load_s, 3),
+                   engine=info.engine, device=info.device, device_name=info.device_name,
+                   dtype=info.dtype, tuning=dict(info.tuning))
+
+
+#: Fields of a results.jsonl record, in the order they are written.
+RESULT_FIELDS = (
+    "schema_version", "id", "source", "title", "lang", "status", "error", "text", "summary",
+    "chunks", "translations", "alignment", "timings", "n_words", "n_chars", "key",
+    "finished_at", "duplicate_of", "page",
+)
+#: Version of the results.jsonl and stats.json formats.
+SCHEMA_VERSION = 1
+
+
+@dataclass(frozen=True)
+class ArticleResult:
+    """One line of results.jsonl: an article and everything the run made of it.
+
+    Attributes:
+        id: The article id (unique in the output folder).
+        source: Where it came from (path, with ``#N`` for JSON records).
+        title: Its title, or "".
+        lang: Its source language.
+        status: ``ok`` or ``error``.
+        error: Why it failed (one line), or None.
+        text: The article text as read.
+        summary: The summary; None when the run made none (or it failed).
+        chunks: Windows the article was split into for summarization.
+        translations: ``{lang: {"summary": ..., "article": ...}}``.
+        alignment: ``{lang: {part: [[[source, translation], ...] per paragraph]}}``.
+        timings: Seconds per stage (the article's share of its group), and ``total``.
+        n_words: Words in ``text``.
+        n_chars: Characters in ``text``.
+        key: Resume key (content + settings), None for failures.
+        finished_at: When the record was made (UTC, ISO 8601).
+        duplicate_of: With ``--dedupe``, the id of the article whose results were copied.
+        page: The article's page, relative to the output folder.
+        schema_version: Format version of the record.
+    """
+
+    id: str
+    source: str
+    status: str
+    title: str = ""
+    lang: str | None = None
+    error: str | None = None
+    text: str = ""
+    summary: str | None = None
+    chunks: int = 0
+    translations: dict[str, dict[str, str]] = field(default_factory=dict)
+    alignment: dict[str, dict[str, list[list[list[str]]]]] = field(default_factory=dict)
+    timings: dict[str, float] = field(default_factory=dict)
+    n_words: int = 0
+    n_chars: int = 0
+    key: str | None = None
+    finished_at: str = ""
+    duplicate_of: str | None = None
+    page: str | None = None
+    schema_version: int = SCHEMA_VERSION
+
+    @property
+    def ok(self) -> bool:
+        return self.status == "ok"
+
+
+def result_to_json(record: ArticleResult) -> dict[str, Any]:
+    """The JSON object of a record, keys in :data:`RESULT_FIELDS` order.
+
+    ``duplicate_of`` and ``page`` are left out when unset (as the format always had it).
+    """
+    data = {name: getattr(record, name) for name in RESULT_FIELDS}
+    for optional in ("duplicate_of", "page"):
+        if data[optional] is None:
+            del data[optional]
+    return data
+
+
+def result_from_json(data: Any) -> ArticleResult | None:
+    """Read a results.jsonl object back, tolerantly: wrong types become defaults.
+
+    Returns:
+        The record, or None when ``data`` is not a record of this tool (not an object, or
+        no string ``id``).
+    """
+    if not isinstance(data, dict) or not isinstance(data.get("id"), str):
+        return None
+    return ArticleResult(
+        id=data["id"],
+        source=_as_str(data.get("source")),
+        status=_as_str(data.get("status")) or "error",
+        title=_as_str(data.get("title")),
+        lang=_as_opt_str(data.get("lang")),
+        error=_as_opt_str(data.get("error")),
+        text=_as_str(data.get("text")),
+        summary=_as_opt_str(data.get("summary")),
+        chunks=_as_int(data.get("chunks")),
+        translations={
+            str(lang): {str(k): v for k, v in parts.items() if isinstance(v, str)}
+            for lang, parts in _as_dict(data.get("translations")).items()
+            if isinstance(parts, dict)
+        },
+        alignment={
+            str(lang): {str(k): v for k, v in parts.items() if isinstance(v, list)}
+            for lang, parts in _as_dict(data.get("alignment")).items()
+            if isinstance(parts, dict)
+        },
+        timings={str(k): float(v) for k, v in _as_dict(data.get("timings")).items()
+                 if _is_number(v)},
+        n_words=_as_int(data.get("n_words")),
+        n_chars=_as_int(data.get("n_chars")),
+        key=_as_opt_str(data.get("key")),
+        finished_at=_as_str(data.get("finished_at")),
+        duplicate_of=_as_opt_str(data.get("duplicate_of")),
+        page=_as_opt_str(data.get("page")),
+        schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
+    )
+
+
+@dataclass(frozen=True)
+class StageTiming:
+    """Totals of one stage of a run (stats.json ``stages``); None fields are not written."""
+
+    seconds: float = 0.0
+    n_items: int | None = None
+    n_batches: int | None = None
+    input_tokens: int | None = None
+    output_tokens: int | None = None
+    oom_splits: int | None = None
+    input_tokens_per_s: float | None = None
+    output_tokens_per_s: float | None = None
+
+
+@dataclass(frozen=True)
+class ArticleCounts:
+    """How many articles a run counted."""
+
+    total: int = 0
+    ok: int = 0
+    failed: int = 0
+    skipped: int = 0
+    resumed: int = 0
+
+
+@dataclass(frozen=True)
+class Failure:
+    """An article or file that failed, as the run lists it."""
+
+    id: str
+    source: str
+    error: str
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """stats.json: what one run did, where, with which models, and how fast."""
+
+    started_at: str = ""
+    finished_at: str = ""
+    wall_s: float = 0.0
+    device: str | None = None
+    device_name: str | None = None
+    dtype: str | None = None
+    models: list[ModelInfo] = field(default_factory=list)
+    targets: list[str] = field(default_factory=list)
+    translate: str = "summary"
+    source_lang: str = "en"
+    packages: dict[str, str | None] = field(default_factory=dict)
+    stages: dict[str, StageTiming] = field(default_factory=dict)
+    articles: ArticleCounts = field(default_factory=ArticleCounts)
+    articles_per_s: float | None = None
+    peak_rss_mb: float | None = None
+    peak_gpu_mb: float | None = None
+    interrupted: bool = False
+    models_loaded: bool = False
+    failures: list[Failure] = field(default_factory=list)
+    skipped: list[Skipped] = field(default_factory=list)
+    config: dict[str, Any] = field(default_factory=dict)
+    schema_version: int = SCHEMA_VERSION
+
+
+def stats_to_json(stats: RunStats) -> dict[str, Any]:
+    """The JSON object of stats.json (stage entries without their unset fields)."""
+    data = asdict(stats)
+    data["stages"] = {
+        name: {k: v for k, v in asdict(timing).items() if v is not None}
+        for name, timing in stats.stages.items()
+    }
+    order = ["schema_version", *(f.name for f in fields(RunStats) if f.name != "schema_version")]
+    return {name: data[name] for name in order}
+
+
+def stats_from_json(data: Any) -> RunStats:
+    """Read stats.json back, tolerantly (anything unreadable becomes its default)."""
+    if not isinstance(data, dict):
+        return RunStats()
+    stages = {}
+    for name, entry in _as_dict(data.get("stages")).items():
+        entry = _as_dict(entry)
+        stages[str(name)] = StageTiming(**{
+            f.name: _num_or_none(entry.get(f.name)) if f.name != "seconds"
+            else float(_num_or_none(entry.get("seconds")) or 0.0)
+            for f in fields(StageTiming)
+        })
+    counts = _as_dict(data.get("articles"))
+    models = []
+    for m in data.get("models") or []:
+        if isinstance(m, dict) and isinstance(m.get("model_id"), str):
+            models.append(ModelInfo(
+                role=_as_str(m.get("role")), model_id=m["model_id"], path=_as_str(m.get("path")),
+                revision=_as_opt_str(m.get("revision")), license=_as_opt_str(m.get("license")),
+                family=_as_str(m.get("family")), load_s=float(_num_or_none(m.get("load_s")) or 0),
+                engine=_as_str(m.get("engine")) or "torch", device=_as_str(m.get("device")),
+                device_name=_as_str(m.get("device_name")), dtype=_as_str(m.get("dtype")),
+                tuning=_as_dict(m.get("tuning")),
+            ))
+    return RunStats(
+        started_at=_as_str(data.get("started_at")),
+        finished_at=_as_str(data.get("finished_at")),
+        wall_s=float(_num_or_none(data.get("wall_s")) or 0.0),
+        device=_as_opt_str(data.get("device")),
+        device_name=_as_opt_str(data.get("device_name")),
+        dtype=_as_opt_str(data.get("dtype")),
+        models=models,
+        targets=[t for t in data.get("targets") or [] if isinstance(t, str)],
+        translate=_as_str(data.get("translate")) or "summary",
+        source_lang=_as_str(data.get("source_lang")) or "en",
+        packages={str(k): _as_opt_str(v) for k, v in _as_dict(data.get("packages")).items()},
+        stages=stages,
+        articles=ArticleCounts(**{f.name: _as_int(counts.get(f.name))
+                                  for f in fields(ArticleCounts)}),
+        articles_per_s=_num_or_none(data.get("articles_per_s")),
+        peak_rss_mb=_num_or_none(data.get("peak_rss_mb")),
+        peak_gpu_mb=_num_or_none(data.get("peak_gpu_mb")),
+        interrupted=data.get("interrupted") is True,
+        models_loaded=data.get("models_loaded") is True,
+        failures=[Failure(_as_str(f.get("id")), _as_str(f.get("source")), _as_str(f.get("error")))
+                  for f in data.get("failures") or [] if isinstance(f, dict)],
+        skipped=[Skipped(_as_str(f.get("source")), _as_str(f.get("reason")))
+                 for f in data.get("skipped") or [] if isinstance(f, dict)],
+        config=_as_dict(data.get("config")),
+        schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
+    )
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+
+
+def _num_or_none(value: Any) -> Any:
+    return value if _is_number(value) else None
+
+
+def _as_str(value: Any) -> str:
+    return value if isinstance(value, str) else ""
+
+
+def _as_opt_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _as_int(value: Any, default: int = 0) -> int:
+    return int(value) if _is_number(value) and float(value).is_integer() else default
+
+
+def _as_dict(value: Any) -> dict[str, Any]:
+    return value if isinstance(value, dict) else {}
 
 
 @dataclass(frozen=True)
@@ -98,6 +363,12 @@ class RunConfig:
         trust_remote_code: Allow models that ship their own code.
         allow_pickle: Allow weights that are not safetensors.
         dedupe: Process identical article texts once.
+        backend: Inference engine: "torch" (transformers) or "ct2" (CTranslate2).
+        quantization: CTranslate2 compute type ("auto", "int8", "float16", ...).
+        threads: CPU threads for the engine (0: every core).
+        cpu_tuning: Apply the CPU tuning of :mod:`summarize.backends.cpu_tuning` (oneDNN
+            linear layers, and glibc keeping freed memory: a process-wide change).
+        follow_symlinks: Follow symbolic links that lead outside the input folders.
         debug: Show tracebacks.
     """
 
@@ -121,4 +392,9 @@ class RunConfig:
     trust_remote_code: bool = False
     allow_pickle: bool = False
     dedupe: bool = False
+    backend: str = "torch"
+    quantization: str = "auto"
+    threads: int = 0
+    cpu_tuning: bool = True
+    follow_symlinks: bool = False
     debug: bool = False

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from summarize.backends import Seq2SeqBackend
+from summarize.backends import Generated, Seq2SeqBackend
 from summarize.batching import BatchStats, TokenBudget, run_batched
-from summarize.errors import ArticleError
+from summarize.errors import ArticleError, ConfigError, UsageError
 from summarize.text import split_long, split_paragraphs, split_sentences
 
 log = logging.getLogger(__name__)
@@ -26,61 +26,76 @@ MAX_ROUNDS = 8
 
 @dataclass(frozen=True)
 class SummaryResult:
-    """The summary of one article, with how many windows it needed and its input tokens."""
+    """The summary of one article, or why it failed.
+
+    Attributes:
+        text: The summary ("" when it failed).
+        chunks: Windows the article was split into.
+        rounds: Summarization rounds (1 when the article fit in one window).
+        input_tokens: Encoder tokens spent on it.
+        hit_limit: The final summary stopped at its token limit (probably cut).
+        error: Why the article could not be summarized, or None.
+    """
 
     text: str
     chunks: int
     rounds: int
     input_tokens: int
+    hit_limit: bool = False
+    error: Exception | None = None
 
 
 class Summarizer:
-    """Summarization task over a backend.
+    """Summarization task over a backend (uses only the Seq2SeqBackend contract).
 
     Args:
         backend: The loaded model.
-        settings: Generation settings from the config file (override the model's own).
+        settings: Generation settings from the config file (override the model's own);
+            may hold ``prefix`` (replaces the model's task prefix) and ``max_input_tokens``
+            (applied when the backend was loaded).
         budget: Token budget per batch (shared, lowered on out-of-memory).
         source_lang: Language of the articles, for sentence splitting.
+
+    Raises:
+        ConfigError: The model's input window is too small to summarize anything.
     """
 
     def __init__(self, backend: Seq2SeqBackend, settings: dict[str, Any], budget: TokenBudget,
                  source_lang: str = "en"):
         self.backend = backend
-        defaults = dict(getattr(backend, "generation_defaults", {}) or {})
-        defaults.pop("prefix", None)
-        self.settings = {**defaults, **settings}
-        prefix_of = getattr(backend, "task_prefix", None)
-        self.prefix = self.settings.pop("prefix", None)
-        if self.prefix is None:
-            self.prefix = prefix_of("summarization") if prefix_of else ""
+        defaults = backend.task_defaults("summarization")
+        self.settings = {**defaults.settings, **settings}
+        prefix = self.settings.pop("prefix", None)
+        self.prefix = defaults.prefix if prefix is None else prefix
         self.settings.pop("max_input_tokens", None)
         self.max_new = int(
             self.settings.pop("max_new_tokens", 0)
             or self.settings.pop("max_length", 0)
-            or getattr(backend, "default_max_new_tokens", None)
+            or defaults.max_new_tokens
             or DEFAULT_MAX_NEW_TOKENS
         )
         self.settings.pop("max_length", None)
-        ceiling = getattr(backend, "max_output_tokens", None)
-        if ceiling:
-            self.max_new = min(self.max_new, ceiling)
+        if backend.max_output_tokens:
+            self.max_new = min(self.max_new, backend.max_output_tokens)
         self.budget = budget
         self.source_lang = source_lang
         overhead = backend.count_tokens([self.prefix])[0]
         self.window = backend.max_input_tokens - overhead
         if self.window < 8:
-            raise ArticleError(f"summarizer input limit {backend.max_input_tokens} is too small")
+            raise ConfigError(
+                f"summarizer '{backend.info.model_id}': its input limit of "
+                f"{backend.max_input_tokens} tokens leaves no room for text after the prefix"
+            )
         self._special = backend.count_tokens([""])[0]
 
-    def chunk(self, text: str) -> list[str]:
+    def chunk(self, text: str, lang: str | None = None) -> list[str]:
         """Split a text into windows of whole sentences that each fit the model's input.
 
         A sentence longer than a whole window is split further at the best boundary.
         """
         if self.backend.count_tokens([self.prefix + text])[0] <= self.backend.max_input_tokens:
             return [text]
-        lang = self.source_lang
+        lang = lang or self.source_lang
         sentences = [s for p in split_paragraphs(text) for s in split_sentences(p, lang)]
         sentences = self._fit_sentences(sentences)
         counts = [n - self._special for n in self.backend.count_tokens(sentences)]
@@ -126,22 +141,39 @@ class Summarizer:
         stats: BatchStats,
         on_batch: Callable[[int], None] | None = None,
         on_work: Callable[[int], None] | None = None,
+        langs: Sequence[str | None] | None = None,
     ) -> list[SummaryResult]:
         """Summarize every text, pooling all windows of all texts into shared batches.
+
+        An article that cannot be summarized (its windows fail, or its partial summaries do
+        not shrink) gets a result with ``error`` set; the other articles keep their pooled
+        batches.
 
         Args:
             texts: Article texts.
             stats: Accumulates batches, tokens and seconds.
             on_batch: Progress callback, items finished per batch.
             on_work: Called with the number of new work items before each round.
+            langs: Language of each text, for sentence splitting (default: source_lang).
         """
         started = time.perf_counter()
-        pieces = [self.chunk(t) for t in texts]
+        langs = list(langs) if langs is not None else [None] * len(texts)
+        errors: list[Exception | None] = [None] * len(texts)
+        pieces: list[list[str]] = []
+        for i, text in enumerate(texts):
+            try:
+                pieces.append(self.chunk(text, langs[i]))
+            except UsageError:
+                raise
+            except Exception as exc:  # one article's text, not the run
+                errors[i] = exc
+                pieces.append([])
         n_chunks = [len(p) for p in pieces]
         in_tokens = [0] * len(texts)
         done: list[str | None] = [None] * len(texts)
+        hit = [False] * len(texts)
         rounds = [0] * len(texts)
-        active = list(range(len(texts)))
+        active = [i for i in range(len(texts)) if errors[i] is None]
         while active:
             flat = [(i, piece) for i in active for piece in pieces[i]]
             inputs = [self.prefix + piece for _, piece in flat]
@@ -150,32 +182,40 @@ class Summarizer:
                 in_tokens[i] += n
             if on_work:
                 on_work(len(inputs))
-            outputs = run_batched(inputs, lengths, self.budget, self._run, stats, on_batch)
-            by_article: dict[int, list[str]] = {}
-            for (i, _), out in zip(flat, outputs, strict=True):
-                by_article.setdefault(i, []).append(out)
+            run = run_batched(inputs, lengths, self.budget, self._run, stats, on_batch)
+            by_article: dict[int, list[tuple[str, bool]]] = {}
+            for k, ((i, _), out) in enumerate(zip(flat, run.outputs, strict=True)):
+                if k in run.failures and errors[i] is None:
+                    errors[i] = run.failures[k]
+                by_article.setdefault(i, []).append((out, run.hit_limit[k]))
             still: list[int] = []
             for i in active:
+                if errors[i] is not None:
+                    continue
                 rounds[i] += 1
                 parts = by_article[i]
                 if len(parts) == 1:
-                    done[i] = parts[0]
+                    done[i], hit[i] = parts[0]
                     continue
-                merged = self.chunk(" ".join(p for p in parts if p))
+                try:
+                    merged = self.chunk(" ".join(p for p, _ in parts if p), langs[i])
+                except Exception as exc:
+                    errors[i] = exc
+                    continue
                 if rounds[i] >= MAX_ROUNDS or len(merged) >= len(parts):
-                    raise ArticleError(
+                    errors[i] = ArticleError(
                         f"summaries of {n_chunks[i]} chunks did not shrink below the model's "
                         "input limit; lower max_new_tokens in the [summarizer] settings"
                     )
+                    continue
                 pieces[i] = merged
                 still.append(i)
             active = still
         stats.seconds += time.perf_counter() - started
         return [
-            SummaryResult(done[i] or "", n_chunks[i], rounds[i], in_tokens[i])
+            SummaryResult(done[i] or "", n_chunks[i], rounds[i], in_tokens[i], hit[i], errors[i])
             for i in range(len(texts))
         ]
 
-    def _run(self, batch: list[str]) -> tuple[list[str], int, int]:
-        out = self.backend.generate(batch, self.settings, [self.max_new] * len(batch))
-        return out.texts, out.input_tokens, out.output_tokens
+    def _run(self, batch: list[str]) -> Generated:
+        return self.backend.generate(batch, self.settings, [self.max_new] * len(batch))

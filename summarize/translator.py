@@ -9,12 +9,14 @@ model's input is split further rather than truncated.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
-from dataclasses import dataclass
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
 from typing import Any
 
-from summarize.backends import Seq2SeqBackend
+from summarize.backends import Generated, Seq2SeqBackend
 from summarize.batching import BatchStats, TokenBudget, run_batched
+from summarize.errors import UsageError
+from summarize.languages import LangPlan
 from summarize.text import join_paragraphs, join_sentences, segment_text, split_long
 
 # Output limit per sentence when the user sets none: generous for any language pair, but
@@ -26,52 +28,66 @@ DEFAULT_CAP = 512
 
 @dataclass(frozen=True)
 class TranslationResult:
-    """One translated text and its sentence alignment.
+    """One translated text and its sentence alignment, or why it failed.
 
     Attributes:
-        text: The translation, paragraphs separated by blank lines.
+        text: The translation, paragraphs separated by blank lines ("" when it failed).
         alignment: Per paragraph, (source sentence, translated sentence) pairs.
         input_tokens: Encoder tokens spent on this text.
+        hit_limit: Per paragraph and sentence, whether a piece of its translation stopped
+            at its token limit (probably cut).
+        error: Why the text could not be translated, or None.
     """
 
     text: str
     alignment: list[list[tuple[str, str]]]
     input_tokens: int
+    hit_limit: list[list[bool]] = field(default_factory=list)
+    error: Exception | None = None
 
 
 class Translator:
-    """Translation task for one target language over a backend.
+    """Translation task for one target language over a backend (the contract only).
 
     Args:
         backend: The loaded model.
         target: Normalized target language code (decides how sentences are joined).
-        settings: Generation settings from the config file.
+        settings: Generation settings from the config file; may hold ``prefix`` (text put
+            before every sentence instead of the language plan's own prefix) and
+            ``max_input_tokens`` (applied when the backend was loaded).
         budget: Token budget per batch.
-        source_lang: Source language, for sentence splitting.
-        prefix: Text put before every sentence (``>>kor<< ``, ``<2ko> ``), or "".
-        forced_bos_token_id: Target language token for NLLB, M2M100 and mBART-50.
-        src_lang: Tokenizer source-language code for families that need one.
+        source_lang: Default source language (texts may name their own per call).
+
+    Raises:
+        UnsupportedLanguageError: The model cannot translate ``source_lang`` into ``target``.
     """
 
     def __init__(self, backend: Seq2SeqBackend, target: str, settings: dict[str, Any],
-                 budget: TokenBudget, *, source_lang: str = "en", prefix: str = "",
-                 forced_bos_token_id: int | None = None, src_lang: str | None = None):
+                 budget: TokenBudget, *, source_lang: str = "en"):
         self.backend = backend
         self.target = target
         self.settings = dict(settings)
-        self.settings.pop("prefix", None)
+        self.user_prefix: str | None = self.settings.pop("prefix", None)
         self.settings.pop("max_input_tokens", None)
         self.fixed_max_new = self.settings.pop("max_new_tokens", None)
         cap = self.settings.pop("max_length", None)
-        self.cap = int(cap or getattr(backend, "default_max_new_tokens", None) or DEFAULT_CAP)
-        ceiling = getattr(backend, "max_output_tokens", None)
-        if ceiling:
-            self.cap = min(self.cap, ceiling)
+        defaults = backend.task_defaults("translation")
+        self.cap = int(cap or defaults.max_new_tokens or DEFAULT_CAP)
+        if backend.max_output_tokens:
+            self.cap = min(self.cap, backend.max_output_tokens)
         self.budget = budget
         self.source_lang = source_lang
-        self.prefix = prefix
-        self.forced_bos_token_id = forced_bos_token_id
-        self.src_lang = src_lang
+        self._plans: dict[str, LangPlan] = {}
+        self.plan = self.plan_for(source_lang)
+
+    def plan_for(self, source: str) -> LangPlan:
+        """The model's language plan from ``source`` into this target (cached)."""
+        if source not in self._plans:
+            self._plans[source] = self.backend.plan_language(self.target, source)
+        return self._plans[source]
+
+    def _prefix(self, plan: LangPlan) -> str:
+        return plan.prefix if self.user_prefix is None else self.user_prefix
 
     def _limit(self, n_tokens: int) -> int:
         """Most new tokens for one sentence; depends on the sentence alone."""
@@ -79,16 +95,16 @@ class Translator:
             return min(int(self.fixed_max_new), self.cap)
         return min(self.cap, LENGTH_FACTOR * n_tokens + LENGTH_SLACK)
 
-    def _fit(self, sentence: str) -> list[str]:
+    def _fit(self, sentence: str, plan: LangPlan) -> list[str]:
         """The sentence, or its pieces when it is longer than the model's input."""
-        n = self.backend.count_tokens([self.prefix + sentence])[0]
+        n = self.backend.count_tokens([self._prefix(plan) + sentence], plan)[0]
         limit = self.backend.max_input_tokens
         if n <= limit:
             return [sentence]
         pieces = split_long(sentence, max(8, len(sentence) * (limit // 2) // n))
         if len(pieces) == 1:
             return pieces
-        return [p for piece in pieces for p in self._fit(piece)]
+        return [p for piece in pieces for p in self._fit(piece, plan)]
 
     def translate_many(
         self,
@@ -96,63 +112,88 @@ class Translator:
         stats: BatchStats,
         on_batch: Callable[[int], None] | None = None,
         on_work: Callable[[int], None] | None = None,
+        source_langs: Sequence[str | None] | None = None,
     ) -> list[TranslationResult]:
-        """Translate every text; sentences of all texts share batches.
+        """Translate every text; sentences of all texts (per source language) share batches.
 
         Args:
-            texts: Texts in the source language ("" gives "").
+            texts: Texts in their source language ("" gives "").
             stats: Accumulates batches, tokens and seconds.
             on_batch: Progress callback, items finished per batch.
             on_work: Called once with the number of unique sentences to translate.
+            source_langs: Source language of each text (None: the default source).
         """
         started = time.perf_counter()
-        if hasattr(self.backend, "set_source_lang"):
-            self.backend.set_source_lang(self.src_lang)
+        langs = [lang or self.source_lang for lang in (source_langs or [None] * len(texts))]
+        errors: list[Exception | None] = [None] * len(texts)
         # (text, paragraph, sentence) -> pieces; pieces are what the model sees
         layout: list[list[list[list[str]]]] = []
-        unique: dict[str, int] = {}
-        for text in texts:
-            paragraphs = []
-            for paragraph in segment_text(text, self.source_lang):
-                sentences = []
-                for sentence in paragraph:
-                    pieces = self._fit(sentence)
-                    for piece in pieces:
-                        unique.setdefault(piece, len(unique))
-                    sentences.append(pieces)
-                paragraphs.append(sentences)
+        unique: dict[tuple[str, str], int] = {}
+        for t, text in enumerate(texts):
+            paragraphs: list[list[list[str]]] = []
+            try:
+                plan = self.plan_for(langs[t])
+                for paragraph in segment_text(text, langs[t]):
+                    sentences = []
+                    for sentence in paragraph:
+                        pieces = self._fit(sentence, plan)
+                        for piece in pieces:
+                            unique.setdefault((langs[t], piece), len(unique))
+                        sentences.append(pieces)
+                    paragraphs.append(sentences)
+            except UsageError as exc:  # the model cannot read this text's language
+                errors[t] = exc
+                paragraphs = []
             layout.append(paragraphs)
-        pieces = list(unique)
-        inputs = [self.prefix + p for p in pieces]
-        lengths = self.backend.count_tokens(inputs)
+        keys = list(unique)
+        outputs: list[str] = [""] * len(keys)
+        hits = [False] * len(keys)
+        failed: dict[int, Exception] = {}
+        tokens = [0] * len(keys)
         if on_work:
-            on_work(len(inputs))
-        outputs = run_batched(list(zip(inputs, lengths, strict=True)), lengths, self.budget,
-                              self._run, stats, on_batch)
-        piece_tokens = dict(zip(pieces, lengths, strict=True))
+            on_work(len(keys))
+        for lang in dict.fromkeys(lang for lang, _ in keys):
+            plan = self.plan_for(lang)
+            index = [k for k, (kl, _) in enumerate(keys) if kl == lang]
+            inputs = [self._prefix(plan) + keys[k][1] for k in index]
+            lengths = self.backend.count_tokens(inputs, plan)
+            run = run_batched(list(zip(inputs, lengths, strict=True)), lengths, self.budget,
+                              lambda batch, plan=plan: self._run(batch, plan), stats, on_batch)
+            for j, k in enumerate(index):
+                outputs[k], hits[k], tokens[k] = run.outputs[j], run.hit_limit[j], lengths[j]
+                if j in run.failures:
+                    failed[k] = run.failures[j]
         results: list[TranslationResult] = []
-        for text, paragraphs in zip(texts, layout, strict=True):
+        for t, (text, paragraphs) in enumerate(zip(texts, layout, strict=True)):
             alignment: list[list[tuple[str, str]]] = []
+            hit_limit: list[list[bool]] = []
             rendered: list[str] = []
             n_in = 0
             for paragraph in paragraphs:
                 pairs = []
+                para_hits = []
                 for sentence_pieces in paragraph:
-                    source = join_sentences(sentence_pieces, self.source_lang)
-                    target = join_sentences(
-                        [outputs[unique[p]] for p in sentence_pieces], self.target
-                    )
-                    n_in += sum(piece_tokens[p] for p in sentence_pieces)
+                    ks = [unique[(langs[t], p)] for p in sentence_pieces]
+                    for k in ks:
+                        if k in failed and errors[t] is None:
+                            errors[t] = failed[k]
+                    source = join_sentences(sentence_pieces, langs[t])
+                    target = join_sentences([outputs[k] for k in ks], self.target)
+                    n_in += sum(tokens[k] for k in ks)
                     pairs.append((source, target))
+                    para_hits.append(any(hits[k] for k in ks))
                 alignment.append(pairs)
-                rendered.append(join_sentences([t for _, t in pairs], self.target))
+                hit_limit.append(para_hits)
+                rendered.append(join_sentences([tr for _, tr in pairs], self.target))
+            if errors[t] is not None:
+                results.append(TranslationResult("", [], n_in, [], errors[t]))
+                continue
             results.append(TranslationResult(join_paragraphs(rendered) if text else "",
-                                             alignment, n_in))
+                                             alignment, n_in, hit_limit))
         stats.seconds += time.perf_counter() - started
         return results
 
-    def _run(self, batch: list[tuple[str, int]]) -> tuple[list[str], int, int]:
+    def _run(self, batch: list[tuple[str, int]], plan: LangPlan) -> Generated:
         texts = [t for t, _ in batch]
         limits = [self._limit(n) for _, n in batch]
-        out = self.backend.generate(texts, self.settings, limits, self.forced_bos_token_id)
-        return out.texts, out.input_tokens, out.output_tokens
+        return self.backend.generate(texts, self.settings, limits, plan)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from summarize.backends import BatchOutOfMemory
+from summarize.errors import BatchOutOfMemory
 from summarize.batching import BatchStats, TokenBudget, make_batches, run_batched
 
 

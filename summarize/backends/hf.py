@@ -5,47 +5,39 @@ This is the only module of the package that imports torch or transformers.
 
 from __future__ import annotations
 
-import ctypes
-import ctypes.util
 import json
 import logging
 import os
-import platform
 import re
-import sys
-import types
-from collections.abc import Sequence
+import threading
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 import torch
-import transformers
 from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
 
-from summarize.backends import BatchOutOfMemory, Generated
+from summarize.backends import (
+    GENERATION_KEYS,
+    BackendInfo,
+    BatchOutOfMemory,
+    Generated,
+    Task,
+    TaskDefaults,
+)
+from summarize.backends.cpu_tuning import apply_cpu_tuning
 from summarize.batching import make_batches
 from summarize.errors import ConfigError, ModelLoadError
+from summarize.languages import LangPlan, plan_target
 from summarize.models import KNOWN_LICENSES, SOURCE_FILE, is_hub_id, local_model_dir
 
 log = logging.getLogger(__name__)
 
-# Keys a user may put in a [summarizer]/[translator] table that are ours, not generate()'s.
-OWN_KEYS = frozenset({"max_input_tokens", "prefix"})
 _FP16_UNSAFE = frozenset({"t5", "mt5", "umt5", "longt5"})  # activations overflow in fp16
 # On CPU the encoder runs in length buckets of at most this many tokens (padding counted):
 # batching gains a CPU encoder little, while padding each text to its batch's longest costs
 # it in full. The decoder still runs the whole batch in one generate().
 CPU_ENCODER_BUDGET = 2048
-# Largest block glibc serves from (and keeps in) the heap on CPU runs; see keep_freed_memory.
-CPU_HEAP_BLOCK = 256 * 2**20
-# Compiled oneDNN kernels kept for reuse (its default is 1024); see use_onednn_linear.
-ONEDNN_KERNEL_CACHE = 64
-
-
-def quiet_transformers() -> None:
-    """Silence transformers' progress bars and advisory warnings in normal runs."""
-    transformers.utils.logging.set_verbosity_error()
-    transformers.utils.logging.disable_progress_bar()
 
 
 def select_device(spec: str) -> torch.device:
@@ -107,7 +99,7 @@ def device_name(device: torch.device) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
-def _card_license(folder: Path | None, model_id: str) -> str | None:
+def card_license(folder: Path | None, model_id: str) -> str | None:
     """Read ``license:`` from a model card's front matter (local, or the hub cache)."""
     card: Path | None = folder / "README.md" if folder is not None else None
     if card is None or not card.is_file():
@@ -129,132 +121,101 @@ def _has_safetensors(folder: Path) -> bool:
 
 
 class HFBackend:
-    """A transformers seq2seq model and its tokenizer on one device.
+    """A transformers seq2seq model and its tokenizer on one device (see Seq2SeqBackend).
 
     Attributes:
-        model_id: What the user asked for (hub id or folder).
-        path: The folder the files were read from ("" when served by the hub cache).
-        family: ``config.model_type`` (bart, marian, m2m_100, t5, ...).
+        info: What stats.json records (model, revision, licence, device, dtype, tuning).
         max_input_tokens: Longest input the encoder accepts, in tokens.
+        max_output_tokens: Most tokens the decoder can emit, or None.
+        tokenizer: The Hugging Face tokenizer (engine-specific; the tasks never use it).
+        model: The torch model (engine-specific).
     """
 
     def __init__(self, model_id: str, tokenizer: Any, model: Any, *, path: str,
-                 revision: str | None, license: str | None, max_input_tokens: int | None = None):
-        self.model_id = model_id
+                 revision: str | None, license: str | None, max_input_tokens: int | None = None,
+                 tuning: dict[str, Any] | None = None):
         self.tokenizer = tokenizer
         self.model = model
         self.config = model.config
-        self.family = model.config.model_type
-        self.path = path
-        self.revision = revision
-        self.license = license
         self.device = model.device
-        self.dtype = model.dtype
-        self.max_input_tokens = max_input_tokens or self._encoder_limit()
-        self.max_output_tokens = self._decoder_limit()
-        gen_max = getattr(model.generation_config, "max_length", None)
-        # 20 is transformers' built-in default, not a choice the model made
-        self.default_max_new_tokens = gen_max if gen_max and gen_max != 20 else None
-        self.generation_defaults = self._generation_defaults()
+        self.info = BackendInfo(
+            model_id=model_id, path=path, revision=revision, license=license,
+            family=model.config.model_type, engine="torch", device=str(model.device),
+            device_name=device_name(model.device),
+            dtype=str(model.dtype).replace("torch.", ""), tuning=dict(tuning or {}),
+        )
+        self.max_input_tokens = _input_limit(model_id, tokenizer, model.config, max_input_tokens)
+        self.max_output_tokens = decoder_limit(model.config)
+        # Tokenizers of NLLB, M2M100 and mBART keep the source language as state: set it
+        # per call under this lock, so one shared tokenizer serves every language pair.
+        self._lock = threading.Lock()
 
-    def _encoder_limit(self) -> int:
-        limits = []
-        tok_max = getattr(self.tokenizer, "model_max_length", None)
-        if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
-            limits.append(tok_max)
-        for key in ("max_encoder_position_embeddings", "max_position_embeddings", "n_positions"):
-            value = getattr(self.config, key, None)
-            if isinstance(value, int) and value > 0:
-                limits.append(value)
-                break
-        return min(limits) if limits else 512
+    def task_defaults(self, task: Task) -> TaskDefaults:
+        """What the model ships for ``task`` (prefix, generation settings, output limit)."""
+        return task_defaults(self.config, self.model.generation_config, task)
 
-    def _decoder_limit(self) -> int | None:
-        """Most tokens the decoder can emit (learned positions), or None (relative positions)."""
-        for key in ("max_decoder_position_embeddings", "max_position_embeddings"):
-            value = getattr(self.config, key, None)
-            if isinstance(value, int) and value > 2:
-                return value - 1  # the decoder start token takes one position
-        return None
+    def plan_language(self, target: str, source: str) -> LangPlan:
+        """The language plan for this model's vocabulary (see languages.plan_target)."""
+        return plan_target(self.tokenizer, self.config, target, source,
+                           model_name=self.info.model_id)
 
-    def _generation_defaults(self) -> dict[str, Any]:
-        """Settings the model ships for its task (e.g. distilbart's beams and lengths)."""
-        params = getattr(self.config, "task_specific_params", None) or {}
-        defaults: dict[str, Any] = {}
-        for task in ("summarization",):
-            if task in params and self.config.is_encoder_decoder:
-                defaults.update(params[task])
-        return defaults
+    def _tokenize(self, texts: Sequence[str], plan: LangPlan | None, **kwargs: Any) -> Any:
+        src_lang = plan.src_lang if plan is not None else None
+        with self._lock:
+            if src_lang is None or not hasattr(self.tokenizer, "src_lang"):
+                return self.tokenizer(list(texts), **kwargs)
+            previous = self.tokenizer.src_lang
+            self.tokenizer.src_lang = src_lang
+            try:
+                return self.tokenizer(list(texts), **kwargs)
+            finally:
+                self.tokenizer.src_lang = previous
 
-    def task_prefix(self, task: str) -> str:
-        """Prefix the model expects for a task (T5: ``summarize: ``), or ""."""
-        params = getattr(self.config, "task_specific_params", None) or {}
-        prefix = params.get(task, {}).get("prefix")
-        if prefix:
-            return str(prefix)
-        if task == "summarization" and self.family in _FP16_UNSAFE:
-            return "summarize: "
-        return ""
-
-    def count_tokens(self, texts: Sequence[str]) -> list[int]:
+    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
         """Encoder tokens of each text, special tokens included."""
         if not texts:
             return []
-        ids = self.tokenizer(list(texts), add_special_tokens=True, truncation=False)["input_ids"]
+        ids = self._tokenize(texts, plan, add_special_tokens=True, truncation=False)["input_ids"]
         return [len(x) for x in ids]
-
-    def set_source_lang(self, code: str | None) -> None:
-        """Set the tokenizer's source language for families that mark it (NLLB, M2M100, mBART)."""
-        if code is not None and hasattr(self.tokenizer, "src_lang"):
-            self.tokenizer.src_lang = code
 
     def generate(
         self,
         texts: Sequence[str],
-        settings: dict[str, Any],
+        settings: Mapping[str, Any],
         max_new_tokens: Sequence[int],
-        forced_bos_token_id: int | None = None,
+        plan: LangPlan | None = None,
     ) -> Generated:
         """Generate one output per text in a single padded batch (see Seq2SeqBackend)."""
-        kwargs = {k: v for k, v in settings.items() if k not in OWN_KEYS}
+        kwargs = dict(settings)
         kwargs.pop("max_length", None)
         kwargs["max_new_tokens"] = max(max_new_tokens)
-        if forced_bos_token_id is not None:
-            kwargs["forced_bos_token_id"] = forced_bos_token_id
+        if plan is not None and plan.forced_bos_token_id is not None:
+            kwargs["forced_bos_token_id"] = plan.forced_bos_token_id
         kwargs.setdefault("do_sample", False)
         # A forced EOS lands on the batch's last step, which depends on the batch-mates'
         # limits; without it each text's output depends on that text alone.
         kwargs.setdefault("forced_eos_token_id", None)
-        enc = self.tokenizer(list(texts), return_tensors="pt", padding=True, truncation=False)
+        enc = self._tokenize(texts, plan, return_tensors="pt", padding=True, truncation=False)
         enc = {k: v.to(self.device) for k, v in enc.items()}
         try:
             with torch.inference_mode():
-                if self.device.type == "cpu" and len(texts) > 1 and "encoder_outputs" not in kwargs:
-                    kwargs["encoder_outputs"] = self._encode(enc)
+                if self.device.type == "cpu" and len(texts) > 1:
+                    encoded = self._encode(enc)
+                    if encoded is not None:
+                        kwargs["encoder_outputs"] = encoded
                 out = self.model.generate(**enc, **kwargs)  # (batch, 1 + new tokens)
         except torch.OutOfMemoryError as exc:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
             raise BatchOutOfMemory(str(exc)) from exc
-        out = out.cpu()
-        eos = self.model.generation_config.eos_token_id
-        eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        pad = self.model.generation_config.pad_token_id
-        rows: list[list[int]] = []
-        n_out = 0
-        for row, limit in zip(out.tolist(), max_new_tokens, strict=True):
-            tokens = row[1:1 + limit]  # drop the decoder start token; cut to this text's limit
-            for i, tok in enumerate(tokens):
-                if tok in eos_ids:
-                    tokens = tokens[: i + 1]
-                    break
-            n_out += sum(1 for t in tokens if t != pad)
-            rows.append(tokens)
+        rows, hit_limit, n_out = cut_outputs(
+            out.cpu().tolist(), max_new_tokens, self.model.generation_config
+        )
         decoded = self.tokenizer.batch_decode(
             rows, skip_special_tokens=True, clean_up_tokenization_spaces=True
         )
         n_in = int(enc["attention_mask"].sum())
-        return Generated([d.strip() for d in decoded], n_in, n_out)
+        return Generated([d.strip() for d in decoded], n_in, n_out, hit_limit)
 
     def _encode(self, enc: dict[str, torch.Tensor]) -> Any | None:
         """Encoder outputs of a padded batch, computed in length buckets of similar rows.
@@ -283,10 +244,108 @@ class HFBackend:
         return BaseModelOutput(last_hidden_state=hidden)
 
     def close(self) -> None:
-        """Free device memory held by the model."""
+        """Free the device memory held by the model."""
         self.model = None
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
+
+
+def cut_outputs(rows: list[list[int]], limits: Sequence[int], generation_config: Any
+                ) -> tuple[list[list[int]], list[bool], int]:
+    """Cut each generated row to its own limit and first end token.
+
+    Args:
+        rows: Generated ids per text, starting with the decoder start token.
+        limits: Per-text ``max_new_tokens``.
+        generation_config: The model's, for its end and pad token ids.
+
+    Returns:
+        (token rows without the start token, whether each stopped at its limit with no end
+        token, number of tokens kept, padding excluded).
+    """
+    eos = generation_config.eos_token_id
+    eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+    pad = generation_config.pad_token_id
+    out: list[list[int]] = []
+    hit: list[bool] = []
+    n_out = 0
+    for row, limit in zip(rows, limits, strict=True):
+        tokens = row[1:1 + limit]  # drop the decoder start token; cut to this text's limit
+        ended = False
+        for i, tok in enumerate(tokens):
+            if tok in eos_ids:
+                tokens = tokens[: i + 1]
+                ended = True
+                break
+        kept = [t for t in tokens if t != pad]
+        n_out += len(kept)
+        hit.append(not ended and len(tokens) >= limit)
+        out.append(tokens)
+    return out, hit, n_out
+
+
+def _encoder_limit(tokenizer: Any, config: Any) -> int:
+    limits = []
+    tok_max = getattr(tokenizer, "model_max_length", None)
+    if isinstance(tok_max, int) and 0 < tok_max < 1_000_000:
+        limits.append(tok_max)
+    for key in ("max_encoder_position_embeddings", "max_position_embeddings", "n_positions"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 0:
+            limits.append(value)
+            break
+    return min(limits) if limits else 512
+
+
+def _input_limit(model_id: str, tokenizer: Any, config: Any, requested: int | None) -> int:
+    """The encoder input limit: the model's, or a smaller one the user asked for.
+
+    Raises:
+        ConfigError: ``max_input_tokens`` is above what the model's positions allow.
+    """
+    limit = _encoder_limit(tokenizer, config)
+    if requested is None:
+        return limit
+    has_positions = any(isinstance(getattr(config, k, None), int) for k in
+                        ("max_encoder_position_embeddings", "max_position_embeddings",
+                         "n_positions"))
+    if requested > limit and has_positions:
+        raise ConfigError(
+            f"max_input_tokens = {requested}: model '{model_id}' reads at most {limit} tokens; "
+            f"set a value from 8 to {limit}"
+        )
+    return requested
+
+
+def decoder_limit(config: Any) -> int | None:
+    """Most tokens the decoder can emit (learned positions), or None (relative positions)."""
+    for key in ("max_decoder_position_embeddings", "max_position_embeddings"):
+        value = getattr(config, key, None)
+        if isinstance(value, int) and value > 2:
+            return value - 1  # the decoder start token takes one position
+    return None
+
+
+def task_defaults(config: Any, generation_config: Any, task: Task) -> TaskDefaults:
+    """What a model's config ships for ``task``: prefix, generation settings, output limit.
+
+    The summarization settings come from ``task_specific_params`` (distilbart's beams and
+    lengths); T5-family models get their ``summarize: `` prefix. A ``max_length`` there or in
+    the generation config (other than transformers' built-in 20) becomes the output limit.
+    """
+    params = getattr(config, "task_specific_params", None) or {}
+    gen_max = getattr(generation_config, "max_length", None)
+    # 20 is transformers' built-in default, not a choice the model made
+    max_new = gen_max if gen_max and gen_max != 20 else None
+    if task != "summarization":
+        return TaskDefaults("", {}, max_new)
+    shipped = dict(params.get("summarization", {})) if config.is_encoder_decoder else {}
+    prefix = str(shipped.pop("prefix", "") or "")
+    if not prefix and config.model_type in _FP16_UNSAFE:
+        prefix = "summarize: "
+    shipped_max = shipped.pop("max_length", None)
+    settings = {k: v for k, v in shipped.items() if k in GENERATION_KEYS}
+    return TaskDefaults(prefix, settings, max_new or shipped_max)
 
 
 def load_backend(
@@ -299,6 +358,8 @@ def load_backend(
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
     max_input_tokens: int | None = None,
+    cpu_tuning: bool = True,
+    downloading: bool = False,
 ) -> HFBackend:
     """Load a seq2seq model from a local folder, ``models_dir`` or the hub.
 
@@ -310,13 +371,56 @@ def load_backend(
         dtype: Dtype spec (see :func:`select_dtype`).
         trust_remote_code: Allow a model that ships its own Python code.
         allow_pickle: Allow ``.bin`` pickle weights when no safetensors exist.
-        max_input_tokens: Override of the encoder input limit.
+        max_input_tokens: A smaller encoder input limit than the model's.
+        cpu_tuning: Apply :mod:`summarize.backends.cpu_tuning` on float32 CPU models.
+        downloading: Called by ``summarize models download`` (changes the advice given when
+            the hub cannot be reached).
 
     Raises:
         ModelLoadError: The model cannot be found, downloaded or loaded.
-        ConfigError: Bad device or dtype.
+        ConfigError: Bad device or dtype, or ``max_input_tokens`` above the model's limit.
     """
     torch_device = select_device(device)
+    folder, source, config = resolve_config(model, role=role, models_dir=models_dir,
+                                            trust_remote_code=trust_remote_code,
+                                            allow_pickle=allow_pickle, downloading=downloading)
+    flag = "--summarizer" if role == "summarizer" else "--translator"
+    torch_dtype = select_dtype(dtype, torch_device, config.model_type)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+        loaded = _load_model(source, torch_dtype, trust_remote_code, allow_pickle, torch_device)
+    except ModelLoadError:
+        raise
+    except Exception as exc:
+        raise _load_error(role, model, flag, folder, exc, trust_remote_code, downloading) from exc
+    loaded.to(torch_device)
+    loaded.eval()
+    tuning: dict[str, Any] = {}
+    if torch_device.type == "cpu" and torch_dtype == torch.float32:
+        tuning = apply_cpu_tuning(loaded, cpu_tuning)
+    return HFBackend(
+        model,
+        tokenizer,
+        loaded,
+        path=str(folder) if folder is not None else "",
+        revision=model_revision(folder, config),
+        license=card_license(folder, model) or KNOWN_LICENSES.get(model),
+        max_input_tokens=max_input_tokens,
+        tuning=tuning,
+    )
+
+
+def resolve_config(model: str, *, role: str, models_dir: Path, trust_remote_code: bool,
+                   allow_pickle: bool, downloading: bool = False
+                   ) -> tuple[Path | None, str, Any]:
+    """Find a model and read its config, refusing what must not be loaded.
+
+    Returns:
+        (local folder or None, what to pass to ``from_pretrained``, the config).
+
+    Raises:
+        ModelLoadError: Not found, not a seq2seq model, pickle-only or remote code.
+    """
     folder = local_model_dir(model, models_dir)
     flag = "--summarizer" if role == "summarizer" else "--translator"
     if folder is None and Path(model).expanduser().exists():
@@ -334,7 +438,7 @@ def load_backend(
     try:
         config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
     except Exception as exc:  # every failure becomes one message
-        raise _load_error(role, model, flag, folder, exc, trust_remote_code) from exc
+        raise _load_error(role, model, flag, folder, exc, trust_remote_code, downloading) from exc
     if getattr(config, "auto_map", None) and not trust_remote_code:
         raise ModelLoadError(
             f"{role} '{model}' asks to run its own code (auto_map in config.json); "
@@ -345,34 +449,18 @@ def load_backend(
             f"{role} '{model}' is a {config.model_type} model, not an encoder-decoder "
             "(seq2seq) model such as BART, PEGASUS, T5, Marian, NLLB or M2M100"
         )
-    torch_dtype = select_dtype(dtype, torch_device, config.model_type)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        loaded = _load_model(source, torch_dtype, trust_remote_code, allow_pickle, torch_device)
-    except ModelLoadError:
-        raise
-    except Exception as exc:
-        raise _load_error(role, model, flag, folder, exc, trust_remote_code) from exc
-    loaded.to(torch_device)
-    loaded.eval()
-    if torch_device.type == "cpu" and torch_dtype == torch.float32:
-        keep_freed_memory()
-        use_onednn_linear(loaded)
+    return folder, source, config
+
+
+def model_revision(folder: Path | None, config: Any) -> str | None:
+    """The hub commit of a model: from ``models/`` metadata, else the config's own."""
     revision = getattr(config, "_commit_hash", None)
     if folder is not None and (folder / SOURCE_FILE).is_file():
         try:
             revision = json.loads((folder / SOURCE_FILE).read_text("utf-8")).get("revision")
         except (OSError, ValueError):
             pass
-    return HFBackend(
-        model,
-        tokenizer,
-        loaded,
-        path=str(folder) if folder is not None else "",
-        revision=revision,
-        license=_card_license(folder, model) or KNOWN_LICENSES.get(model),
-        max_input_tokens=max_input_tokens,
-    )
+    return revision
 
 
 def attention_candidates(device: torch.device, dtype: torch.dtype) -> list[str | None]:
@@ -404,85 +492,8 @@ def _load_model(source: str, dtype: torch.dtype, trust_remote_code: bool, allow_
     raise AssertionError("unreachable")
 
 
-def keep_freed_memory(limit: int = CPU_HEAP_BLOCK) -> bool:
-    """Let glibc reuse freed large blocks instead of unmapping them (Linux CPU runs).
-
-    Each decoding step allocates a few ``batch x vocabulary`` float tensors of tens of MB.
-    By default glibc maps such a block fresh and unmaps it when freed (or trims the heap
-    top), so every step pays the kernel to fault in and zero those pages again. Blocks up
-    to ``limit`` now come from the heap, and up to ``limit`` of freed memory stays mapped.
-    Process-wide; returns False where the C library has no ``mallopt`` (not glibc).
-    """
-    if not sys.platform.startswith("linux"):
-        return False
-    try:
-        mallopt = ctypes.CDLL(ctypes.util.find_library("c") or "libc.so.6").mallopt
-    except (OSError, AttributeError):
-        return False
-    m_trim_threshold, m_mmap_threshold = -1, -3
-    return bool(mallopt(m_mmap_threshold, limit)) and bool(mallopt(m_trim_threshold, limit))
-
-
-def _rows_bucket(rows: int) -> int:
-    """``rows`` rounded up to one of 8 sizes per doubling (at most 1/8 more rows)."""
-    if rows <= 16:
-        return rows
-    step = 1 << (rows.bit_length() - 4)
-    return -(-rows // step) * step
-
-
-def _onednn_linear(self: torch.nn.Linear, x: torch.Tensor) -> torch.Tensor:
-    """``F.linear`` through oneDNN, its rows padded to a bucket size (see use_onednn_linear)."""
-    if x.dtype != torch.float32 or x.device.type != "cpu" or x.dim() < 2:
-        return torch.nn.functional.linear(x, self.weight, self.bias)
-    flat = x.reshape(-1, x.shape[-1])
-    rows = flat.shape[0]
-    padded = _rows_bucket(rows)
-    if padded != rows:
-        flat = torch.nn.functional.pad(flat, (0, 0, 0, padded - rows))
-    out = torch.ops.mkldnn._linear_pointwise(flat, self.weight, self.bias, "none", [], "")
-    return out[:rows].reshape(*x.shape[:-1], out.shape[-1])
-
-
-def use_onednn_linear(model: torch.nn.Module) -> int:
-    """Run a float32 CPU model's linear layers through oneDNN rather than MKL.
-
-    torch's CPU matmul calls MKL, which runs its AVX2 kernels on AMD processors; oneDNN
-    picks its kernels by instruction set (AVX-512 there) and is 2-2.5x faster on the
-    bench's AMD EPYC. Same float32 arithmetic with the sums in another order (as with any
-    other batch shape); weights are shared, not copied. oneDNN builds and keeps a kernel,
-    with buffers (~1 MB for a large output layer), for every input shape it meets, and
-    memory grew with every new batch shape over a long run; so the rows are padded up to
-    one of 8 sizes per doubling, and at most ONEDNN_KERNEL_CACHE kernels are kept. x86-64
-    only; nothing changes where the kernel is missing or disagrees with ``F.linear`` on a
-    probe.
-
-    Returns:
-        How many layers now use oneDNN.
-    """
-    if platform.machine().lower() not in ("x86_64", "amd64"):
-        return 0
-    # Read once, when oneDNN builds its first kernel; a user's own setting wins.
-    os.environ.setdefault("ONEDNN_PRIMITIVE_CACHE_CAPACITY", str(ONEDNN_KERNEL_CACHE))
-    try:
-        op = torch.ops.mkldnn._linear_pointwise
-        gen = torch.Generator().manual_seed(0)  # leave the global RNG alone
-        x, w, b = (torch.randn(shape, generator=gen) for shape in ((3, 5, 16), (8, 16), (8,)))
-        if not torch.allclose(op(x, w, b, "none", [], ""), torch.nn.functional.linear(x, w, b),
-                              rtol=1e-4, atol=1e-4):
-            return 0
-    except (AttributeError, RuntimeError, TypeError):
-        return 0
-    n = 0
-    for module in model.modules():
-        if type(module) is torch.nn.Linear:
-            module.forward = types.MethodType(_onednn_linear, module)
-            n += 1
-    return n
-
-
 def _load_error(role: str, model: str, flag: str, folder: Path | None, exc: Exception,
-                trust_remote_code: bool) -> ModelLoadError:
+                trust_remote_code: bool, downloading: bool = False) -> ModelLoadError:
     text = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if "trust_remote_code" in str(exc) and not trust_remote_code:
         return ModelLoadError(
@@ -498,6 +509,11 @@ def _load_error(role: str, model: str, flag: str, folder: Path | None, exc: Exce
         return ModelLoadError(f"cannot load {role} from {folder}: {text}")
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
     why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub could not be reached"
+    if downloading:
+        return ModelLoadError(
+            f"cannot download '{model}': {why} ({text}). Run this command on a machine that "
+            "reaches huggingface.co (unset HF_HUB_OFFLINE), then copy the models/ folder here"
+        )
     return ModelLoadError(
         f"cannot load {role} '{model}': it is not in models/ and {why} ({text}). "
         f"To run offline, run `summarize models download {model}` on a machine with internet "

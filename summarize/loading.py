@@ -1,0 +1,248 @@
+"""Model loading for a run: pick the engine, load each backend once, build the two tasks.
+
+``load_models`` loads every model the run needs (the summarizer, one translator per model
+used by the targets) and checks each target language against its model's vocabulary, so
+every problem surfaces as one usage error (exit 2) before any article. A caller of the
+Python API may supply backends of its own (``backends=``); they go through the same checks.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from summarize.backends import Seq2SeqBackend
+from summarize.batching import TokenBudget
+from summarize.errors import ModelLoadError, UsageError
+from summarize.models import DEFAULT_SUMMARIZER, SOURCE_FILE, default_translator, is_hub_id
+from summarize.records import ModelInfo, RunConfig
+from summarize.summarizer import Summarizer
+from summarize.translator import Translator
+
+#: Token budget per batch (padding counted) by device type, when the user sets none.
+DEFAULT_BATCH_TOKENS = {"cpu": 8192, "cuda": 65536, "mps": 16384}
+
+
+@dataclass
+class LoadedModels:
+    """The tasks of one run and what stats.json records about their models.
+
+    Attributes:
+        summarizer: The summarization task, or None with ``--no-summary``.
+        translators: One translation task per target language.
+        infos: One entry per role (``summarizer``, ``translator:ko`` ...).
+        load_s: Seconds spent loading, importing the engine included.
+        import_s: Of ``load_s``, seconds spent importing the engine (torch, transformers).
+    """
+
+    summarizer: Summarizer | None
+    translators: dict[str, Translator]
+    infos: list[ModelInfo] = field(default_factory=list)
+    load_s: float = 0.0
+    import_s: float = 0.0
+
+    @property
+    def device(self) -> str | None:
+        return self.infos[0].device if self.infos else None
+
+    @property
+    def device_name(self) -> str | None:
+        return self.infos[0].device_name if self.infos else None
+
+    @property
+    def dtype(self) -> str | None:
+        return self.infos[0].dtype if self.infos else None
+
+    @property
+    def engine(self) -> str | None:
+        return self.infos[0].engine if self.infos else None
+
+    def close(self) -> None:
+        """Release every backend."""
+        seen: set[int] = set()
+        tasks: list[Any] = [self.summarizer, *self.translators.values()]
+        for task in tasks:
+            if task is not None and id(task.backend) not in seen:
+                seen.add(id(task.backend))
+                task.backend.close()
+
+
+def translator_for(config: RunConfig, lang: str) -> str:
+    """The translation model used for ``lang``."""
+    return config.translator or default_translator(config.source_lang, lang)
+
+
+def summarizer_name(config: RunConfig) -> str:
+    """The summarization model of the run."""
+    return config.summarizer or DEFAULT_SUMMARIZER
+
+
+def build_tasks(
+    config: RunConfig,
+    summarizer: Seq2SeqBackend | None,
+    translators: Mapping[str, Seq2SeqBackend],
+    load_s: Mapping[str, float] | None = None,
+) -> LoadedModels:
+    """Build the summarization and translation tasks over loaded backends.
+
+    Args:
+        config: The (validated) run configuration.
+        summarizer: Backend of the summarizer (None when the run makes no summary).
+        translators: Backend per target language (the same object may serve several).
+        load_s: Seconds each role took to load, for stats.json.
+
+    Raises:
+        UsageError: A target language the translator cannot produce, a summarizer whose
+            window is too small, or a missing backend.
+    """
+    times = dict(load_s or {})
+    infos: list[ModelInfo] = []
+    summary_task = None
+    if config.summarize:
+        if summarizer is None:
+            raise UsageError("no summarizer backend was given")
+        budget = TokenBudget(config.batch_tokens or _default_budget(summarizer))
+        summary_task = Summarizer(summarizer, dict(config.summarizer_generation), budget,
+                                  config.source_lang)
+        infos.append(ModelInfo.of("summarizer", summarizer.info, times.get("summarizer", 0.0)))
+    tasks: dict[str, Translator] = {}
+    if config.translate != "none":
+        for lang in config.targets:
+            backend = translators.get(lang)
+            if backend is None:
+                raise UsageError(f"no translator backend was given for {lang!r}")
+            budget = TokenBudget(config.batch_tokens or _default_budget(backend))
+            task = Translator(backend, lang, dict(config.translator_generation), budget,
+                              source_lang=config.source_lang)
+            tasks[lang] = task
+            info = ModelInfo.of(f"translator:{lang}", backend.info,
+                                times.get(f"translator:{lang}", 0.0), family=task.plan.family)
+            infos.append(info)
+    return LoadedModels(summary_task, tasks, infos, sum(times.values()))
+
+
+def _default_budget(backend: Seq2SeqBackend) -> int:
+    kind = backend.info.device.split(":")[0]
+    return DEFAULT_BATCH_TOKENS.get(kind, DEFAULT_BATCH_TOKENS["cpu"])
+
+
+def engine_loader(config: RunConfig) -> Callable[..., Seq2SeqBackend]:
+    """The ``load_backend`` function of the configured engine (imports it: seconds)."""
+    if config.backend == "ct2":
+        try:
+            from summarize.backends.ct2 import load_backend as load_ct2
+        except ImportError as exc:
+            raise UsageError(
+                f"--backend ct2 needs CTranslate2: pip install 'summarize[ct2]' ({exc})"
+            ) from None
+
+        def load(model: str, **kwargs: Any) -> Seq2SeqBackend:
+            return load_ct2(model, quantization=config.quantization,
+                            threads=config.threads, **kwargs)
+
+        return load
+    from summarize.backends.hf import load_backend as load_hf
+
+    return load_hf
+
+
+def load_models(config: RunConfig,
+                backends: Mapping[str, Seq2SeqBackend] | None = None) -> LoadedModels:
+    """Load every model the run needs and check each target language (exit 2 on failure).
+
+    Args:
+        config: The validated run configuration.
+        backends: Backends supplied by the caller, by role: ``"summarizer"``,
+            ``"translator"`` (every target) or ``"translator:<lang>"``; the others are
+            loaded with the configured engine.
+    """
+    started = time.perf_counter()
+    given = dict(backends or {})
+    common = {
+        "models_dir": Path(config.models_dir),
+        "device": config.device,
+        "dtype": config.dtype,
+        "trust_remote_code": config.trust_remote_code,
+        "allow_pickle": config.allow_pickle,
+        "cpu_tuning": config.cpu_tuning,
+    }
+    needs_engine = (config.summarize and "summarizer" not in given) or (
+        config.translate != "none" and "translator" not in given
+        and any(f"translator:{lang}" not in given for lang in config.targets))
+    load = engine_loader(config) if needs_engine else None
+    import_s = time.perf_counter() - started  # importing torch and transformers
+    times: dict[str, float] = {}
+    summarizer = given.get("summarizer")
+    if config.summarize and summarizer is None:
+        assert load is not None
+        t0 = time.perf_counter()
+        summarizer = load(summarizer_name(config), role="summarizer",
+                          max_input_tokens=config.summarizer_generation.get("max_input_tokens"),
+                          **common)
+        times["summarizer"] = time.perf_counter() - t0
+    translators: dict[str, Seq2SeqBackend] = {}
+    by_name: dict[str, Seq2SeqBackend] = {}
+    if config.translate != "none":
+        for lang in config.targets:
+            backend = given.get(f"translator:{lang}") or given.get("translator")
+            t0 = time.perf_counter()
+            if backend is None:
+                assert load is not None
+                name = translator_for(config, lang)
+                if name not in by_name:
+                    by_name[name] = load(
+                        name, role="translator",
+                        max_input_tokens=config.translator_generation.get("max_input_tokens"),
+                        **common)
+                backend = by_name[name]
+            translators[lang] = backend
+            times[f"translator:{lang}"] = time.perf_counter() - t0
+    models = build_tasks(config, summarizer, translators, times)
+    models.import_s = import_s
+    models.load_s = time.perf_counter() - started
+    return models
+
+
+def download_model(model_id: str, models_dir: Path, *, allow_pickle: bool = False) -> Path:
+    """Fetch a hub model and store it under ``models_dir/<model_id>`` as safetensors.
+
+    The model is loaded once (so pickle-only repositories are converted, when allowed) and
+    saved with ``save_pretrained``; the model card and the hub revision are kept beside it.
+    The copy is written to a temporary folder and renamed into place, so an interrupted
+    download never leaves a half-written model that later runs would use.
+
+    Raises:
+        ModelLoadError: The id is malformed or the model cannot be fetched.
+    """
+    if not is_hub_id(model_id) or "/" not in model_id:
+        raise ModelLoadError(f"'{model_id}' is not a hub model id such as org/name")
+    from summarize.backends.hf import load_backend
+
+    backend = load_backend(model_id, role="model", models_dir=models_dir / "__none__",
+                           device="cpu", dtype="float32", allow_pickle=allow_pickle,
+                           cpu_tuning=False, downloading=True)
+    target = models_dir / model_id
+    tmp = target.with_name(target.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    backend.model.save_pretrained(tmp)
+    backend.tokenizer.save_pretrained(tmp)
+    try:
+        from huggingface_hub import hf_hub_download
+
+        card = hf_hub_download(model_id, "README.md")
+        (tmp / "README.md").write_bytes(Path(card).read_bytes())
+    except Exception:  # the card only carries the licence; the model works without it
+        pass
+    (tmp / SOURCE_FILE).write_text(
+        json.dumps({"model_id": model_id, "revision": backend.info.revision}, indent=2), "utf-8"
+    )
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target
