@@ -2,11 +2,14 @@
 
 Everything here is pure string work (stdlib plus ``sentencex``): no model, no I/O. The
 splitting functions never lose or duplicate text: joining their output and removing
-whitespace gives back the input with whitespace removed.
+whitespace gives back the input with whitespace removed, and they run in time and memory
+linear in the input's length. ``benchmarks/sentence_split.py`` measures sentence splitting
+against NTREX-128's human sentence boundaries.
 """
 
 from __future__ import annotations
 
+import bisect
 import logging
 import re
 import unicodedata
@@ -229,14 +232,55 @@ def _base_lang(lang: str | None) -> str:
     return primary
 
 
+#: Quotation marks hidden from ``sentencex`` (each replaced by U+2019, which it reads as a
+#: plain closing mark): it never splits inside a quotation, but news quotes run over several
+#: sentences, each of which must be translated on its own.
+_QUOTE_MASK = str.maketrans(dict.fromkeys("\"'“”„‟‘‚‛«»‹›＂＇「」『』〝〞〟", "\u2019"))
+#: Sentence-final punctuation of CJK text; a sentence may end there without a space after it.
+_CJK_FINAL = "。！？"
+#: After a CJK sentence end (and its closers), a boundary unless more final punctuation follows.
+_CJK_BREAK = re.compile(
+    f"[{_CJK_FINAL}]+[{re.escape(_CLOSERS)}]*(?=[^\\s{_CJK_FINAL}{re.escape(_CLOSERS)}])"
+)
+#: German ordinals ("in der 89. Minute", "am 1. Oktober"): a number of up to three digits and
+#: a full stop, then a word that does not usually start a sentence.
+_DE_ORDINAL = re.compile(r"(?<![\d.,])\d{1,3}\.\s*$")
+_WORD = re.compile(r"\s*([^\W\d_]+)")
+_DE_STARTERS = frozenset(
+    "Aber Als Am Auch Auf Aus Bei Bis Da Damit Dann Das Dass Dem Den Denn Der Des Deshalb Die "
+    "Dies Diese Dieser Dieses Doch Dort Du Durch Ein Eine Einer Es Für Heute Ich Ihr Im In "
+    "Inzwischen Jetzt Man Mit Nach Nun Ob Oder Seit Sie So Trotzdem Um Und Unter Vor Während "
+    "Was Wenn Wer "
+    "Wie Wir Zu Zum Zur Zudem".split()
+)
+#: A lowercase single-letter word before a full stop and a capitalised word ("the letter u. The"):
+#: a sentence end, where ``sentencex`` takes it for an initial.
+_LETTER_END = re.compile(r"(?<=\s)[a-z]\.(?=\s+[A-Z])")
+#: Quotation marks and brackets looked through when placing a sentence end.
+_QUOTE_LIKE = frozenset(_CLOSERS + "“‘„‚‛‟«‹「『【〈《（([{")
+#: Japanese quotative particles: after 「…。」 these continue the sentence (「雨だ。」と言った).
+_JA_QUOTATIVE = ("と", "って", "っ")
+
+
 def split_sentences(paragraph: str, lang: str) -> list[str]:
     """Split one paragraph into sentences.
 
-    Uses ``sentencex`` (which knows CJK sentence punctuation and abbreviations such as
-    "Dr." and "U.S."). ISO 639-1 and 639-3 codes are accepted (``kor`` -> ``ko``,
-    ``zho``/``cmn`` -> ``zh``, ...); codes it does not understand fall back to English
-    rules. No text is lost or duplicated: the sentences joined together equal the
-    paragraph once whitespace is ignored.
+    ``sentencex`` (Wikimedia, MIT) finds the boundaries with its per-language rules and
+    abbreviation lists ("Dr.", "U.S.", "z. B."), given the text with its quotation marks
+    hidden so that quoted sentences are split too. Rules on top of it:
+
+    * CJK sentence punctuation (``。！？``) ends a sentence even when a digit or a Latin
+      letter follows without a space (``東京は晴れた。2017年に…``).
+    * A quotation followed directly by a particle stays one sentence: Korean
+      ``“…이다.”라고 말했다.`` and Japanese ``「…だ。」と言った。``.
+    * Closing quotes and brackets stay with the sentence they close, never open the next.
+    * A lowercase one-letter word before a full stop and a capitalised word ends a sentence
+      (``the letter u. The``); capital letters are taken as initials (``J. Smith``).
+
+    ISO 639-1 and 639-3 codes are accepted (``kor`` -> ``ko``, ``zho``/``cmn`` -> ``zh``,
+    ...); codes it does not understand fall back to English rules. Time and memory are
+    linear in the length of the paragraph. No text is lost or duplicated: the sentences
+    joined together equal the paragraph once whitespace is ignored.
 
     Args:
         paragraph: One paragraph of text.
@@ -248,16 +292,117 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
     if not paragraph.strip():
         return []
     code = _base_lang(lang)
-    try:
-        pieces = list(_sentencex_segment(code, paragraph))
-    except Exception:  # a library bug must not lose the article; English rules as fallback
-        logger.warning("sentence splitting failed for language %r; using English rules", code)
-        pieces = list(_sentencex_segment(_DEFAULT_LANG, paragraph))
-    if _squash("".join(pieces)) != _squash(paragraph):
+    ends = _sentencex_ends(paragraph, code)
+    if ends is None:
         # Never expected: the segmenter changed the text. Keep the paragraph whole.
         logger.warning("sentence splitter changed the text; keeping the paragraph unsplit")
         return [paragraph.strip()]
-    return [s for s in (p.strip() for p in pieces) if s]
+    ends = _refine_ends(paragraph, ends, code)
+    sentences = []
+    start = 0
+    for end in ends:
+        sentence = paragraph[start:end].strip()
+        if sentence:
+            sentences.append(sentence)
+        start = end
+    return sentences
+
+
+def _sentencex_ends(paragraph: str, code: str) -> list[int] | None:
+    """End offsets of the sentences ``sentencex`` finds (the last is ``len(paragraph)``)."""
+    masked = paragraph.translate(_QUOTE_MASK)
+    try:
+        pieces = list(_sentencex_segment(code, masked))
+    except Exception:  # a library bug must not lose the article; English rules as fallback
+        logger.warning("sentence splitting failed for language %r; using English rules", code)
+        pieces = list(_sentencex_segment(_DEFAULT_LANG, masked))
+    ends = []
+    position = 0
+    for piece in pieces:
+        found = masked.find(piece, position) if piece else position
+        if found < 0 or masked[position:found].strip():
+            return None
+        position = found + len(piece)
+        ends.append(position)
+    if masked[position:].strip():
+        return None
+    if not ends or ends[-1] != len(paragraph):
+        ends.append(len(paragraph))
+    return ends
+
+
+def _refine_ends(text: str, ends: list[int], code: str) -> list[int]:
+    """Apply the CJK, quotation, closer and one-letter rules to sentence end offsets."""
+    extra = [m.end() for m in _CJK_BREAK.finditer(text)]
+    extra += [m.end() for m in _LETTER_END.finditer(text)]
+    candidates = sorted(set(ends) | set(extra)) if extra else ends
+    quotes = [m.start() for m in re.finditer('"', text)]
+    kept: list[int] = []
+    start = 0
+    for end in candidates:
+        if end >= len(text):
+            break
+        # Closing quotes and brackets right after the sentence belong to it; opening ones
+        # (which sentencex, seeing the masked text, may have attached) to the next.
+        back = end
+        while back > start and (text[back - 1].isspace() or text[back - 1] in _QUOTE_LIKE):
+            back -= 1
+        end = _closers_end(text, back, quotes) or back
+        if end <= start or not text[start:end].strip() or _continues(text, end, code):
+            continue
+        if code == "de" and _is_german_ordinal(text, start, end):
+            continue
+        kept.append(end)
+        start = end
+    kept.append(len(text))
+    return kept
+
+
+def _closers_end(text: str, index: int, quotes: list[int]) -> int | None:
+    """End of the closing quotes and brackets starting at ``index`` (None when there are none).
+
+    A straight quote glued to a lowercase or Hangul word after it closes (Korean
+    ``"…이다."라고``); otherwise a straight double quote closes when an odd number of them
+    come before it, and a straight single quote closes unless a letter or digit follows
+    (then it opens, or is an apostrophe).
+    """
+    position = index
+    while position < len(text) and text[position] in _CLOSERS:
+        char = text[position]
+        following = text[position + 1 : position + 2]
+        if char in "\"'" and _continues(text, position + 1, "", following):
+            position += 1  # glued to a particle after it ("…이다."라고): it closes
+            continue
+        if char == '"' and bisect.bisect_left(quotes, position) % 2 == 0:
+            break
+        if char == "'" and position + 1 < len(text) and text[position + 1].isalnum():
+            break
+        position += 1
+    return position if position > index else None
+
+
+def _continues(text: str, end: int, code: str, after: str = "") -> bool:
+    """Whether the text after ``end`` continues the sentence before it (no boundary)."""
+    if end >= len(text) or text[end - 1] not in _CLOSERS:
+        return False
+    after = after or text[end]
+    if code == "ja":
+        return text.startswith(_JA_QUOTATIVE, end)
+    # A quotation glued to the word after it: Korean "…이다.”라고", or "bit!'he said".
+    return after.isalpha() and not after.isupper() and not _is_cjk(after)
+
+
+def _is_german_ordinal(text: str, start: int, end: int) -> bool:
+    """Whether the sentence end at ``end`` is the full stop of a German ordinal number."""
+    if not _DE_ORDINAL.search(text, max(start, end - 8), end):
+        return False
+    word = _WORD.match(text, end)
+    return bool(word) and word.group(1) not in _DE_STARTERS
+
+
+def _is_cjk(char: str) -> bool:
+    code = ord(char)
+    return 0x3040 <= code <= 0x30FF or 0x3400 <= code <= 0x9FFF or 0xF900 <= code <= 0xFAFF
 
 
 def _squash(text: str) -> str:
@@ -293,31 +438,44 @@ def split_long(sentence: str, max_chars: int) -> list[str]:
     """
     if max_chars < 1:
         raise ValueError(f"max_chars must be at least 1, got {max_chars}")
+    # Positions into the one string, never slices of the rest: linear time and memory.
     pieces: list[str] = []
-    rest = sentence.strip()
-    while len(rest) > max_chars:
-        cut = _best_cut(rest, max_chars)
-        head, rest = rest[:cut].rstrip(), rest[cut:].lstrip()
+    start, stop = _strip_bounds(sentence, 0, len(sentence))
+    while stop - start > max_chars:
+        cut = _best_cut(sentence, start, max_chars)
+        head = sentence[start:cut].rstrip()
         if head:
             pieces.append(head)
-    if rest:
-        pieces.append(rest)
+        start, _ = _strip_bounds(sentence, cut, stop)
+    if stop > start:
+        pieces.append(sentence[start:stop])
     return pieces
 
 
-def _best_cut(text: str, max_chars: int) -> int:
-    """Index at which to cut ``text`` so the left part has at most ``max_chars`` characters."""
-    window = text[:max_chars]
-    min_cut = max(1, max_chars // 3)
+def _strip_bounds(text: str, start: int, stop: int) -> tuple[int, int]:
+    """``(start, stop)`` moved inwards past whitespace."""
+    while start < stop and text[start].isspace():
+        start += 1
+    while stop > start and text[stop - 1].isspace():
+        stop -= 1
+    return start, stop
+
+
+def _best_cut(text: str, start: int, max_chars: int) -> int:
+    """Index at which to cut ``text[start:]`` so the left part has at most ``max_chars``."""
+    limit = start + max_chars
+    min_cut = start + max(1, max_chars // 3)
     for pattern in _LONG_BREAKS:
-        ends = [m.end() for m in pattern.finditer(window)]
-        if ends and ends[-1] >= min_cut:
-            return ends[-1]
+        last = None
+        for match in pattern.finditer(text, start, limit):
+            last = match.end()
+        if last is not None and last >= min_cut:
+            return last
     # Whitespace: the text may continue with a space right after the window too.
-    for index in range(max_chars, 0, -1):
+    for index in range(limit, start, -1):
         if text[index].isspace():
             return index
-    return max_chars
+    return limit
 
 
 def segment_text(text: str, lang: str) -> list[list[str]]:

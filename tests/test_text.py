@@ -231,3 +231,83 @@ def test_join_sentences(lang, sep):
 def test_join_paragraphs():
     assert join_paragraphs(["a", "b"]) == "a\n\nb"
     assert join_paragraphs([]) == ""
+
+
+# --- sentence rules on top of sentencex -------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        # CJK sentence punctuation ends a sentence even before a digit or a Latin letter.
+        ("ja", "東京は晴れた。2017年に雨が降った。", ["東京は晴れた。", "2017年に雨が降った。"]),
+        (
+            "zh",
+            "天气很好。2018年下雨了。iPhone很贵。",
+            ["天气很好。", "2018年下雨了。", "iPhone很贵。"],
+        ),
+        # A quotation followed by a particle is one sentence (Korean and Japanese).
+        (
+            "ko",
+            "그는 “이것은 문제이다.”라고 말했다. 다음 문장이다.",
+            ["그는 “이것은 문제이다.”라고 말했다.", "다음 문장이다."],
+        ),
+        (
+            "ko",
+            '그는 "이것은 문제이다."라고 말했다. 다음 문장이다.',
+            ['그는 "이것은 문제이다."라고 말했다.', "다음 문장이다."],
+        ),
+        ("ja", "彼は「雨だ。」と言った。次だ。", ["彼は「雨だ。」と言った。", "次だ。"]),
+        # Sentences inside a quotation are split; quotes stay with the sentence they close.
+        (
+            "en",
+            'He said: "We changed the look. We also invested." Then he left.',
+            ['He said: "We changed the look.', 'We also invested."', "Then he left."],
+        ),
+        (
+            "en",
+            '"It was old," Mr. Adams said. "Today, there is neither." He left.',
+            ['"It was old," Mr. Adams said.', '"Today, there is neither."', "He left."],
+        ),
+        (
+            "zh",
+            "他说：“我们很好。”他走了。",
+            ["他说：“我们很好。”", "他走了。"],
+        ),
+        # A lowercase one-letter word before a full stop ends a sentence; initials do not.
+        (
+            "en",
+            "It sounds like the letter u. The name J. Smith stays.",
+            ["It sounds like the letter u.", "The name J. Smith stays."],
+        ),
+        # German ordinals are not sentence ends; a sentence may still end in a number.
+        (
+            "de",
+            "Er traf in der 89. Minute. Sie wurde 63. Die Feier war am 1. Oktober.",
+            ["Er traf in der 89. Minute.", "Sie wurde 63.", "Die Feier war am 1. Oktober."],
+        ),
+    ],
+)
+def test_sentence_rules(lang, text, expected):
+    assert split_sentences(text, lang) == expected
+
+
+def test_no_sentence_starts_with_a_closing_quote():
+    text = "“我们很好。”“非常好！”他说。「東京だ。」「大阪だ。」"
+    for lang in ("zh", "ja"):
+        assert all(s[0] not in "”」" for s in split_sentences(text, lang))
+
+
+def test_split_sentences_and_split_long_are_linear_on_one_huge_line():
+    import time
+
+    unit = "The U.S. economy grew 3.5% in 2017, and it was “good.” 東京は晴れた。2017年。"
+    line = unit * (1_500_000 // len(unit))  # about 1.5 MB, no newline
+    start = time.perf_counter()
+    sentences = split_sentences(line, "en")
+    pieces = split_long(line, 200)
+    elapsed = time.perf_counter() - start
+    assert squash("".join(sentences)) == squash(line)
+    assert squash("".join(pieces)) == squash(line)
+    assert all(len(p) <= 200 for p in pieces)
+    assert elapsed < 5.0, f"took {elapsed:.1f} s"
