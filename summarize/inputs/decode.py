@@ -39,6 +39,10 @@ _SUPERSETS = {
     "shift_jis": "cp932",
     "big5": "cp950",
 }
+#: Supersets whose extra mappings turn some characters of the standard codec into full-width
+#: look-alikes (CP950 reads Big5's ``£`` as ``￡``; CP932 reads Shift_JIS's ``〜 − ‖ ¢ £ ¬`` as
+#: ``～ － ∥ ￠ ￡ ￢``): the standard codec is tried first, the superset only when it fails.
+_EXACT_FIRST = {"cp950": "big5", "cp932": "shift_jis"}
 #: Multibyte CJK encodings (Python codec names) whose detection charset-normalizer does well.
 _CJK_CODECS = frozenset(
     {
@@ -128,7 +132,7 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
     declared_codec = _codec_name(declared) if declared else None
     if declared_codec and not declared_codec.startswith(("utf_16", "utf_32")):
         try:
-            return data.decode(declared_codec)
+            return _decode_exact(data, declared_codec)
         except UnicodeDecodeError:
             logger.debug("bytes are not valid %s as declared; detecting", declared_codec)
     else:
@@ -139,6 +143,21 @@ def decode_bytes(data: bytes, declared: str | None = None) -> str:
     if declared_codec:
         return data.decode(declared_codec, errors="replace")
     raise ArticleError("cannot decode text: unknown encoding")
+
+
+def _decode_exact(data: bytes, codec: str) -> str:
+    """Decode strictly with ``codec``, preferring the standard codec it extends (see above).
+
+    Raises:
+        UnicodeDecodeError: If neither decodes the bytes.
+    """
+    exact = _EXACT_FIRST.get(codec)
+    if exact:
+        try:
+            return data.decode(exact)
+        except UnicodeDecodeError:
+            pass
+    return data.decode(codec)
 
 
 def _codec_name(name: str) -> str | None:
@@ -217,7 +236,7 @@ def _decode_legacy(data: bytes) -> str | None:
     chosen: tuple[float, str, str] | None = None
     for encoding in candidates:
         try:
-            text = data.decode(encoding)
+            text = _decode_exact(data, encoding)
         except (UnicodeDecodeError, LookupError):
             continue
         score = _plausibility(text[:_SCORE_CHARS])
