@@ -1,0 +1,659 @@
+"""Run Hugging Face seq2seq models with CTranslate2, converted once into the local model store.
+
+The user names the same hub id or folder as for the torch engine. On first use the model is
+converted with ``ctranslate2.converters.TransformersConverter`` into
+``<models_dir>/.ct2/<name>-<revision>-<quantization>/`` and reused afterwards. A conversion
+is written into a temporary folder beside it, gets its completion marker (``.complete``)
+last and is then renamed into place, so an interrupted one is never used: a folder without
+the marker, or a leftover temporary folder of a dead process, is removed and redone.
+
+The tokenizer stays the Hugging Face one, read from the model's own folder (the converted
+folder holds no tokenizer files), so token counts, language codes and chunking are exactly
+those of the torch engine; only the network runs in CTranslate2. Generation settings keep
+their transformers names and are mapped to CTranslate2's; one it cannot honour is refused.
+
+Converter pitfalls handled here (see :class:`_Converter`): the vocabulary is rebuilt id by
+id from the tokenizer and padded or cut to the embedding rows (opus-mt and NLLB have more
+rows than tokens, some tokenizers more tokens than rows); Marian keeps its ``<pad>`` row and
+starts the decoder from it, as transformers does, instead of the converter's
+drop-the-last-row rule (wrong when ``<pad>`` is not the last id); BART-family configs
+without the normalization keys get the family's values; the decoder start token is the
+model's own ``decoder_start_token_id``.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import os
+import re
+import shutil
+import threading
+import time
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+try:
+    import ctranslate2
+except ImportError as exc:  # loading.py turns this into a one-line usage message
+    raise ImportError(
+        "the ct2 backend needs CTranslate2 4.7 or later: pip install 'summarize[ct2]'"
+    ) from exc
+
+from summarize.backends import (
+    GENERATION_KEYS,
+    BackendInfo,
+    BatchOutOfMemory,
+    Generated,
+    Task,
+    TaskDefaults,
+)
+from summarize.backends.hf import (
+    _input_limit,
+    card_license,
+    decoder_limit,
+    model_revision,
+    resolve_config,
+    task_defaults,
+)
+from summarize.errors import ConfigError, ModelLoadError
+from summarize.languages import LangPlan, plan_target
+from summarize.models import KNOWN_LICENSES
+
+log = logging.getLogger(__name__)
+
+QUANTIZATIONS = ("auto", "int8", "int8_float16", "int8_bfloat16", "float16", "bfloat16",
+                 "float32")
+STORE = ".ct2"
+MARKER = ".complete"
+#: Bump when the conversion recipe changes: stored conversions of another version are redone.
+RECIPE_VERSION = 1
+_T5_FAMILY = frozenset({"t5", "mt5", "umt5", "longt5"})
+# Families whose transformers config may lack the keys the converter reads, with their values.
+_NORM_DEFAULTS: dict[str, dict[str, bool]] = {
+    "bart": {"normalize_before": False, "normalize_embedding": True,
+             "add_final_layer_norm": False},
+    "mbart": {"normalize_before": True, "normalize_embedding": True,
+              "add_final_layer_norm": True},
+    "pegasus": {"normalize_before": True, "normalize_embedding": False,
+                "add_final_layer_norm": True},
+}
+_CONVERT_LOCK = threading.Lock()
+
+
+# --- device, quantization -------------------------------------------------------------------
+
+
+def select_device(spec: str) -> tuple[str, int]:
+    """Turn ``auto|cpu|cuda|cuda:N`` into CTranslate2's (device, index).
+
+    Raises:
+        ConfigError: Unknown device, MPS (CTranslate2 has no MPS support) or absent CUDA.
+    """
+    cuda = ctranslate2.get_cuda_device_count()
+    if spec == "auto":
+        return ("cuda", 0) if cuda > 0 else ("cpu", 0)
+    if spec == "cpu":
+        return "cpu", 0
+    if re.fullmatch(r"cuda(:\d+)?", spec):
+        index = int(spec.split(":")[1]) if ":" in spec else 0
+        if cuda == 0:
+            raise ConfigError(f"--device {spec}: CTranslate2 sees no CUDA device here")
+        if index >= cuda:
+            raise ConfigError(f"--device {spec}: only {cuda} CUDA device(s) present")
+        return "cuda", index
+    if spec == "mps":
+        raise ConfigError("--device mps: CTranslate2 does not run on MPS; use --backend torch")
+    raise ConfigError(f"unknown device '{spec}'; expected one of: auto, cpu, cuda, cuda:N")
+
+
+def select_quantization(spec: str, device: str, model_type: str) -> str:
+    """The compute type: ``auto`` is int8 on CPU, int8_float16 on CUDA (bfloat16 for T5,
+    whose activations overflow in float16).
+
+    Raises:
+        ConfigError: Not one of :data:`QUANTIZATIONS`.
+    """
+    if spec not in QUANTIZATIONS:
+        raise ConfigError(
+            f"unknown quantization '{spec}'; expected one of: {', '.join(QUANTIZATIONS)}"
+        )
+    if spec != "auto":
+        return spec
+    if device == "cpu":
+        return "int8"
+    return "bfloat16" if model_type in _T5_FAMILY else "int8_float16"
+
+
+# --- the conversion store -------------------------------------------------------------------
+
+
+def _safe_name(model: str) -> str:
+    name = model.rstrip("/\\")
+    if Path(name).expanduser().is_dir():
+        name = Path(name).expanduser().resolve().name
+    return re.sub(r"[^A-Za-z0-9._-]+", "--", name).strip("-.") or "model"
+
+
+def files_hash(folder: Path) -> str:
+    """A short fingerprint of a model folder: config bytes, and each file's name and size."""
+    digest = hashlib.sha256()
+    for path in sorted(p for p in folder.iterdir() if p.is_file()):
+        digest.update(path.name.encode())
+        if path.name in ("config.json", "generation_config.json"):
+            digest.update(path.read_bytes())
+        else:
+            digest.update(str(path.stat().st_size).encode())
+    digest.update(str(folder.resolve()).encode())
+    return digest.hexdigest()[:12]
+
+
+def store_dir(models_dir: Path, model: str, revision: str | None, folder: Path | None,
+              quantization: str) -> Path:
+    """Where the conversion of ``model`` at ``revision`` with ``quantization`` lives."""
+    if revision:
+        key = re.sub(r"[^A-Za-z0-9]+", "", revision)[:12] or "rev"
+    elif folder is not None:
+        key = "files" + files_hash(folder)
+    else:
+        key = "norev"
+    return Path(models_dir) / STORE / f"{_safe_name(model)}-{key}-{quantization}"
+
+
+def is_complete(path: Path) -> bool:
+    """Whether ``path`` holds a finished conversion of the current recipe."""
+    marker = path / MARKER
+    if not marker.is_file() or not (path / "model.bin").is_file():
+        return False
+    try:
+        return json.loads(marker.read_text("utf-8")).get("recipe") == RECIPE_VERSION
+    except (OSError, ValueError):
+        return False
+
+
+def _pid_alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True
+
+
+def _clear_leftovers(target: Path) -> None:
+    """Remove a folder without its marker and the temporary folders of dead conversions."""
+    if target.exists() and not is_complete(target):
+        log.info("removing unfinished conversion %s", target)
+        shutil.rmtree(target, ignore_errors=True)
+    for tmp in target.parent.glob(f".{target.name}.partial-*"):
+        pid = tmp.name.rsplit("-", 1)[-1]
+        if not pid.isdigit() or not _pid_alive(int(pid)) or int(pid) == os.getpid():
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def ensure_converted(source: str, target: Path, *, quantization: str, model_id: str,
+                     revision: str | None, trust_remote_code: bool = False,
+                     allow_pickle: bool = False) -> tuple[Path, bool]:
+    """The converted model at ``target``, converting it first when needed.
+
+    Returns:
+        (the folder, whether this call converted it).
+
+    Raises:
+        ModelLoadError: The converter cannot convert this model.
+    """
+    if is_complete(target):
+        return target, False
+    with _CONVERT_LOCK:
+        if is_complete(target):
+            return target, False
+        target.parent.mkdir(parents=True, exist_ok=True)
+        _clear_leftovers(target)
+        tmp = target.parent / f".{target.name}.partial-{os.getpid()}"
+        started = time.perf_counter()
+        from ctranslate2.converters import transformers as ct2t
+
+        loaders = dict(ct2t._MODEL_LOADERS)  # _patch_loader replaces one for this conversion
+        try:
+            converter = _Converter(source, trust_remote_code=trust_remote_code,
+                                   allow_pickle=allow_pickle)
+            try:
+                converter.convert(str(tmp), quantization=quantization, force=True)
+            finally:
+                ct2t._MODEL_LOADERS.clear()
+                ct2t._MODEL_LOADERS.update(loaders)
+            (tmp / MARKER).write_text(json.dumps({
+                "model_id": model_id, "revision": revision, "quantization": quantization,
+                "recipe": RECIPE_VERSION, "ctranslate2": ctranslate2.__version__,
+                "seconds": round(time.perf_counter() - started, 2),
+            }, indent=2), "utf-8")
+        except ModelLoadError:
+            shutil.rmtree(tmp, ignore_errors=True)
+            raise
+        except Exception as exc:
+            shutil.rmtree(tmp, ignore_errors=True)
+            first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+            raise ModelLoadError(
+                f"cannot convert '{model_id}' for CTranslate2: {first}; use --backend torch"
+            ) from exc
+        try:
+            tmp.rename(target)
+        except OSError:  # another process finished the same conversion first
+            shutil.rmtree(tmp, ignore_errors=True)
+            if not is_complete(target):
+                raise
+        return target, True
+
+
+class _Converter(ctranslate2.converters.TransformersConverter):
+    """``TransformersConverter`` with this project's fixes (see the module docstring)."""
+
+    def __init__(self, source: str, *, trust_remote_code: bool, allow_pickle: bool):
+        super().__init__(source, trust_remote_code=trust_remote_code)
+        self._allow_pickle = allow_pickle
+
+    def load_model(self, model_class: Any, model_name_or_path: str, **kwargs: Any) -> Any:
+        kwargs.setdefault("use_safetensors", None if self._allow_pickle else True)
+        model = model_class.from_pretrained(model_name_or_path, **kwargs)
+        config = model.config
+        for key, value in _NORM_DEFAULTS.get(config.model_type, {}).items():
+            if not hasattr(config, key):
+                setattr(config, key, value)
+        return model
+
+    def _load(self) -> Any:
+        from transformers import AutoConfig
+
+        config = AutoConfig.from_pretrained(self._model_name_or_path,
+                                            trust_remote_code=self._trust_remote_code)
+        _patch_loader(config)
+        return super()._load()
+
+
+def _patch_loader(config: Any) -> None:
+    """Give this conversion a loader that fixes vocabulary, Marian's pad and the start token.
+
+    The converter looks its loader up in a module table of shared instances; the fixed
+    loader is a subclass instance put there for the duration of this conversion only
+    (conversions run one at a time under :data:`_CONVERT_LOCK`).
+    """
+    from ctranslate2.converters import transformers as ct2t
+
+    name = config.__class__.__name__
+    base = ct2t._MODEL_LOADERS.get(name)
+    if base is None:
+        return  # the converter raises its own "no conversion is registered" error
+    marian = isinstance(base, ct2t.MarianMTLoader)
+    base_cls = type(base)
+
+    class Fixed(base_cls):  # type: ignore[misc, valid-type]
+        def get_model_spec(self, model: Any) -> Any:
+            if marian:  # keep every row, <pad> included: the decoder starts from it
+                model.config.normalize_before = False
+                model.config.normalize_embedding = False
+                return ct2t.BartLoader.get_model_spec(self, model)
+            return super().get_model_spec(model)
+
+        def set_decoder(self, spec: Any, decoder: Any) -> None:
+            if marian:
+                ct2t.BartLoader.set_decoder(self, spec, decoder)
+            else:
+                super().set_decoder(spec, decoder)
+
+        def get_vocabulary(self, model: Any, tokenizer: Any) -> list[str]:
+            return vocabulary(tokenizer, model.get_input_embeddings().weight.shape[0])
+
+        def set_config(self, config: Any, model: Any, tokenizer: Any) -> None:
+            super().set_config(config, model, tokenizer)
+            tokens = vocabulary(tokenizer, model.get_input_embeddings().weight.shape[0])
+            start = _decoder_start_id(model)
+            if start is not None and start < len(tokens):
+                config.decoder_start_token = tokens[start]
+            # CTranslate2 needs every named special token (a tiny mBART-50 has no bos)
+            for key in ("bos_token", "eos_token", "unk_token"):
+                if hasattr(config, key) and getattr(config, key) is None:
+                    index = getattr(model.config, f"{key}_id", None)
+                    fallback = tokens[index] if isinstance(index, int) and \
+                        index < len(tokens) else config.eos_token or tokens[0]
+                    setattr(config, key, fallback)
+
+    ct2t._MODEL_LOADERS[name] = Fixed()
+
+
+def _decoder_start_id(model: Any) -> int | None:
+    gen = getattr(model, "generation_config", None)
+    start = getattr(gen, "decoder_start_token_id", None)
+    if start is None:
+        start = getattr(model.config, "decoder_start_token_id", None)
+    return start if isinstance(start, int) else None
+
+
+def vocabulary(tokenizer: Any, rows: int) -> list[str]:
+    """The CTranslate2 vocabulary: the tokenizer's token of each id, one per embedding row.
+
+    Ids the tokenizer does not produce (NLLB and opus-mt pad their embeddings) get unique
+    filler names; tokens beyond the embedding rows are dropped; a duplicate name (two ids
+    spelled alike) is renamed, since CTranslate2 maps tokens to ids by name.
+    """
+    by_id: dict[int, str] = {}
+    # M2M100's language tokens are in none of get_vocab(), len(tokenizer) or added tokens
+    tables = [tokenizer.get_vocab(), getattr(tokenizer, "added_tokens_encoder", None),
+              getattr(tokenizer, "lang_token_to_id", None)]
+    for table in tables:
+        for token, index in (table or {}).items():
+            if isinstance(index, int) and 0 <= index < rows:
+                by_id.setdefault(index, token)
+    unk = getattr(tokenizer, "unk_token", None)
+    tokens: list[str] = []
+    seen: set[str] = set()
+    for index in range(rows):
+        token = by_id.get(index)
+        if token is None:
+            try:
+                token = tokenizer.convert_ids_to_tokens(index)
+            except Exception:  # an id the tokenizer cannot name gets a filler
+                token = None
+            if token == unk:
+                token = None
+        if not isinstance(token, str) or token in seen:
+            token = f"<ct2_unused_{index}>"
+        seen.add(token)
+        tokens.append(token)
+    return tokens
+
+
+# --- generation settings --------------------------------------------------------------------
+
+
+def translation_options(settings: Mapping[str, Any], defaults: Any) -> dict[str, Any]:
+    """Map transformers generation settings to ``translate_batch`` options.
+
+    Args:
+        settings: The task's settings (transformers names), without the length limit.
+        defaults: The model's generation config (its values apply to keys not set, as in
+            transformers' ``generate``).
+
+    Raises:
+        ConfigError: A setting CTranslate2 cannot honour (the message names the key).
+    """
+    unknown = [k for k in settings if k not in GENERATION_KEYS and k != "forced_eos_token_id"]
+    if unknown:
+        raise ConfigError(f"generation setting '{unknown[0]}' is not supported by --backend ct2")
+
+    def get(key: str, fallback: Any) -> Any:
+        if key in settings:
+            return settings[key]
+        value = getattr(defaults, key, None)
+        return fallback if value is None else value
+
+    if settings.get("forced_eos_token_id") is not None:
+        raise ConfigError("generation setting 'forced_eos_token_id' is not supported by "
+                          "--backend ct2")
+    if get("num_beam_groups", 1) > 1 or get("diversity_penalty", 0.0):
+        key = "num_beam_groups" if get("num_beam_groups", 1) > 1 else "diversity_penalty"
+        raise ConfigError(f"generation setting '{key}' (diverse beam search) is not "
+                          "supported by --backend ct2")
+    if get("encoder_no_repeat_ngram_size", 0):
+        raise ConfigError("generation setting 'encoder_no_repeat_ngram_size' is not "
+                          "supported by --backend ct2")
+    beams = int(get("num_beams", 1))
+    min_new = int(get("min_new_tokens", 0) or 0)
+    min_length = int(get("min_length", 0) or 0)  # counts the decoder start token
+    options: dict[str, Any] = {
+        "beam_size": beams,
+        "length_penalty": float(get("length_penalty", 1.0)),
+        "repetition_penalty": float(get("repetition_penalty", 1.0)),
+        "no_repeat_ngram_size": int(get("no_repeat_ngram_size", 0) or 0),
+        "min_decoding_length": max(min_new, min_length - 1, 0),
+        # transformers' early_stopping=True stops once num_beams hypotheses are finished:
+        # CTranslate2's patience 1. False (its heuristic) differs only when a finished beam
+        # could still be beaten; both are honoured as patience 1.
+        "patience": 1.0,
+    }
+    if get("do_sample", False):
+        if beams > 1:
+            raise ConfigError("generation setting 'do_sample' with num_beams > 1 (beam "
+                              "sampling) is not supported by --backend ct2")
+        options["sampling_topk"] = int(get("top_k", 50) or 0)
+        options["sampling_topp"] = float(get("top_p", 1.0))
+        options["sampling_temperature"] = float(get("temperature", 1.0))
+    return options
+
+
+# --- the backend ----------------------------------------------------------------------------
+
+
+class CT2Backend:
+    """A CTranslate2 ``Translator`` with the model's Hugging Face tokenizer (Seq2SeqBackend).
+
+    Attributes:
+        info: What stats.json records (engine ``ct2``, compute type, threads, store folder).
+        max_input_tokens: Longest input the encoder accepts, in tokens.
+        max_output_tokens: Most tokens the decoder can emit, or None.
+        tokenizer: The Hugging Face tokenizer.
+        translator: The ``ctranslate2.Translator``.
+        converted: Folder of the converted model.
+        converted_now: Whether loading converted it (False when it came from the store).
+    """
+
+    def __init__(self, model_id: str, tokenizer: Any, translator: Any, config: Any,
+                 generation_config: Any, *, converted: Path, converted_now: bool, path: str,
+                 revision: str | None, license: str | None, device: str, device_name: str,
+                 compute_type: str, threads: int, max_input_tokens: int | None = None):
+        self.tokenizer = tokenizer
+        self.translator = translator
+        self.config = config
+        self.generation_config = generation_config
+        self.converted = converted
+        self.converted_now = converted_now
+        self.info = BackendInfo(
+            model_id=model_id, path=path, revision=revision, license=license,
+            family=config.model_type, engine="ct2", device=device, device_name=device_name,
+            dtype=compute_type,
+            tuning={"intra_threads": threads, "quantization": compute_type,
+                    "converted": str(converted)},
+        )
+        self.max_input_tokens = _input_limit(model_id, tokenizer, config, max_input_tokens)
+        self.max_output_tokens = decoder_limit(config)
+        vocab_file = converted / "shared_vocabulary.json"
+        if not vocab_file.is_file():
+            vocab_file = converted / "target_vocabulary.json"
+        self._target_ids = {t: i for i, t in enumerate(
+            json.loads(vocab_file.read_text("utf-8")))}
+        eos = generation_config.eos_token_id
+        self._eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self._pad = generation_config.pad_token_id
+        self._lock = threading.Lock()
+
+    def task_defaults(self, task: Task) -> TaskDefaults:
+        """What the model ships for ``task`` (prefix, generation settings, output limit)."""
+        return task_defaults(self.config, self.generation_config, task)
+
+    def plan_language(self, target: str, source: str) -> LangPlan:
+        """The language plan for this model's vocabulary (see languages.plan_target)."""
+        return plan_target(self.tokenizer, self.config, target, source,
+                           model_name=self.info.model_id)
+
+    def _tokenize(self, texts: Sequence[str], plan: LangPlan | None, **kwargs: Any) -> Any:
+        src_lang = plan.src_lang if plan is not None else None
+        with self._lock:
+            if src_lang is None or not hasattr(self.tokenizer, "src_lang"):
+                return self.tokenizer(list(texts), **kwargs)
+            previous = self.tokenizer.src_lang
+            self.tokenizer.src_lang = src_lang
+            try:
+                return self.tokenizer(list(texts), **kwargs)
+            finally:
+                self.tokenizer.src_lang = previous
+
+    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
+        """Encoder tokens of each text, special tokens included."""
+        if not texts:
+            return []
+        ids = self._tokenize(texts, plan, add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(x) for x in ids]
+
+    def _prefix(self, plan: LangPlan | None) -> list[str] | None:
+        """Tokens the decoder is forced to start with (the target language, BART's ``<s>``)."""
+        forced = plan.forced_bos_token_id if plan is not None else None
+        if forced is None:
+            forced = getattr(self.generation_config, "forced_bos_token_id", None)
+        if forced is None:
+            return None
+        return [self.tokenizer.convert_ids_to_tokens(forced)]
+
+    def generate(
+        self,
+        texts: Sequence[str],
+        settings: Mapping[str, Any],
+        max_new_tokens: Sequence[int],
+        plan: LangPlan | None = None,
+    ) -> Generated:
+        """Generate one output per text as one CTranslate2 batch (see Seq2SeqBackend)."""
+        kwargs = dict(settings)
+        kwargs.pop("max_length", None)
+        kwargs.pop("max_new_tokens", None)
+        options = translation_options(kwargs, self.generation_config)
+        ids = self._tokenize(texts, plan, add_special_tokens=True,
+                             truncation=False)["input_ids"]
+        source = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
+        prefix = self._prefix(plan)
+        bad = self._suppressed()
+        if bad:
+            options["suppress_sequences"] = bad
+        try:
+            results = self.translator.translate_batch(
+                source,
+                target_prefix=[list(prefix) for _ in source] if prefix else None,
+                max_decoding_length=max(max_new_tokens),
+                max_input_length=0,  # the tasks fit every text; never cut one silently
+                end_token=sorted(self._eos_ids) or None,
+                return_end_token=True,
+                return_scores=False,
+                **options,
+            )
+        except RuntimeError as exc:
+            if "out of memory" in str(exc).lower():
+                raise BatchOutOfMemory(str(exc)) from exc
+            raise
+        rows = [[self._target_ids.get(t, -1) for t in r.hypotheses[0]] for r in results]
+        out: list[list[int]] = []
+        hit: list[bool] = []
+        n_out = 0
+        for row, limit in zip(rows, max_new_tokens, strict=True):
+            tokens = row[:limit]
+            ended = False
+            for i, tok in enumerate(tokens):
+                if tok in self._eos_ids:
+                    tokens = tokens[: i + 1]
+                    ended = True
+                    break
+            n_out += sum(1 for t in tokens if t != self._pad)
+            hit.append(not ended and len(tokens) >= limit)
+            out.append(tokens)
+        decoded = self.tokenizer.batch_decode(
+            out, skip_special_tokens=True, clean_up_tokenization_spaces=True
+        )
+        n_in = sum(len(row) for row in ids)
+        return Generated([d.strip() for d in decoded], n_in, n_out, hit)
+
+    def _suppressed(self) -> list[list[str]] | None:
+        bad = getattr(self.generation_config, "bad_words_ids", None)
+        if not bad:
+            return None
+        return [self.tokenizer.convert_ids_to_tokens(list(seq)) for seq in bad]
+
+    def close(self) -> None:
+        """Release the model."""
+        if self.translator is not None:
+            self.translator.unload_model()
+        self.translator = None
+
+
+def _device_name(device: str, index: int) -> str:
+    if device == "cuda":
+        try:
+            import torch
+
+            return torch.cuda.get_device_name(index)
+        except Exception:  # the name is informational only
+            return f"cuda:{index}"
+    import platform
+
+    return platform.processor() or platform.machine() or "cpu"
+
+
+def load_backend(
+    model: str,
+    *,
+    role: str,
+    models_dir: Path,
+    device: str = "auto",
+    quantization: str = "auto",
+    threads: int = 0,
+    trust_remote_code: bool = False,
+    allow_pickle: bool = False,
+    max_input_tokens: int | None = None,
+    **_ignored: Any,
+) -> CT2Backend:
+    """Load (converting on first use) a seq2seq model for CTranslate2.
+
+    Args:
+        model: Hub id or folder, as for the torch engine.
+        role: "summarizer" or "translator", used in messages.
+        models_dir: Local model store; conversions go under ``models_dir/.ct2/``.
+        device: ``auto|cpu|cuda|cuda:N``.
+        quantization: One of :data:`QUANTIZATIONS` (the weights are converted with it and
+            it is the compute type).
+        threads: CPU threads (``intra_threads``); 0 uses every core.
+        trust_remote_code: Allow a model that ships its own Python code.
+        allow_pickle: Allow ``.bin`` pickle weights when no safetensors exist.
+        max_input_tokens: A smaller encoder input limit than the model's.
+        **_ignored: Torch-only options (``dtype``, ``cpu_tuning``, ``downloading``).
+
+    Raises:
+        ModelLoadError: Not found, refused (pickle, remote code), or not convertible.
+        ConfigError: Bad device or quantization, or ``max_input_tokens`` above the limit.
+    """
+    from transformers import AutoTokenizer, GenerationConfig
+
+    ct2_device, index = select_device(device)
+    folder, source, config = resolve_config(model, role=role, models_dir=Path(models_dir),
+                                            trust_remote_code=trust_remote_code,
+                                            allow_pickle=allow_pickle)
+    compute = select_quantization(quantization, ct2_device, config.model_type)
+    revision = model_revision(folder, config)
+    target = store_dir(Path(models_dir), model, revision, folder, compute)
+    try:
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"cannot load the tokenizer of {role} '{model}': {first}") from exc
+    converted, now = ensure_converted(source, target, quantization=compute, model_id=model,
+                                      revision=revision, trust_remote_code=trust_remote_code,
+                                      allow_pickle=allow_pickle)
+    try:
+        generation_config = GenerationConfig.from_pretrained(source)
+    except Exception:  # no generation_config.json: the config's own values
+        generation_config = GenerationConfig.from_model_config(config)
+    n_threads = threads if threads and threads > 0 else (os.cpu_count() or 1)
+    try:
+        translator = ctranslate2.Translator(
+            str(converted), device=ct2_device, device_index=index, compute_type=compute,
+            inter_threads=1, intra_threads=n_threads if ct2_device == "cpu" else 0,
+        )
+    except Exception as exc:
+        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        raise ModelLoadError(f"cannot load the CTranslate2 model {converted}: {first}") from exc
+    return CT2Backend(
+        model, tokenizer, translator, config, generation_config,
+        converted=converted, converted_now=now,
+        path=str(folder) if folder is not None else "",
+        revision=revision, license=card_license(folder, model) or KNOWN_LICENSES.get(model),
+        device=ct2_device if ct2_device == "cpu" else f"cuda:{index}",
+        device_name=_device_name(ct2_device, index), compute_type=compute,
+        threads=n_threads, max_input_tokens=max_input_tokens,
+    )

@@ -1,0 +1,253 @@
+"""The CTranslate2 backend: conversion store, crash safety, settings, and equality with torch.
+
+With float32 weights and greedy decoding CTranslate2 must give, text for text, what the
+torch backend gives on the same tiny random models (same tokenizer, same limits).
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+pytest.importorskip("ctranslate2")
+
+from summarize.backends import ct2, hf  # noqa: E402
+from summarize.errors import ConfigError, ModelLoadError  # noqa: E402
+from tests import lang_tokenizers as lt  # noqa: E402
+from tests import tiny_models  # noqa: E402
+from tests.fakes import read_jsonl  # noqa: E402
+
+TEXTS = tiny_models.SENTENCES[:6]
+GREEDY = {"num_beams": 1, "do_sample": False}
+LIMITS = [8, 10, 12, 5, 9, 12]
+
+
+@pytest.fixture(scope="module")
+def fam(tmp_path_factory) -> Path:
+    return tmp_path_factory.mktemp("ct2_families")
+
+
+def _build(kind: str, root: Path) -> Path:
+    path = root / kind
+    if (path / "config.json").is_file() and any(path.glob("*.safetensors")):
+        return path
+    if kind == "nllb":
+        return lt.build_tiny_model(lt.build_nllb_tokenizer(path))
+    if kind == "m2m100":
+        return lt.build_tiny_model(lt.build_m2m100_tokenizer(path))
+    if kind == "mbart50":
+        return lt.build_tiny_model(lt.build_mbart50_tokenizer(path))
+    if kind == "madlad":
+        return lt.build_tiny_model(lt.build_t5_tokenizer(path))
+    if kind == "opus-mt-en-mul":  # <pad> is the last id here (the tiny_marian has it at 2)
+        return lt.build_tiny_model(lt.build_marian_tokenizer(path))
+    from tests.test_families import _spm_summarizer
+
+    return _spm_summarizer(path, kind)  # t5, pegasus
+
+
+def _pair(model: Path, store: Path):
+    torch_b = hf.load_backend(str(model), role="translator", models_dir=store, device="cpu",
+                              dtype="float32")
+    ct2_b = ct2.load_backend(str(model), role="translator", models_dir=store, device="cpu",
+                             quantization="float32", threads=1)
+    return torch_b, ct2_b
+
+
+def _same(torch_b, ct2_b, texts, settings, limits, plan=None) -> None:
+    a = torch_b.generate(texts, settings, limits, plan)
+    b = ct2_b.generate(texts, settings, limits, plan)
+    assert b.texts == a.texts
+    assert b.output_tokens == a.output_tokens
+    assert b.input_tokens == a.input_tokens
+    assert b.hit_limit == a.hit_limit
+
+
+@pytest.mark.parametrize("name", ["tiny_bart", "tiny_marian"])
+def test_tiny_models_match_torch(request, tmp_path, name):
+    model = request.getfixturevalue(name)
+    torch_b, ct2_b = _pair(model, tmp_path)
+    assert ct2_b.info.engine == "ct2" and ct2_b.info.dtype == "float32"
+    assert ct2_b.info.tuning["intra_threads"] == 1
+    assert ct2_b.max_input_tokens == torch_b.max_input_tokens
+    assert ct2_b.max_output_tokens == torch_b.max_output_tokens
+    assert ct2_b.count_tokens(TEXTS) == torch_b.count_tokens(TEXTS)
+    assert ct2_b.task_defaults("summarization") == torch_b.task_defaults("summarization")
+    _same(torch_b, ct2_b, TEXTS, GREEDY, [12] * len(TEXTS))
+    _same(torch_b, ct2_b, TEXTS, {**GREEDY, "min_new_tokens": 6}, LIMITS)
+    # batch-independence: one text alone gives what it gave in the batch
+    alone = ct2_b.generate(TEXTS[2:3], GREEDY, [12]).texts
+    assert alone == ct2_b.generate(TEXTS, GREEDY, [12] * len(TEXTS)).texts[2:3]
+
+
+@pytest.mark.parametrize(
+    ("kind", "lang"),
+    [("nllb", "ko"), ("m2m100", "ja"), ("mbart50", "ko"), ("madlad", "ko"),
+     ("opus-mt-en-mul", "kor"), ("t5", None), ("pegasus", None)],
+)
+def test_families_match_torch_with_language_plan(fam, tmp_path, kind, lang):
+    model = _build(kind, fam)
+    torch_b, ct2_b = _pair(model, tmp_path)
+    plan = torch_b.plan_language(lang, "en") if lang else None
+    if plan is not None:
+        assert ct2_b.plan_language(lang, "en") == plan
+    texts = [(plan.prefix if plan else "") + t for t in TEXTS]
+    assert ct2_b.count_tokens(texts, plan) == torch_b.count_tokens(texts, plan)
+    _same(torch_b, ct2_b, texts, GREEDY, [10] * len(texts), plan)
+    _same(torch_b, ct2_b, texts, {**GREEDY, "min_new_tokens": 5}, LIMITS, plan)
+
+
+def test_marian_multi_target_prefix(tiny_marian_multi, tmp_path):
+    torch_b, ct2_b = _pair(tiny_marian_multi, tmp_path)
+    plan = torch_b.plan_language("ja", "en")
+    assert plan.prefix == ">>jpn<< "
+    texts = [plan.prefix + t for t in TEXTS]
+    _same(torch_b, ct2_b, texts, GREEDY, LIMITS, plan)
+
+
+def test_count_tokens_leaves_the_source_language_unchanged(fam, tmp_path):
+    model = _build("nllb", fam)
+    backend = ct2.load_backend(str(model), role="translator", models_dir=tmp_path,
+                               quantization="float32")
+    before = backend.tokenizer.src_lang
+    plan = backend.plan_language("en", "ja")
+    backend.count_tokens(["東京は日本の首都です。"], plan)
+    assert backend.tokenizer.src_lang == before
+    assert backend.info.tuning["intra_threads"] == os.cpu_count()  # threads=0: every core
+
+
+def test_conversion_is_cached(tiny_marian, tmp_path):
+    first = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                             quantization="float32")
+    assert first.converted_now
+    assert first.converted.parent == tmp_path / ct2.STORE
+    assert first.converted.name.endswith("-float32")
+    stamp = (first.converted / "model.bin").stat().st_mtime_ns
+    second = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                              quantization="float32")
+    assert not second.converted_now
+    assert second.converted == first.converted
+    assert (second.converted / "model.bin").stat().st_mtime_ns == stamp
+    marker = json.loads((first.converted / ct2.MARKER).read_text())
+    assert marker["quantization"] == "float32" and marker["recipe"] == ct2.RECIPE_VERSION
+    # another quantization is another conversion
+    other = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                             quantization="int8")
+    assert other.converted_now and other.converted != first.converted
+    assert other.info.dtype == "int8"
+
+
+def test_interrupted_conversion_is_redone_not_used(tiny_marian, tmp_path):
+    from summarize.backends.hf import resolve_config
+
+    folder, _, config = resolve_config(str(tiny_marian), role="translator",
+                                       models_dir=tmp_path, trust_remote_code=False,
+                                       allow_pickle=False)
+    target = ct2.store_dir(tmp_path, str(tiny_marian), hf.model_revision(folder, config),
+                           folder, "float32")
+    # a kill after the weights were written but before the marker: a folder without marker
+    target.mkdir(parents=True)
+    (target / "model.bin").write_bytes(b"half-written")
+    (target / "config.json").write_text("{}")
+    # and a temporary folder left by a dead process (pid 2**22 + 1 does not exist)
+    dead = target.parent / f".{target.name}.partial-{2**22 + 1}"
+    dead.mkdir()
+    (dead / "model.bin").write_bytes(b"junk")
+    backend = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                               quantization="float32")
+    assert backend.converted_now and backend.converted == target
+    assert (target / ct2.MARKER).is_file()
+    assert (target / "model.bin").stat().st_size > 100
+    assert not dead.exists()
+    assert backend.generate(TEXTS[:1], GREEDY, [4]).output_tokens == 4
+    # a marker of another recipe is not trusted either
+    (target / ct2.MARKER).write_text(json.dumps({"recipe": -1}))
+    again = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                             quantization="float32")
+    assert again.converted_now
+
+
+@pytest.mark.parametrize(
+    ("settings", "key"),
+    [({"num_beam_groups": 2, "num_beams": 4}, "num_beam_groups"),
+     ({"diversity_penalty": 0.5}, "diversity_penalty"),
+     ({"encoder_no_repeat_ngram_size": 3}, "encoder_no_repeat_ngram_size"),
+     ({"do_sample": True, "num_beams": 2}, "do_sample"),
+     ({"typical_p": 0.9}, "typical_p")],
+)
+def test_unsupported_setting_is_refused(tiny_bart, tmp_path, settings, key):
+    backend = ct2.load_backend(str(tiny_bart), role="summarizer", models_dir=tmp_path,
+                               quantization="float32")
+    with pytest.raises(ConfigError) as err:
+        backend.generate(TEXTS[:1], settings, [4])
+    assert key in str(err.value) and "\n" not in str(err.value)
+
+
+def test_settings_are_mapped():
+    from transformers import GenerationConfig
+
+    gen = GenerationConfig(num_beams=4, length_penalty=2.0, min_length=56,
+                           no_repeat_ngram_size=3)
+    options = ct2.translation_options({"repetition_penalty": 1.2}, gen)
+    assert options["beam_size"] == 4 and options["length_penalty"] == 2.0
+    assert options["min_decoding_length"] == 55  # min_length counts the start token
+    assert options["no_repeat_ngram_size"] == 3 and options["repetition_penalty"] == 1.2
+    sampled = ct2.translation_options({"do_sample": True, "top_k": 5, "temperature": 0.7},
+                                      GenerationConfig())
+    assert sampled["sampling_topk"] == 5 and sampled["sampling_temperature"] == 0.7
+
+
+def test_quantization_choice():
+    assert ct2.select_quantization("auto", "cpu", "marian") == "int8"
+    assert ct2.select_quantization("auto", "cuda", "marian") == "int8_float16"
+    assert ct2.select_quantization("auto", "cuda", "t5") == "bfloat16"
+    with pytest.raises(ConfigError):
+        ct2.select_quantization("int4", "cpu", "marian")
+    with pytest.raises(ConfigError):
+        ct2.select_device("mps")
+
+
+def test_pickle_and_unsupported_architecture_are_refused(tmp_path, tiny_bart):
+    import shutil
+
+    pickled = tmp_path / "pickled"
+    shutil.copytree(tiny_bart, pickled)
+    for f in pickled.glob("*.safetensors"):
+        f.unlink()
+    (pickled / "pytorch_model.bin").write_bytes(b"x")
+    with pytest.raises(ModelLoadError, match="pickle"):
+        ct2.load_backend(str(pickled), role="summarizer", models_dir=tmp_path)
+    from tests.test_families import _led_summarizer
+
+    led = _led_summarizer(tmp_path / "led", tiny_bart)
+    with pytest.raises(ModelLoadError, match="backend torch"):
+        ct2.load_backend(str(led), role="summarizer", models_dir=tmp_path,
+                         quantization="float32")
+    assert not list((tmp_path / ct2.STORE).glob(".*partial*"))
+
+
+def test_pipeline_ct2_matches_torch(article_dir, tmp_path, tiny_bart, tiny_marian):
+    from summarize.pipeline import run_batch
+    from summarize.records import RunConfig
+
+    outs = {}
+    for engine in ("torch", "ct2"):
+        out = tmp_path / engine
+        config = RunConfig(inputs=(str(article_dir),), out_dir=str(out),
+                           summarizer=str(tiny_bart), translator=str(tiny_marian),
+                           targets=("ko",), translate="both", device="cpu", dtype="float32",
+                           backend=engine, quantization="float32", models_dir=str(tmp_path),
+                           summarizer_generation={"num_beams": 1, "max_new_tokens": 12},
+                           translator_generation={"num_beams": 1, "max_new_tokens": 10})
+        run_batch(config)
+        records = sorted(read_jsonl(out / "results.jsonl"), key=lambda r: r["id"])
+        assert records and all(r["status"] == "ok" for r in records)
+        outs[engine] = records
+        stats = json.loads((out / "stats.json").read_text())
+        assert {m["engine"] for m in stats["models"]} == {engine}
+    for a, b in zip(outs["torch"], outs["ct2"], strict=True):
+        assert b["summary"] == a["summary"]
+        assert b["translations"] == a["translations"]
