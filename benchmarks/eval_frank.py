@@ -21,7 +21,6 @@ from pathlib import Path
 from rouge_score import rouge_scorer
 
 from summarize.evaluate import ROUGE_TYPES, Reference, evaluate_run, sentence_lines
-from summarize.writers import ResultsLog
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cnndm_frank_250"
 #: BART-large on the full CNN/DM test set (11,490 articles), Lewis et al. 2020, table 3.
@@ -37,11 +36,13 @@ def main() -> None:
     rows = [json.loads(line) for line in (args.data / "data.jsonl").open(encoding="utf-8")]
     with tempfile.TemporaryDirectory() as tmp:
         out_dir = Path(tmp)
-        ResultsLog(out_dir).append(
+        records = (
             {"id": f"{row['id']}.txt", "source": f"articles/{row['id']}.txt", "title": "",
              "lang": "en", "status": "ok", "summary": row["system_outputs"][args.system],
              "translations": {}, "alignment": {}}
             for row in rows)
+        (out_dir / "results.jsonl").write_text(
+            "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records), encoding="utf-8")
         refs = {row["id"]: Reference(summary=row["reference"]) for row in rows}
         report = evaluate_run(out_dir, refs)
     ours = report.summary.scores

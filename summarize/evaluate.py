@@ -50,6 +50,7 @@ explicit in the output: ``corpus.translation[lang]["article"|"summary"]``.
 
 from __future__ import annotations
 
+import dataclasses
 import functools
 import json
 import math
@@ -500,6 +501,15 @@ def _find_lang(mapping: dict[str, Any], lang: str) -> str | None:
     return None
 
 
+def _as_dict(record: Any) -> dict[str, Any]:
+    """A results.jsonl record as a dict, whether the reader gives dicts or dataclasses."""
+    if isinstance(record, dict):
+        return record
+    if dataclasses.is_dataclass(record):
+        return dataclasses.asdict(record)
+    raise TypeError(f"not a results record: {type(record).__name__}")
+
+
 def _mean(values: list[float]) -> float:
     return statistics.fmean(values) if values else math.nan
 
@@ -533,7 +543,7 @@ def evaluate_run(out_dir: Path, references: dict[str, Reference]) -> EvalReport:
     trans_missing: dict[tuple[str, str], list[str]] = {}
     articles: list[ArticleEval] = []
     for rid, key in matched.items():
-        record, ref = records[rid], references[key]
+        record, ref = _as_dict(records[rid]), references[key]
         ok = record.get("status") == "ok"
         lang = record.get("lang") or "en"
         summary = None

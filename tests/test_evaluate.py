@@ -23,7 +23,6 @@ from summarize.evaluate import (
     score_translation,
     write_eval,
 )
-from summarize.writers import ResultsLog
 
 EN_PRED = ("The council approved the new budget on Tuesday. Spending on schools rises by 4%.\n"
            "Critics said the plan was rushed.")
@@ -44,7 +43,8 @@ def _record(rid: str, summary: str | None, translations: dict | None = None,
 def _run(tmp_path: Path, records: list[dict]) -> Path:
     out = tmp_path / "out"
     out.mkdir()
-    ResultsLog(out).append(records)
+    lines = "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in records)
+    (out / "results.jsonl").write_text(lines, encoding="utf-8")
     return out
 
 
