@@ -7,15 +7,14 @@ commands that need them, so ``summarize --help`` answers at once.
 from __future__ import annotations
 
 import logging
-import sys
+import os
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
 from summarize.bench import bench
-from summarize.errors import ConfigError, SummarizeError
-from summarize.records import RunConfig
+from summarize.errors import SummarizeError
 
 app = typer.Typer(
     help="Summarize and translate a folder of news articles with Hugging Face models.",
@@ -25,115 +24,6 @@ app = typer.Typer(
 )
 models_app = typer.Typer(help="Show and fetch the models the tool uses.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
-
-GENERATION_KEYS = frozenset({
-    "num_beams", "min_new_tokens", "max_new_tokens", "min_length", "max_length",
-    "no_repeat_ngram_size", "encoder_no_repeat_ngram_size", "length_penalty",
-    "repetition_penalty", "early_stopping", "num_beam_groups", "diversity_penalty",
-    "do_sample", "temperature", "top_k", "top_p", "max_input_tokens", "prefix", "model",
-})
-TOP_KEYS = frozenset({
-    "out", "to", "from", "translate", "summary", "device", "dtype", "batch_tokens",
-    "group_size", "max_bytes", "models_dir", "force", "trust_remote_code", "allow_pickle",
-    "dedupe", "summarizer", "translator",
-})
-
-
-def load_config_file(path: Path) -> dict[str, Any]:
-    """Read a TOML config: top-level options plus [summarizer] and [translator] tables.
-
-    Raises:
-        ConfigError: Unreadable file, bad TOML or unknown keys.
-    """
-    if sys.version_info >= (3, 11):
-        import tomllib
-    else:  # pragma: no cover - Python 3.10
-        import tomli as tomllib
-    try:
-        data = tomllib.loads(path.read_text("utf-8"))
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
-    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise ConfigError(f"config file {path} is not valid TOML: {exc}") from exc
-    unknown = sorted(set(data) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(
-            f"config file {path}: unknown key(s) {', '.join(unknown)}; "
-            f"expected: {', '.join(sorted(TOP_KEYS))}"
-        )
-    for table in ("summarizer", "translator"):
-        section = data.get(table, {})
-        if not isinstance(section, dict):
-            raise ConfigError(f"config file {path}: '{table}' must be a table ([{table}])")
-        bad = sorted(set(section) - GENERATION_KEYS)
-        if bad:
-            raise ConfigError(
-                f"config file {path}: unknown [{table}] setting(s) {', '.join(bad)}; "
-                f"expected: {', '.join(sorted(GENERATION_KEYS))}"
-            )
-    return data
-
-
-def _split_langs(values: list[str] | None) -> tuple[str, ...] | None:
-    if values is None:
-        return None
-    langs = [p.strip() for v in values for p in str(v).split(",") if p.strip()]
-    return tuple(langs)
-
-
-def build_config(inputs: list[Path], file: dict[str, Any], flags: dict[str, Any]) -> RunConfig:
-    """Merge defaults, the config file and command-line flags (flags win)."""
-    summarizer_table = dict(file.get("summarizer", {}))
-    translator_table = dict(file.get("translator", {}))
-    merged: dict[str, Any] = {
-        "out": file.get("out"),
-        "to": file.get("to"),
-        "from": file.get("from"),
-        "translate": file.get("translate"),
-        "summary": file.get("summary"),
-        "device": file.get("device"),
-        "dtype": file.get("dtype"),
-        "batch_tokens": file.get("batch_tokens"),
-        "group_size": file.get("group_size"),
-        "max_bytes": file.get("max_bytes"),
-        "models_dir": file.get("models_dir"),
-        "force": file.get("force"),
-        "trust_remote_code": file.get("trust_remote_code"),
-        "allow_pickle": file.get("allow_pickle"),
-        "dedupe": file.get("dedupe"),
-        "summarizer": summarizer_table.pop("model", None),
-        "translator": translator_table.pop("model", None),
-    }
-    for key, value in flags.items():
-        if value is not None:
-            merged[key] = value
-    to = merged["to"]
-    targets = _split_langs([to] if isinstance(to, str) else to) if to is not None else ("ko",)
-    defaults = RunConfig(inputs=())
-    return RunConfig(
-        inputs=tuple(str(p) for p in inputs),
-        out_dir=str(merged["out"] or defaults.out_dir),
-        summarizer=merged["summarizer"],
-        translator=merged["translator"],
-        targets=targets or (),
-        source_lang=merged["from"] or defaults.source_lang,
-        translate=merged["translate"] or defaults.translate,
-        summarize=defaults.summarize if merged["summary"] is None else bool(merged["summary"]),
-        device=merged["device"] or defaults.device,
-        dtype=merged["dtype"] or defaults.dtype,
-        summarizer_generation=summarizer_table,
-        translator_generation=translator_table,
-        batch_tokens=merged["batch_tokens"],
-        group_size=merged["group_size"] or defaults.group_size,
-        force=bool(merged["force"]),
-        max_bytes=merged["max_bytes"] or defaults.max_bytes,
-        models_dir=str(merged["models_dir"] or defaults.models_dir),
-        trust_remote_code=bool(merged["trust_remote_code"]),
-        allow_pickle=bool(merged["allow_pickle"]),
-        dedupe=bool(merged["dedupe"]),
-        debug=bool(flags.get("debug")),
-    )
-
 
 class _Notes:
     """Reporter for --quiet: no bars, but messages such as how to resume still show."""
@@ -149,7 +39,13 @@ class _Notes:
 
 
 class _Bars:
-    """Rich progress bars, one per stage, on stderr."""
+    """Rich progress bars on stderr, one per stage, shown once there is model work.
+
+    Nothing is drawn while the inputs are found and the models load, so a run that stops
+    on a usage error (a model that cannot be had, a bad option) prints only its message.
+    """
+
+    LABELS = {"read": "reading", "summarize": "summarizing", "translate": "translating"}
 
     def __init__(self, console: Any):
         from rich.progress import (
@@ -162,24 +58,45 @@ class _Bars:
 
         self.console = console
         self.progress = Progress(
-            TextColumn("{task.description:<10}"), BarColumn(), MofNCompleteColumn(),
+            TextColumn("{task.description:<11}"), BarColumn(), MofNCompleteColumn(),
             TimeElapsedColumn(), console=console, transient=False,
         )
+        self.totals = dict.fromkeys(self.LABELS, 0)
+        self.done = dict.fromkeys(self.LABELS, 0)
         self.tasks: dict[str, Any] = {}
-        labels = {"read": "reading", "summarize": "summarizing", "translate": "translating"}
-        for stage, label in labels.items():
-            self.tasks[stage] = self.progress.add_task(label, total=0)
+        self.started = False
+
+    def _start(self) -> None:
+        self.started = True
+        self.progress.start()
+        for stage in self.LABELS:
+            if stage == "read" or self.totals[stage]:
+                self._task(stage)
+
+    def _task(self, stage: str) -> Any:
+        if stage not in self.tasks:
+            self.tasks[stage] = self.progress.add_task(
+                self.LABELS[stage], total=self.totals[stage], completed=self.done[stage])
+        return self.tasks[stage]
 
     def add_work(self, stage: str, n: int) -> None:
-        task = self.tasks[stage]
-        current = self.progress.tasks[task].total or 0
-        self.progress.update(task, total=current + n)
+        self.totals[stage] += n
+        if not self.started and stage != "read" and n:
+            self._start()
+        elif self.started:
+            self.progress.update(self._task(stage), total=self.totals[stage])
 
     def advance(self, stage: str, n: int) -> None:
-        self.progress.advance(self.tasks[stage], n)
+        self.done[stage] += n
+        if self.started:
+            self.progress.advance(self._task(stage), n)
 
     def note(self, message: str) -> None:
-        self.progress.console.print(message)
+        self.progress.console.print(message, markup=False, highlight=False)
+
+    def stop(self) -> None:
+        if self.started:
+            self.progress.stop()
 
 
 def _print_summary(console: Any, result: Any) -> None:
@@ -189,27 +106,30 @@ def _print_summary(console: Any, result: Any) -> None:
     table = Table(title="summarize: timing", title_justify="left")
     for col in ("stage", "seconds", "items", "tokens in", "tokens out", "out tok/s"):
         table.add_column(col, justify="left" if col == "stage" else "right")
-    for stage, entry in stats.get("stages", {}).items():
-        rate = entry.get("output_tokens_per_s")
+
+    def cell(value: Any) -> str:
+        return "" if value is None else str(value)
+
+    for stage, entry in stats.stages.items():
+        rate = entry.output_tokens_per_s
         table.add_row(
-            stage, f"{entry.get('seconds', 0):.2f}", str(entry.get("n_items", "")),
-            str(entry.get("input_tokens", "")), str(entry.get("output_tokens", "")),
-            f"{rate:.1f}" if rate else "",
+            stage, f"{entry.seconds:.2f}", cell(entry.n_items), cell(entry.input_tokens),
+            cell(entry.output_tokens), f"{rate:.1f}" if rate else "",
         )
     console.print(table)
-    counts = stats.get("articles", {})
-    aps = stats.get("articles_per_s")
+    counts = stats.articles
+    aps = stats.articles_per_s
     console.print(
-        f"articles: {counts.get('ok', 0)} ok ({counts.get('resumed', 0)} already done), "
-        f"{counts.get('failed', 0)} failed, {counts.get('skipped', 0)} skipped; "
-        f"wall {stats.get('wall_s', 0):.1f} s"
+        f"articles: {counts.ok} ok ({counts.resumed} already done), "
+        f"{counts.failed} failed, {counts.skipped} skipped; "
+        f"wall {stats.wall_s:.1f} s"
         + (f", {aps:.2f} articles/s" if aps else "")
-        + (f"; device {stats['device']} ({stats.get('dtype')})" if stats.get("device") else "")
+        + (f"; device {stats.device} ({stats.dtype})" if stats.device else "")
     )
     if result.failures:
         console.print(f"[bold red]{len(result.failures)} failed:[/]")
         for failure in result.failures:
-            console.print(f"  {failure['source']}: {failure['error']}", markup=False,
+            console.print(f"  {failure.source}: {failure.error}", markup=False,
                           highlight=False)
     index = result.out_dir / "index.html"
     where = index if index.is_file() else result.out_dir
@@ -268,6 +188,19 @@ def batch(
         help="Allow models that run their own code.")] = False,
     allow_pickle: Annotated[bool, typer.Option(
         help="Allow .bin pickle weights when no safetensors exist.")] = False,
+    backend: Annotated[str | None, typer.Option(
+        help="Inference engine: torch or ct2 (CTranslate2). [default: torch]")] = None,
+    quantization: Annotated[str | None, typer.Option(
+        help="CTranslate2 compute type: auto, int8, int8_float16, int8_bfloat16, float16, "
+             "bfloat16 or float32. [default: auto]")] = None,
+    threads: Annotated[int | None, typer.Option(
+        help="CPU threads for the ct2 engine; 0 uses every core. [default: 0]")] = None,
+    cpu_tuning: Annotated[bool | None, typer.Option(
+        "--cpu-tuning/--no-cpu-tuning",
+        help="Tune float32 CPU runs (oneDNN linear layers; glibc keeps freed memory). "
+             "[default: on]")] = None,
+    follow_symlinks: Annotated[bool, typer.Option(
+        help="Follow symbolic links that lead outside the input folders.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
@@ -276,21 +209,29 @@ def batch(
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="summarize: %(levelname)s: %(message)s")
+    if not debug:
+        # transformers' advisory warnings and progress bars are noise in a normal run
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # trafilatura logs "discarding data" for pages without text; the failure record says it
     logging.getLogger("trafilatura").setLevel(logging.DEBUG if debug else logging.CRITICAL)
     console = Console(stderr=True)
     try:
+        from summarize.settings import build_config, load_config_file
+
         file = load_config_file(config) if config else {}
         flags = {
-            "out": str(out) if out else None, "summarizer": summarizer,
-            "translator": translator, "to": _split_langs(to), "from": source_lang,
-            "translate": translate, "summary": False if no_summary else None,
+            "out_dir": str(out) if out else None, "summarizer": summarizer,
+            "translator": translator, "targets": to, "source_lang": source_lang,
+            "translate": translate, "summarize": False if no_summary else None,
             "device": device, "dtype": dtype, "batch_tokens": batch_tokens,
             "group_size": group_size, "max_bytes": max_bytes,
             "models_dir": str(models_dir) if models_dir else None,
             "force": force or None, "dedupe": dedupe or None,
             "trust_remote_code": trust_remote_code or None,
-            "allow_pickle": allow_pickle or None, "debug": debug,
+            "allow_pickle": allow_pickle or None, "backend": backend,
+            "quantization": quantization, "threads": threads, "cpu_tuning": cpu_tuning,
+            "follow_symlinks": follow_symlinks or None, "debug": debug,
         }
         run_config = build_config(inputs, file, flags)
         from summarize.pipeline import run_batch
@@ -299,8 +240,10 @@ def batch(
             result = run_batch(run_config, reporter=_Notes(), handle_sigint=True)
         else:
             bars = _Bars(console)
-            with bars.progress:
+            try:
                 result = run_batch(run_config, reporter=bars, handle_sigint=True)
+            finally:
+                bars.stop()
     except SummarizeError as exc:
         _fail(exc, debug)
     except KeyboardInterrupt:
@@ -364,7 +307,7 @@ def models_download(
     debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
 ) -> None:
     """Store a hub model under models/ for offline use."""
-    from summarize.models import download_model
+    from summarize.loading import download_model
 
     try:
         path = download_model(model_id, models_dir, allow_pickle=allow_pickle)

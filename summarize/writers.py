@@ -12,28 +12,42 @@ import json
 import logging
 import os
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass
+from functools import cache
 from pathlib import Path
-from typing import Any
+from typing import IO, Any
 
 from summarize.naming import page_stem
+from summarize.records import (
+    SCHEMA_VERSION,
+    ArticleResult,
+    RunStats,
+    result_to_json,
+    stats_to_json,
+)
 
 log = logging.getLogger(__name__)
 
 RESULTS = "results.jsonl"
 STATS = "stats.json"
 ARTICLES = "articles"
-SCHEMA_VERSION = 1
+__all__ = ["ARTICLES", "RESULTS", "SCHEMA_VERSION", "STATS"]
 
 
-def _current_umask() -> int:
-    mask = os.umask(0)
+@cache
+def _umask() -> int:
+    """The process umask, read without changing it where the OS allows (Linux)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as status:
+            for line in status:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)  # elsewhere: read it back at once (once per process)
     os.umask(mask)
     return mask
-
-
-_UMASK = _current_umask()
 
 
 def remove_stale_temp_files(out_dir: Path) -> int:
@@ -47,20 +61,26 @@ def remove_stale_temp_files(out_dir: Path) -> int:
     return removed
 
 
-def atomic_write_text(path: Path, text: str) -> None:
-    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+def _atomic_replace(path: Path, write: Callable[[IO[bytes]], None]) -> None:
+    """Write ``path`` through a temporary file in its folder, fsync it, rename it in place."""
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8", newline="\n") as handle:
-            handle.write(text)
+        with os.fdopen(fd, "wb") as handle:
+            write(handle)
             handle.flush()
             os.fsync(handle.fileno())
-        os.chmod(tmp, 0o666 & ~_UMASK)  # mkstemp makes 0600; pages are for reviewers to read
+        os.chmod(tmp, 0o666 & ~_umask())  # mkstemp makes 0600; pages are for reviewers to read
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
         raise
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write ``text`` to ``path`` through a temporary file and an atomic rename."""
+    data = text.encode("utf-8")
+    _atomic_replace(path, lambda handle: handle.write(data))
 
 
 def write_if_changed(path: Path, text: str) -> bool:
@@ -152,23 +172,17 @@ class ResultsLog:
                         self.path, bad)
         if bad or len(latest) != n_lines:
             keep = set(latest.values())
-            fd, tmp = tempfile.mkstemp(dir=self.path.parent, prefix=f".{RESULTS}.",
-                                       suffix=".tmp")
-            try:
-                with os.fdopen(fd, "wb") as out, self.path.open("rb") as handle:
+
+            def copy_kept(out: IO[bytes]) -> None:
+                with self.path.open("rb") as handle:
                     for n, raw in enumerate(handle, start=1):
                         if n in keep:
                             out.write(raw)
-                    out.flush()
-                    os.fsync(out.fileno())
-                os.chmod(tmp, 0o666 & ~_UMASK)
-                os.replace(tmp, self.path)
-            except BaseException:
-                Path(tmp).unlink(missing_ok=True)
-                raise
+
+            _atomic_replace(self.path, copy_kept)
         return states
 
-    def append(self, records: Iterable[dict[str, Any]]) -> None:
+    def append(self, records: Iterable[ArticleResult]) -> None:
         """Append records, each line in one write call, then flush them to disk."""
         fd = os.open(self.path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
         try:
@@ -182,8 +196,8 @@ class ResultsLog:
             os.close(fd)
 
 
-def _line(record: dict[str, Any]) -> str:
-    return json.dumps(record, ensure_ascii=False, separators=(",", ":")) + "\n"
+def _line(record: ArticleResult) -> str:
+    return json.dumps(result_to_json(record), ensure_ascii=False, separators=(",", ":")) + "\n"
 
 
 def page_path(out_dir: Path, article_id: str, suffix: str) -> Path:
@@ -199,26 +213,25 @@ def _md_escape(text: str) -> str:
     return out
 
 
-def render_markdown(record: dict[str, Any]) -> str:
+def render_markdown(record: ArticleResult) -> str:
     """The side-by-side Markdown page of one article (source, summary, translations)."""
-    lines = [f"# {_md_escape(record.get('title') or record['id'])}", ""]
-    lines.append(f"- id: `{record['id'].replace('`', '')}`")
-    lines.append(f"- source: `{str(record.get('source', '')).replace('`', '')}`")
-    lines.append(f"- status: {record['status']}")
-    if record.get("error"):
-        lines.append(f"- error: {_md_escape(record['error'])}")
-    if record.get("chunks"):
-        lines.append(f"- chunks: {record['chunks']}")
-    timings = record.get("timings") or {}
-    if timings:
-        lines.append("- seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in timings.items()))
+    lines = [f"# {_md_escape(record.title or record.id)}", ""]
+    lines.append(f"- id: `{record.id.replace('`', '')}`")
+    lines.append(f"- source: `{record.source.replace('`', '')}`")
+    lines.append(f"- status: {record.status}")
+    if record.error:
+        lines.append(f"- error: {_md_escape(record.error)}")
+    if record.chunks:
+        lines.append(f"- chunks: {record.chunks}")
+    if record.timings:
+        lines.append("- seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in record.timings.items()))
     lines.append("")
-    if record.get("summary") is not None:
-        lines += ["## Summary", "", _md_escape(record["summary"]), ""]
-    for lang, parts in (record.get("translations") or {}).items():
+    if record.summary is not None:
+        lines += ["## Summary", "", _md_escape(record.summary), ""]
+    for lang, parts in record.translations.items():
         for part, text in parts.items():
             lines += [f"## {part.capitalize()} ({lang})", ""]
-            pairs = (record.get("alignment") or {}).get(lang, {}).get(part)
+            pairs = record.alignment.get(lang, {}).get(part)
             if pairs:
                 lines += ["| source | translation |", "| --- | --- |"]
                 for paragraph in pairs:
@@ -227,20 +240,20 @@ def render_markdown(record: dict[str, Any]) -> str:
                 lines.append("")
             else:
                 lines += [_md_escape(text), ""]
-    if record.get("text"):
-        lines += ["## Source", "", _md_escape(record["text"]), ""]
+    if record.text:
+        lines += ["## Source", "", _md_escape(record.text), ""]
     return "\n".join(lines)
 
 
-def write_article_page(out_dir: Path, record: dict[str, Any]) -> str:
+def write_article_page(out_dir: Path, record: ArticleResult) -> str:
     """Write the Markdown page of one article; returns its path relative to ``out_dir``."""
-    path = page_path(out_dir, record["id"], ".md")
+    path = page_path(out_dir, record.id, ".md")
     atomic_write_text(path, render_markdown(record))
     return path.relative_to(out_dir).as_posix()
 
 
-def write_stats(out_dir: Path, stats: dict[str, Any]) -> Path:
+def write_stats(out_dir: Path, stats: RunStats) -> Path:
     """Write stats.json atomically."""
     path = out_dir / STATS
-    atomic_write_text(path, json.dumps(stats, indent=2, ensure_ascii=False) + "\n")
+    atomic_write_text(path, json.dumps(stats_to_json(stats), indent=2, ensure_ascii=False) + "\n")
     return path

@@ -8,15 +8,14 @@ Every batch is recorded so tests can check pooling and ordering.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from summarize.backends import BackendInfo, BatchOutOfMemory, Generated, TaskDefaults
-from summarize.batching import TokenBudget
 from summarize.languages import LangPlan
+from summarize.loading import LoadedModels, build_tasks
 from summarize.records import RunConfig
-from summarize.summarizer import Summarizer
-from summarize.translator import Translator
 
 
 class FakeBackend:
@@ -70,22 +69,11 @@ def fake_loader(summarizer: FakeBackend | None = None, translator: FakeBackend |
     summ = summarizer or FakeBackend("summarize")
     trans = translator or FakeBackend("translate")
 
-    from summarize.pipeline import LoadedModels
-
     def load(config: RunConfig) -> LoadedModels:
-        s = None
-        if config.summarize:
-            s = Summarizer(summ, dict(config.summarizer_generation),
-                           TokenBudget(config.batch_tokens or budget_tokens), config.source_lang)
-        translators = {}
-        if config.translate != "none":
-            for lang in config.targets:
-                translators[lang] = Translator(
-                    trans, lang, dict(config.translator_generation),
-                    TokenBudget(config.batch_tokens or budget_tokens),
-                    source_lang=config.source_lang,
-                )
-        return LoadedModels(s, translators, [], "cpu", "fake", "float32", 0.0)
+        if config.batch_tokens is None:
+            config = replace(config, batch_tokens=budget_tokens)
+        targets = config.targets if config.translate != "none" else ()
+        return build_tasks(config, summ, dict.fromkeys(targets, trans))
 
     load.summarizer = summ  # type: ignore[attr-defined]
     load.translator = trans  # type: ignore[attr-defined]

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from summarize.errors import BatchOutOfMemory
+from summarize.backends import Generated
 from summarize.batching import BatchStats, TokenBudget, make_batches, run_batched
+from summarize.errors import BatchOutOfMemory, ConfigError
 
 
 def test_golden_packing_by_padded_tokens():
@@ -34,10 +35,11 @@ def test_run_batched_restores_input_order(budget):
     lengths = [len(t.split()) for t in items]
 
     def run(batch):
-        return [t.strip().upper() for t in batch], 0, 0
+        return Generated([t.strip().upper() for t in batch], 0, 0)
 
     out = run_batched(items, lengths, TokenBudget(budget), run)
-    assert out == [t.strip().upper() for t in items]
+    assert out.outputs == [t.strip().upper() for t in items]
+    assert out.failures == {}
 
 
 def test_out_of_memory_splits_batch_and_lowers_budget():
@@ -49,12 +51,12 @@ def test_out_of_memory_splits_batch_and_lowers_budget():
         if len(batch) > 5:
             raise BatchOutOfMemory("too big")
         seen.append(len(batch))
-        return [str(i) for i in batch], 0, 0
+        return Generated([str(i) for i in batch], 0, 0)
 
     budget = TokenBudget(400)
     stats = BatchStats()
     out = run_batched(items, lengths, budget, run, stats)
-    assert out == [str(i) for i in items]
+    assert out.outputs == [str(i) for i in items]
     assert max(seen) <= 5 and stats.n_oom_splits > 0
     assert budget.tokens < 400  # later runs start from the lowered budget
 
@@ -65,3 +67,30 @@ def test_single_item_out_of_memory_is_raised():
 
     with pytest.raises(BatchOutOfMemory):
         run_batched(["a"], [1], TokenBudget(10), run)
+
+
+def test_a_failing_item_fails_alone_and_the_others_keep_their_results():
+    items = list(range(16))
+    calls: list[list[int]] = []
+
+    def run(batch):
+        calls.append(batch)
+        if 11 in batch:
+            raise RuntimeError("bad item")
+        return Generated([str(i) for i in batch], 0, 0, [i == 3 for i in batch])
+
+    out = run_batched(items, [4] * 16, TokenBudget(10_000), run, BatchStats())
+    assert list(out.failures) == [11]
+    assert str(out.failures[11]) == "bad item"
+    assert out.outputs == [str(i) if i != 11 else "" for i in items]
+    assert out.hit_limit == [i == 3 for i in items]
+    # bisection: one batch of 16, then halves down to the bad item alone (1 + 2 * 4 calls)
+    assert len(calls) == 9
+
+
+def test_usage_errors_are_not_isolated():
+    def run(batch):
+        raise ConfigError("setting refused")
+
+    with pytest.raises(ConfigError):
+        run_batched(["a", "b"], [1, 1], TokenBudget(10), run)

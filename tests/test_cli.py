@@ -108,7 +108,7 @@ def test_some_failures_exit_1_and_the_rest_is_written(tmp_path, tiny_bart, tiny_
     ("extra", "message"),
     [
         (["--to", "xx"], "xx"),
-        (["--translate", "everything"], "--translate"),
+        (["--translate", "everything"], "'translate' = 'everything'"),
         (["--no-summary"], "--no-summary"),
         (["--device", "tpu"], "tpu"),
     ],
@@ -122,6 +122,7 @@ def test_bad_usage_exits_2_before_any_work(
     )
     assert result.exit_code == 2, result.output
     assert message in result.stderr
+    assert "reading" not in result.stderr  # no progress bars before the error
     assert not (out / "results.jsonl").exists() or not (out / "results.jsonl").read_text()
 
 

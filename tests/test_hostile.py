@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarize import pipeline
+from summarize import engine, pipeline
 from summarize.cli import app
 from summarize.inputs import find_files
 from summarize.inputs import read as inputs_read
@@ -131,7 +131,7 @@ def test_file_that_vanishes_after_discovery_fails_alone(
     src = tmp_path / "in"
     for i in range(5):
         write(src / f"n{i}.txt", story(i))
-    real_read_file = pipeline.read_file
+    real_read_file = engine.read_file
 
     def read_file(source, max_bytes):
         if source.rel == "n2.txt":
@@ -140,7 +140,7 @@ def test_file_that_vanishes_after_discovery_fails_alone(
                 source.path.mkdir()
         return real_read_file(source, max_bytes)
 
-    monkeypatch.setattr(pipeline, "read_file", read_file)
+    monkeypatch.setattr(engine, "read_file", read_file)
     out = tmp_path / "out"
     result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out, "--group-size", "2")
     assert result.exit_code == 1, result.output
@@ -269,7 +269,8 @@ def test_hostile_record_ids_stay_inside_the_output_folder(tmp_path, monkeypatch)
     assert snapshot(tmp_path, exclude=out) == outside
     assert [p.exists() for p in evil] == existed
     top = {p.name for p in out.iterdir()}
-    assert top <= {"articles", "results.jsonl", "stats.json", "index.html", ".lock"}, top
+    assert top <= {"articles", "results.jsonl", "stats.json", "index.html", "report.css",
+                   ".lock"}, top
 
 
 def test_record_id_with_a_lone_surrogate_does_not_crash_the_run(tmp_path, monkeypatch):

@@ -48,12 +48,16 @@ def write(base: Path, rel: str, content: str | bytes) -> Path:
 
 
 def read_one(path: Path, rel: str | None = None, **kwargs) -> Article | InputFailure:
-    [item] = read_file(SourceFile(path=path, rel=rel or path.name), **kwargs)
+    [item] = read_list(SourceFile(path=path, rel=rel or path.name), **kwargs)
     return item
 
 
 def articles(items) -> list[Article]:
     return [i for i in items if isinstance(i, Article)]
+
+
+def read_list(src: SourceFile, *args, **kwargs) -> list[Article | InputFailure]:
+    return list(read_file(src, *args, **kwargs))
 
 
 def read_all(paths: list[Path]) -> list[Article | InputFailure]:
@@ -197,7 +201,7 @@ def test_names_with_spaces_and_unicode(tmp_path):
     path = write(tmp_path / "in", "뉴스 폴더/my article é.txt", "Some text.")
     files, _, _ = find_files([tmp_path / "in"])
     assert [f.rel for f in files] == ["뉴스 폴더/my article é.txt"]
-    [article] = read_file(files[0])
+    [article] = read_list(files[0])
     assert article.id == "뉴스 폴더/my article é.txt"
     assert article.source == str(path)
 
@@ -236,7 +240,7 @@ def test_file_vanished(tmp_path):
     path = write(tmp_path, "gone.txt", "text")
     files, _, _ = find_files([tmp_path])
     path.unlink()
-    [item] = read_file(files[0])
+    [item] = read_list(files[0])
     assert item == InputFailure(
         id="gone.txt", source=str(path), error="cannot read file: no such file or directory"
     )
@@ -373,7 +377,7 @@ def test_json_single_object(tmp_path):
 def test_json_list(tmp_path):
     records = [{"text": "First."}, {"article": "Second.", "id": 7}, {"body": ["P1.", "P2."]}]
     path = write(tmp_path, "many.json", json.dumps(records))
-    items = read_file(SourceFile(path, "many.json"))
+    items = read_list(SourceFile(path, "many.json"))
     assert items == [
         Article(id="many.json#1", source=f"{path}#1", text="First."),
         Article(id="7", source=f"{path}#2", text="Second."),
@@ -393,7 +397,7 @@ def test_jsonl_with_a_malformed_line(tmp_path):
         json.dumps({"text": "   "}),
     ]
     path = write(tmp_path, "d/data.jsonl", "\n".join(lines) + "\n")
-    items = read_file(SourceFile(path, "d/data.jsonl"))
+    items = read_list(SourceFile(path, "d/data.jsonl"))
     assert items[0] == Article(id="story-1", source=f"{path}#1", text="One.", title="Title")
     assert items[1].id == "d/data.jsonl#2"
     assert items[1].source == f"{path}#2"
@@ -409,7 +413,7 @@ def test_jsonl_with_a_malformed_line(tmp_path):
 
 def test_malformed_json_file_is_one_failure(tmp_path):
     path = write(tmp_path, "bad.json", '[{"text": "a"}, {"text": ')
-    [item] = read_file(SourceFile(path, "bad.json"))
+    [item] = read_list(SourceFile(path, "bad.json"))
     assert item.id == "bad.json"
     assert item.error.startswith("malformed JSON: ")
 

@@ -25,7 +25,7 @@ from summarize import pipeline
 from summarize.cli import app
 from summarize.errors import OutputLockedError
 from summarize.pipeline import run_batch
-from summarize.records import RunConfig
+from summarize.records import RunConfig, result_from_json
 from summarize.writers import render_markdown
 from tests.fakes import FakeBackend, fake_loader
 
@@ -498,7 +498,8 @@ def check_output_folder(out: Path, ids: dict[str, str]) -> list[str]:
         assert record["status"] == "ok", record
         page = out / record["page"]
         assert page.parent == out / "articles"
-        assert page.read_text("utf-8") == render_markdown(record)  # complete, not torn
+        # complete, not torn
+        assert page.read_text("utf-8") == render_markdown(result_from_json(record))
     articles = out / "articles"
     pages = {p.name for p in articles.glob("*.md")}
     assert pages == {Path(r["page"]).name for r in records.values()}

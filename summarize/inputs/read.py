@@ -23,11 +23,15 @@ Ids are data and are not sanitised here.
 
 from __future__ import annotations
 
+import codecs
 import json
 import logging
 import os
 import re
 import stat
+from collections.abc import Iterable, Iterator
+from dataclasses import fields, replace
+from typing import IO
 
 from summarize.errors import ArticleError
 from summarize.inputs.decode import decode_bytes
@@ -49,54 +53,97 @@ LANG_FIELDS = ("lang", "language")
 MAX_TITLE_CHARS = 200
 
 
-def read_file(src: SourceFile, max_bytes: int = DEFAULT_MAX_BYTES) -> list[Article | InputFailure]:
-    """Read one file into its articles (one, or many for JSON) and failures.
+def read_file(src: SourceFile, max_bytes: int = DEFAULT_MAX_BYTES
+              ) -> Iterator[Article | InputFailure]:
+    """Read one file into its articles (one, or many for JSON) and failures, lazily.
 
     Never raises for bad content or I/O errors: those become failures with a one-line
-    message (the path is in the record's ``source``).
+    message (the path is in the record's ``source``). A ``.jsonl`` file is read line by
+    line, so its records stream out as they are read; any error on one line fails that
+    line alone. Every string is made valid Unicode (lone surrogates replaced).
 
     Args:
         src: The file.
         max_bytes: Files larger than this are refused without being read.
 
-    Returns:
+    Yields:
         Articles and failures, in file order.
     """
+    for item in _read_file(src, max_bytes):
+        yield valid_unicode(item)
+
+
+def _read_file(src: SourceFile, max_bytes: int) -> Iterator[Article | InputFailure]:
     source = str(src.path)
 
-    def fail(message: str) -> list[Article | InputFailure]:
+    def fail(message: str) -> InputFailure:
         logger.debug("%s: %s", source, message)
-        return [InputFailure(id=src.rel, source=source, error=one_line(message))]
-
-    try:
-        st = os.stat(src.path)
-        if stat.S_ISDIR(st.st_mode):
-            return fail("cannot read file: is a directory")
-        if not stat.S_ISREG(st.st_mode):
-            return fail("cannot read file: not a regular file")
-        if st.st_size > max_bytes:
-            return fail(_too_big(st.st_size, max_bytes))
-        with open(src.path, "rb") as handle:
-            data = handle.read(max_bytes + 1)
-    except OSError as exc:
-        return fail(f"cannot read file: {os_reason(exc)}")
-    if len(data) > max_bytes:  # grew since stat
-        return fail(_too_big(len(data), max_bytes))
+        return InputFailure(id=src.rel, source=source, error=one_line(message))
 
     suffix = os.path.splitext(src.path.name)[1].lower()
     try:
+        st = os.stat(src.path)
+        if stat.S_ISDIR(st.st_mode):
+            yield fail("cannot read file: is a directory")
+            return
+        if not stat.S_ISREG(st.st_mode):
+            yield fail("cannot read file: not a regular file")
+            return
+        if st.st_size > max_bytes:
+            yield fail(_too_big(st.st_size, max_bytes))
+            return
+        handle = open(src.path, "rb")  # closed by the with-block below
+    except OSError as exc:
+        yield fail(f"cannot read file: {os_reason(exc)}")
+        return
+    with handle:
         if suffix == ".jsonl":
-            return _read_jsonl(src, data)
+            try:
+                yield from _read_jsonl(src, handle, max_bytes)
+            except ArticleError as exc:
+                yield fail(str(exc))
+            except OSError as exc:
+                yield fail(f"cannot read file: {os_reason(exc)}")
+            return
+        try:
+            data = handle.read(max_bytes + 1)
+        except OSError as exc:
+            yield fail(f"cannot read file: {os_reason(exc)}")
+            return
+    if len(data) > max_bytes:  # grew since stat
+        yield fail(_too_big(len(data), max_bytes))
+        return
+    try:
         if suffix == ".json":
-            return _read_json(src, data)
-        if suffix in (".html", ".htm"):
-            return [_read_html(src, data)]
-        return [_read_text(src, data, markdown=suffix == ".md")]
+            items = _read_json(src, data)
+        elif suffix in (".html", ".htm"):
+            items = [_read_html(src, data)]
+        else:
+            items = [_read_text(src, data, markdown=suffix == ".md")]
     except ArticleError as exc:
-        return fail(str(exc))
+        yield fail(str(exc))
+        return
     except Exception as exc:  # a parser bug must not stop the run
         logger.debug("unexpected error reading %s", source, exc_info=True)
-        return fail(f"cannot read file: {type(exc).__name__}: {exc}")
+        yield fail(f"cannot read file: {type(exc).__name__}: {exc}")
+        return
+    yield from items
+
+
+def fix_text(value: str) -> str:
+    """Replace lone surrogates (from JSON escapes or undecodable file names) with U+FFFD."""
+    try:
+        value.encode("utf-8")
+        return value
+    except UnicodeEncodeError:
+        return value.encode("utf-8", "surrogatepass").decode("utf-8", "replace")
+
+
+def valid_unicode(item: Article | InputFailure) -> Article | InputFailure:
+    """The record with every string made encodable, so it can be written and split."""
+    changes = {f.name: fix_text(getattr(item, f.name)) for f in fields(item)
+               if isinstance(getattr(item, f.name), str)}
+    return replace(item, **changes)
 
 
 def _too_big(size: int, max_bytes: int) -> str:
@@ -188,6 +235,8 @@ def _read_json(src: SourceFile, data: bytes) -> list[Article | InputFailure]:
         ) from None
     except RecursionError:
         raise ArticleError("malformed JSON: nested too deeply") from None
+    except ValueError as exc:  # e.g. an integer over Python's digit limit
+        raise ArticleError(f"malformed JSON: {one_line(str(exc))}") from None
     if isinstance(value, list):
         if not value:
             raise ArticleError("JSON file holds no records")
@@ -195,27 +244,60 @@ def _read_json(src: SourceFile, data: bytes) -> list[Article | InputFailure]:
     return [_record(src, value, None)]
 
 
-def _read_jsonl(src: SourceFile, data: bytes) -> list[Article | InputFailure]:
-    text = decode_bytes(data)
-    results: list[Article | InputFailure] = []
-    for lineno, line in enumerate(text.split("\n"), 1):
-        line = line.strip().lstrip("\ufeff")
-        if not line:
-            continue
+def _read_jsonl(src: SourceFile, handle: IO[bytes], max_bytes: int
+                ) -> Iterator[Article | InputFailure]:
+    """Records of a JSON-lines file, one line at a time; a bad line fails alone."""
+    head = handle.read(4)
+    handle.seek(0)
+    if head.startswith((codecs.BOM_UTF16_LE, codecs.BOM_UTF16_BE)) or b"\x00" in head:
+        # UTF-16/32 (rare for JSON lines): decode the whole file, then split it
+        data = handle.read(max_bytes + 1)
+        if len(data) > max_bytes:
+            raise ArticleError(_too_big(len(data), max_bytes))
+        lines: Iterable[bytes | str] = decode_bytes(data).split("\n")
+    else:
+        lines = handle
+    n_records = 0
+    n_bytes = 0
+    for lineno, raw in enumerate(lines, 1):
+        if isinstance(raw, bytes):
+            n_bytes += len(raw)
+            if n_bytes > max_bytes:  # grew since stat
+                yield _record_failure(src, lineno, _too_big(n_bytes, max_bytes))
+                return
         try:
+            line = raw if isinstance(raw, str) else _decode_line(raw)
+            line = line.strip().lstrip("\ufeff")
+            if not line:
+                continue
+            n_records += 1
             value = json.loads(line)
         except json.JSONDecodeError as exc:
             message = f"malformed JSON on line {lineno}: {exc.msg} (column {exc.colno})"
-            results.append(_record_failure(src, lineno, message))
+            yield _record_failure(src, lineno, message)
             continue
         except RecursionError:
             message = f"malformed JSON on line {lineno}: nested too deeply"
-            results.append(_record_failure(src, lineno, message))
+            yield _record_failure(src, lineno, message)
             continue
-        results.append(_record(src, value, lineno))
-    if not results:
+        except Exception as exc:  # e.g. an integer over Python's digit limit: this line only
+            message = f"cannot read line {lineno}: {one_line(str(exc)) or type(exc).__name__}"
+            yield _record_failure(src, lineno, message)
+            continue
+        try:
+            yield _record(src, value, lineno)
+        except Exception as exc:  # a record this reader cannot handle fails alone
+            logger.debug("unexpected error on %s line %d", src.path, lineno, exc_info=True)
+            yield _record_failure(src, lineno, f"cannot read line {lineno}: {exc}")
+    if not n_records:
         raise ArticleError("JSONL file holds no records")
-    return results
+
+
+def _decode_line(raw: bytes) -> str:
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError:
+        return decode_bytes(raw)
 
 
 def _record_failure(src: SourceFile, n: int, message: str) -> InputFailure:
