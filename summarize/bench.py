@@ -10,9 +10,19 @@ forced to the same length (``min_new_tokens == max_new_tokens``, greedy), so bot
 exactly the same work and their outputs can be compared item by item. Each side runs in a
 fresh subprocess so its peak resident memory is its own.
 
-Without ``--summarizer``/``--translator`` the models are random-weight models of the
-published sizes (opus-mt-en-* Marian, distilbart-cnn-12-6 BART) with tokenizers trained on
-the shared news data, built once and cached (``~/.cache/summarize-bench``).
+``--backend torch,ct2`` adds the CTranslate2 engine as a column (``--quantization``, int8
+by default on CPU) on the same text and models, plus a float32 CTranslate2 run whose
+outputs the quantized ones are compared with (their agreement).
+
+The text is the NTREX-128 sample shipped in ``summarize/benchdata`` (CC BY-SA 4.0, see its
+ATTRIBUTION), or ``--text FILE`` (one sentence per line; articles are blocks separated by
+blank lines), or with ``--data DIR`` the shared development data (WMT19/NTREX sentences,
+CNN/DailyMail articles). Without ``--summarizer``/``--translator`` the models are
+random-weight models of the published sizes (opus-mt-en-* Marian, distilbart-cnn-12-6
+BART; :mod:`summarize.tinymodels`) with tokenizers trained on that text, built once and
+cached (``~/.cache/summarize-bench``).
+
+Importing this module imports no torch, transformers or sentencepiece.
 
 ``--stage memory`` runs the real ``summarize batch`` command on 200 and on 2,000 article
 files (tiny models) and compares the peak resident memory each run records.
@@ -20,7 +30,6 @@ files (tiny models) and compares the peak resident memory each run records.
 
 from __future__ import annotations
 
-import io
 import json
 import os
 import platform
@@ -44,83 +53,66 @@ DEFAULT_ARTICLES = 12
 DEFAULT_TARGET = "de"
 MEMORY_COUNTS = (200, 2000)
 MEMORY_LIMIT = 1.3  # peak RSS of the large run over the small one, at most
-BUILD_VERSION = 2  # bump when the random models' recipe changes: cached copies are rebuilt
+BUILD_VERSION = 3  # bump when the random models' recipe changes: cached copies are rebuilt
 
 CNNDM_ARTICLES = "cnndm_frank_250/articles"
 NTREX_SENTENCES = "ntrex128_news/sentences/newstest2019-src.eng.txt"
 NTREX_GERMAN = "ntrex128_news/sentences/newstest2019-ref.deu.txt"
-
-# Published shapes. Marian: Helsinki-NLP/opus-mt-en-* (transformer-base); the vocabulary is
-# padded to 32,000 ids (the en-de model has 58,101). BART: sshleifer/distilbart-cnn-12-6.
-SIZES: dict[str, dict[str, dict[str, int]]] = {
-    "marian": {
-        "base": {"d_model": 512, "encoder_layers": 6, "decoder_layers": 6, "heads": 8,
-                 "ffn": 2048, "vocab": 32000, "positions": 512},
-        "tiny": {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "heads": 2,
-                 "ffn": 64, "vocab": 0, "positions": 512},
-    },
-    "bart": {
-        "base": {"d_model": 1024, "encoder_layers": 12, "decoder_layers": 6, "heads": 16,
-                 "ffn": 4096, "vocab": 50265, "positions": 1024},
-        "tiny": {"d_model": 32, "encoder_layers": 1, "decoder_layers": 1, "heads": 2,
-                 "ffn": 64, "vocab": 0, "positions": 1024},
-    },
-}
-# The output projection is not tied to the embeddings (the published models tie them; the
-# work is the same): a random decoder's state is dominated by its input token, so with a tied
-# head greedy decoding repeats one token forever and every output looks alike, while an
-# untied random head gives varied outputs, which makes the output-by-output check meaningful.
-# Tokenizer training: pieces giving about the published tokens per word on news text
-# (~1.3 for GPT-2's BPE on CNN/DailyMail, ~1.35 for opus-mt's SentencePiece).
-SPM_PIECES = 16000
-BPE_MERGES = 12000
+#: The shipped sample: NTREX-128 English documents, one sentence per line, blank-line blocks.
+SAMPLE_TEXT = Path(__file__).resolve().parent / "benchdata" / "ntrex_en.txt"
+BACKENDS = ("torch", "ct2")
 
 
 # --- data -----------------------------------------------------------------------------------
 
 
-def default_data_dir() -> Path | None:
-    """``<repo>/../shared/data`` when it holds the benchmark data, else None."""
-    path = Path(__file__).resolve().parents[2] / "shared" / "data"
-    return path if (path / CNNDM_ARTICLES).is_dir() else None
+def _blocks(path: Path) -> list[list[str]]:
+    """A text file as blocks of non-empty lines (blocks are separated by blank lines)."""
+    blocks: list[list[str]] = [[]]
+    for line in path.read_text("utf-8").splitlines():
+        line = " ".join(line.split())
+        if line:
+            blocks[-1].append(line)
+        elif blocks[-1]:
+            blocks.append([])
+    return [b for b in blocks if b]
 
 
-def _repo_inputs() -> Path:
-    return Path(__file__).resolve().parents[1] / "inputs"
-
-
-def load_articles(n: int, data_dir: Path | None = None) -> list[str]:
-    """The first ``n`` CNN/DailyMail articles (by file name), else the repo's ``inputs/``.
+def load_articles(n: int, data_dir: Path | None = None, text: Path | None = None
+                  ) -> list[str]:
+    """``n`` articles: blocks of ``text``, else CNN/DailyMail from ``data_dir``, else the sample.
 
     Args:
         n: How many articles; fewer are returned when fewer exist.
-        data_dir: The shared data folder (default: :func:`default_data_dir`).
+        data_dir: The shared data folder (used only when given).
+        text: A text file; each blank-line-separated block (or, with no blank line, each
+            line) is one article.
     """
-    data_dir = data_dir or default_data_dir()
-    folder = data_dir / CNNDM_ARTICLES if data_dir else None
-    if folder is None or not folder.is_dir():
-        folder = _repo_inputs()
-    files = sorted(p for p in folder.glob("*.txt") if p.is_file())
-    texts = [" ".join(p.read_text("utf-8").split()) for p in files]
-    return [t for t in texts if t][:n]
+    if text is None and data_dir is not None and (data_dir / CNNDM_ARTICLES).is_dir():
+        files = sorted(p for p in (data_dir / CNNDM_ARTICLES).glob("*.txt") if p.is_file())
+        texts = [" ".join(p.read_text("utf-8").split()) for p in files]
+        return [t for t in texts if t][:n]
+    blocks = _blocks(text or SAMPLE_TEXT)
+    if text is not None and len(blocks) == 1:
+        blocks = [[line] for line in blocks[0]]
+    return [" ".join(b) for b in blocks][:n]
 
 
-def load_sentences(n: int, data_dir: Path | None = None, lang: str = "en") -> list[str]:
+def load_sentences(n: int, data_dir: Path | None = None, lang: str = "en",
+                   text: Path | None = None) -> list[str]:
     """``n`` distinct news sentences, each one sentence to the engine's splitter.
 
-    The WMT19 news test set (NTREX) is read in order; a line that the engine's sentence
-    splitter would cut into several sentences is left out, so that the naive loop and the
-    engine translate exactly the same segments. Falls back on the sentences of ``inputs/``.
+    The lines of ``text``, else the WMT19 news test set (NTREX) of ``data_dir``, else the
+    shipped sample, are read in order; a line that the engine's sentence splitter would cut
+    into several sentences is left out, so that every side translates exactly the same
+    segments.
     """
     from summarize.text import segment_text
 
-    data_dir = data_dir or default_data_dir()
-    path = data_dir / NTREX_SENTENCES if data_dir else None
-    if path is not None and path.is_file():
-        lines = path.read_text("utf-8").splitlines()
+    if text is None and data_dir is not None and (data_dir / NTREX_SENTENCES).is_file():
+        lines = (data_dir / NTREX_SENTENCES).read_text("utf-8").splitlines()
     else:
-        lines = [s for text in load_articles(10_000, None)
-                 for paragraph in segment_text(text, lang) for s in paragraph]
+        lines = [line for block in _blocks(text or SAMPLE_TEXT) for line in block]
     seen: set[str] = set()
     out: list[str] = []
     for line in lines:
@@ -138,166 +130,26 @@ def load_sentences(n: int, data_dir: Path | None = None, lang: str = "en") -> li
 
 
 def _corpus(data_dir: Path | None) -> list[str]:
-    """English news text for training tokenizers (shared data, else ``inputs/``)."""
+    """English news text for training tokenizers (shared data when given, else the sample)."""
+    if data_dir is None:
+        return [line for block in _blocks(SAMPLE_TEXT) for line in block]
     texts = load_articles(10_000, data_dir)
-    data_dir = data_dir or default_data_dir()
-    if data_dir is not None:
-        for path in sorted((data_dir / "bbc_news_summary_100" / "article").glob("*/*.txt")):
-            texts.append(path.read_text("utf-8", "replace"))
-        path = data_dir / NTREX_SENTENCES
-        if path.is_file():
-            texts.extend(path.read_text("utf-8").splitlines())
+    for path in sorted((data_dir / "bbc_news_summary_100" / "article").glob("*/*.txt")):
+        texts.append(path.read_text("utf-8", "replace"))
+    path = data_dir / NTREX_SENTENCES
+    if path.is_file():
+        texts.extend(path.read_text("utf-8").splitlines())
     return [line for text in texts for line in text.splitlines() if line.strip()]
 
 
 def _target_corpus(data_dir: Path | None) -> list[str]:
-    data_dir = data_dir or default_data_dir()
     path = data_dir / NTREX_GERMAN if data_dir else None
     if path is not None and path.is_file():
         return [line for line in path.read_text("utf-8").splitlines() if line.strip()]
     return _corpus(data_dir)
 
 
-# --- random-weight models of the published sizes --------------------------------------------
-
-
-def _train_spm(lines: list[str], pieces: int) -> bytes:
-    import sentencepiece as spm
-
-    buf = io.BytesIO()
-    spm.SentencePieceTrainer.train(
-        sentence_iterator=iter(lines), model_writer=buf, vocab_size=pieces,
-        model_type="unigram", character_coverage=1.0, hard_vocab_limit=False, minloglevel=2,
-    )
-    return buf.getvalue()
-
-
-def build_marian(path: Path, size: str = "base", data_dir: Path | None = None,
-                 seed: int = 0) -> Path:
-    """Save a random-weight Marian translator (opus-mt-en-de layout) with real tokenizers.
-
-    Source and target SentencePiece models are trained on English and German news; the
-    vocabulary is padded with filler pieces up to the size's vocabulary so that every id
-    the random model emits decodes.
-
-    Args:
-        path: Folder to write (name it ``opus-mt-en-xx`` so the target can be read from it).
-        size: ``base`` (published opus-mt shape) or ``tiny``.
-        data_dir: Shared data folder with the training text.
-        seed: Weight initialisation seed.
-    """
-    import sentencepiece as spm
-    import torch
-    from transformers import MarianConfig, MarianMTModel, MarianTokenizer
-
-    shape = SIZES["marian"][size]
-    path.mkdir(parents=True, exist_ok=True)
-    pieces = SPM_PIECES if size == "base" else 2000
-    source = _train_spm(_corpus(data_dir), pieces)
-    target = _train_spm(_target_corpus(data_dir), pieces // 2)
-    (path / "source.spm").write_bytes(source)
-    (path / "target.spm").write_bytes(target)
-    vocab: dict[str, int] = {"</s>": 0, "<unk>": 1}
-    for proto in (source, target):
-        sp = spm.SentencePieceProcessor(model_proto=proto)
-        for i in range(sp.get_piece_size()):
-            if not sp.is_control(i) and not sp.is_unknown(i):
-                vocab.setdefault(sp.id_to_piece(i), len(vocab))
-    size_v = max(shape["vocab"], len(vocab) + 1)
-    filler = 0
-    while len(vocab) < size_v - 1:
-        vocab.setdefault(f"\u2581fill{filler}", len(vocab))
-        filler += 1
-    vocab["<pad>"] = len(vocab)  # last id, as in the published models
-    (path / "vocab.json").write_text(json.dumps(vocab, ensure_ascii=False), encoding="utf-8")
-    tokenizer = MarianTokenizer(
-        source_spm=str(path / "source.spm"), target_spm=str(path / "target.spm"),
-        vocab=str(path / "vocab.json"), model_max_length=shape["positions"],
-    )
-    pad = vocab["<pad>"]
-    config = MarianConfig(
-        vocab_size=len(vocab), d_model=shape["d_model"],
-        encoder_layers=shape["encoder_layers"], decoder_layers=shape["decoder_layers"],
-        encoder_attention_heads=shape["heads"], decoder_attention_heads=shape["heads"],
-        encoder_ffn_dim=shape["ffn"], decoder_ffn_dim=shape["ffn"],
-        max_position_embeddings=shape["positions"], activation_function="swish",
-        scale_embedding=True, static_position_embeddings=True,
-        pad_token_id=pad, eos_token_id=0, decoder_start_token_id=pad, forced_eos_token_id=0,
-        tie_word_embeddings=False,
-    )
-    torch.manual_seed(seed)
-    model = MarianMTModel(config)
-    gen = model.generation_config
-    gen.bad_words_ids = [[pad]]
-    gen.max_length = 512
-    gen.num_beams = 4
-    gen.pad_token_id = pad
-    gen.eos_token_id = 0
-    gen.decoder_start_token_id = pad
-    gen.forced_eos_token_id = 0
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
-
-
-def build_bart(path: Path, size: str = "base", data_dir: Path | None = None,
-               seed: int = 0) -> Path:
-    """Save a random-weight BART summarizer (distilbart-cnn-12-6 layout and settings).
-
-    The byte-level BPE is trained on the shared news text and its vocabulary padded with
-    filler tokens up to 50,265 ids; the generation settings are the published model's.
-
-    Args:
-        path: Folder to write.
-        size: ``base`` (published distilbart-cnn-12-6 shape) or ``tiny``.
-        data_dir: Shared data folder with the training text.
-        seed: Weight initialisation seed.
-    """
-    import torch
-    from tokenizers import ByteLevelBPETokenizer
-    from transformers import BartConfig, BartForConditionalGeneration, BartTokenizer
-
-    shape = SIZES["bart"][size]
-    path.mkdir(parents=True, exist_ok=True)
-    bpe = ByteLevelBPETokenizer()
-    bpe.train_from_iterator(
-        _corpus(data_dir), vocab_size=BPE_MERGES if size == "base" else 2000, min_frequency=2,
-        special_tokens=["<s>", "<pad>", "</s>", "<unk>"], show_progress=False,
-    )
-    model_json = json.loads(bpe.to_str())["model"]
-    vocab: dict[str, int] = dict(sorted(model_json["vocab"].items(), key=lambda kv: kv[1]))
-    merges = [tuple(m) if isinstance(m, list) else tuple(m.split(" "))
-              for m in model_json["merges"]]
-    size_v = max(shape["vocab"], len(vocab) + 1)
-    filler = 0
-    while len(vocab) < size_v - 1:
-        vocab.setdefault(f"\u0120fill{filler}", len(vocab))
-        filler += 1
-    vocab["<mask>"] = len(vocab)  # last id, as in the published models
-    tokenizer = BartTokenizer(vocab=vocab, merges=merges, model_max_length=shape["positions"])
-    summarization = {"early_stopping": True, "length_penalty": 2.0, "max_length": 142,
-                     "min_length": 56, "no_repeat_ngram_size": 3, "num_beams": 4}
-    config = BartConfig(
-        vocab_size=len(vocab), d_model=shape["d_model"],
-        encoder_layers=shape["encoder_layers"], decoder_layers=shape["decoder_layers"],
-        encoder_attention_heads=shape["heads"], decoder_attention_heads=shape["heads"],
-        encoder_ffn_dim=shape["ffn"], decoder_ffn_dim=shape["ffn"],
-        max_position_embeddings=shape["positions"],
-        bos_token_id=0, pad_token_id=1, eos_token_id=2, decoder_start_token_id=2,
-        forced_bos_token_id=0, forced_eos_token_id=2,
-        task_specific_params={"summarization": summarization}, tie_word_embeddings=False,
-    )
-    torch.manual_seed(seed)
-    model = BartForConditionalGeneration(config)
-    gen = model.generation_config
-    for key, value in summarization.items():
-        setattr(gen, key, value)
-    gen.forced_bos_token_id = 0
-    gen.forced_eos_token_id = 2
-    gen.decoder_start_token_id = 2
-    model.save_pretrained(path)
-    tokenizer.save_pretrained(path)
-    return path
+# --- random-weight models of the published sizes (summarize.tinymodels) ---------------------
 
 
 def default_work_dir() -> Path:
@@ -308,10 +160,17 @@ def default_work_dir() -> Path:
 
 def ensure_model(kind: str, size: str = "base", work_dir: Path | None = None,
                  data_dir: Path | None = None) -> Path:
-    """The cached random model ``kind`` (marian, bart) of ``size``, built on first use."""
+    """The cached random model ``kind`` (marian, bart) of ``size``, built on first use.
+
+    Tokenizers are trained on the shared data when ``data_dir`` is given, else on the
+    shipped sample; the two are cached apart.
+    """
+    from summarize import tinymodels
+
     work_dir = work_dir or default_work_dir()
     name = "opus-mt-en-de" if kind == "marian" else "distilbart-cnn-12-6"
-    path = work_dir / f"random-{size}-v{BUILD_VERSION}" / name
+    corpus_key = "data" if data_dir is not None else "sample"
+    path = work_dir / f"random-{size}-v{BUILD_VERSION}-{corpus_key}" / name
     marker = path / ".complete"
     if marker.is_file():
         return path
@@ -320,7 +179,11 @@ def ensure_model(kind: str, size: str = "base", work_dir: Path | None = None,
         shutil.rmtree(tmp)
     # the folder name matters: the translator's target language is read from it
     staging = tmp / name
-    (build_marian if kind == "marian" else build_bart)(staging, size, data_dir)
+    if kind == "marian":
+        tinymodels.build_sized_marian(staging, _corpus(data_dir), size,
+                                      target_corpus=_target_corpus(data_dir))
+    else:
+        tinymodels.build_sized_bart(staging, _corpus(data_dir), size)
     (staging / ".complete").write_text(json.dumps({"kind": kind, "size": size}), "utf-8")
     if path.exists():
         shutil.rmtree(path)
@@ -370,7 +233,7 @@ def _generation_settings(new_tokens: int) -> dict[str, Any]:
     off anyway, so that an output never depends on its batch-mates' limits).
     """
     return {"num_beams": 1, "do_sample": False, "min_new_tokens": new_tokens,
-            "max_new_tokens": new_tokens, "forced_eos_token_id": None}
+            "max_new_tokens": new_tokens}
 
 
 def _warm(settings: dict[str, Any]) -> dict[str, Any]:
@@ -400,15 +263,11 @@ class _NaiveModel:
     def __init__(self, model_dir: str, device: str, dtype: str, threads: int):
         import torch
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
+        from transformers.utils import logging as hf_logging
 
-        from summarize.backends.hf import (
-            HFBackend,
-            quiet_transformers,
-            select_device,
-            select_dtype,
-        )
+        from summarize.backends.hf import HFBackend, select_device, select_dtype
 
-        quiet_transformers()
+        hf_logging.set_verbosity_error()
         torch.set_num_threads(threads)
         self.torch = torch
         self.device = select_device(device)
@@ -422,6 +281,15 @@ class _NaiveModel:
         eos = gen.eos_token_id
         self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
         self.pad = gen.pad_token_id
+
+    def use_plan(self, plan: Any) -> dict[str, Any]:
+        """Set the plan's source language on the tokenizer (as the docs do); returns the
+        ``generate`` arguments of its target (``forced_bos_token_id``)."""
+        if plan.src_lang is not None and hasattr(self.tokenizer, "src_lang"):
+            self.tokenizer.src_lang = plan.src_lang
+        if plan.forced_bos_token_id is None:
+            return {}
+        return {"forced_bos_token_id": plan.forced_bos_token_id}
 
     def generate_one(self, text: str, kwargs: dict[str, Any], limit: int) -> tuple[str, int]:
         """One input through tokenizer -> generate -> decode; returns (text, output tokens)."""
@@ -499,19 +367,17 @@ def naive_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: int
         The side's result: seconds of the loop, output and input tokens, outputs.
     """
     from summarize.batching import TokenBudget
-    from summarize.languages import plan_target
     from summarize.text import join_sentences
     from summarize.translator import Translator
 
     nm = _NaiveModel(model_dir, device, dtype, threads)
-    plan = plan_target(nm.tokenizer, nm.model.config, target, "en", model_name=model_dir)
-    plan.configure_tokenizer(nm.tokenizer)
-    task = Translator(nm.backend, plan.target, _generation_settings(new_tokens), TokenBudget(1),
-                      prefix=plan.prefix, forced_bos_token_id=plan.forced_bos_token_id,
-                      src_lang=plan.src_lang)
-    kwargs = dict(task.settings)
-    kwargs.update(plan.generate_kwargs())
-    segments = [[plan.prefix + piece for piece in task._fit(s)] for s in sentences]
+    task = Translator(nm.backend, target, _generation_settings(new_tokens), TokenBudget(1),
+                      source_lang="en")
+    plan = task.plan
+    kwargs = {**task.settings, "forced_eos_token_id": None}
+    kwargs.update(nm.use_plan(plan))
+    prefix = task._prefix(plan)
+    segments = [[prefix + piece for piece in task._fit(s, plan)] for s in sentences]
     nm.generate_one(segments[0][0], _warm(kwargs), 2)  # warm-up, as the engine side gets
     nm.sync()
 
@@ -521,7 +387,7 @@ def naive_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: int
         for pieces in segments:
             translated = []
             for text in pieces:
-                n = nm.backend.count_tokens([text])[0]
+                n = nm.backend.count_tokens([text], plan)[0]
                 decoded, tokens = nm.generate_one(text, kwargs, task._limit(n))
                 translated.append(decoded)
                 n_in += n
@@ -548,7 +414,7 @@ def naive_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
 
     nm = _NaiveModel(model_dir, device, dtype, threads)
     task = Summarizer(nm.backend, _generation_settings(new_tokens), TokenBudget(1))
-    kwargs = dict(task.settings)
+    kwargs = {**task.settings, "forced_eos_token_id": None}
     nm.generate_one(task.prefix + articles[0][:200], _warm(kwargs), 2)  # warm-up
     nm.sync()
 
@@ -579,52 +445,65 @@ def naive_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
 
 
 def _engine_config(role: str, model_dir: str, new_tokens: int, target: str, device: str,
-                   dtype: str, batch_tokens: int | None) -> Any:
-    from summarize.pipeline import check_config
+                   dtype: str, batch_tokens: int | None, backend: str, quantization: str,
+                   threads: int, models_dir: str | None = None) -> Any:
     from summarize.records import RunConfig
+    from summarize.settings import validate_config
 
     settings = _generation_settings(new_tokens)
+    common = {"device": device, "dtype": dtype, "batch_tokens": batch_tokens,
+              "backend": backend, "quantization": quantization, "threads": threads,
+              "models_dir": models_dir or "models"}
+    # inputs are never read: load_models only needs the models' part of the config
     if role == "summarizer":
-        config = RunConfig(inputs=(), summarizer=model_dir, translate="none",
-                           summarizer_generation=settings, device=device, dtype=dtype,
-                           batch_tokens=batch_tokens)
+        config = RunConfig(inputs=("-",), summarizer=model_dir, translate="none",
+                           summarizer_generation=settings, **common)
     else:
-        config = RunConfig(inputs=(), translator=model_dir, summarize=False,
+        config = RunConfig(inputs=("-",), translator=model_dir, summarize=False,
                            translate="article", targets=(target,),
-                           translator_generation=settings, device=device, dtype=dtype,
-                           batch_tokens=batch_tokens)
-    return check_config(config)
+                           translator_generation=settings, **common)
+    return validate_config(config)
 
 
-def _syncer(device: str) -> Callable[[], None]:
-    import torch
+def _syncer(device: str | None) -> Callable[[], None]:
+    if device and device.startswith("cuda") and "torch" in sys.modules:
+        import torch
 
-    if device.startswith("cuda"):
         return torch.cuda.synchronize
     return lambda: None
 
 
 def _engine_info(models: Any, task: Any) -> dict[str, Any]:
+    info = models.infos[0]
     return {"batch_tokens": task.budget.tokens, "device": models.device,
-            "device_name": models.device_name, "dtype": models.dtype}
+            "device_name": models.device_name, "dtype": models.dtype,
+            "engine": models.engine, "tuning": dict(info.tuning or {})
+            if hasattr(info, "tuning") else {}}
+
+
+def _set_threads(threads: int) -> None:
+    import torch
+
+    torch.set_num_threads(threads)
 
 
 def engine_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: int,
                      target: str = DEFAULT_TARGET, device: str = "cpu", dtype: str = "auto",
-                     threads: int = 2, batch_tokens: int | None = None,
-                     repeat: int = 1) -> dict[str, Any]:
+                     threads: int = 2, batch_tokens: int | None = None, repeat: int = 1,
+                     backend: str = "torch", quantization: str = "auto",
+                     models_dir: str | None = None) -> dict[str, Any]:
     """Translate the sentences with the engine (``load_models`` + ``translate_many``)."""
-    import torch
-
     from summarize.batching import BatchStats
-    from summarize.pipeline import load_models
+    from summarize.loading import load_models
 
-    torch.set_num_threads(threads)
+    _set_threads(threads)
     models = load_models(_engine_config("translator", model_dir, new_tokens, target, device,
-                                        dtype, batch_tokens))
+                                        dtype, batch_tokens, backend, quantization, threads,
+                                        models_dir))
     task = next(iter(models.translators.values()))
-    task.backend.generate([task.prefix + sentences[0]], _warm(task.settings), [2],
-                          task.forced_bos_token_id)  # warm-up
+    plan = task.plan
+    task.backend.generate([task._prefix(plan) + sentences[0]], _warm(task.settings), [2],
+                          plan)  # warm-up
     sync = _syncer(models.device)
     sync()
 
@@ -636,22 +515,25 @@ def engine_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: in
                 "batch_sizes": stats.batch_sizes}
 
     timed = _timed(work, repeat, sync)
-    return _side_result("engine", timed, len(sentences), batch_sizes=timed["batch_sizes"],
-                        **_engine_info(models, task))
+    result = _side_result(backend, timed, len(sentences), batch_sizes=timed["batch_sizes"],
+                          **_engine_info(models, task))
+    models.close()
+    return result
 
 
 def engine_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
                      device: str = "cpu", dtype: str = "auto", threads: int = 2,
-                     batch_tokens: int | None = None, repeat: int = 1) -> dict[str, Any]:
+                     batch_tokens: int | None = None, repeat: int = 1,
+                     backend: str = "torch", quantization: str = "auto",
+                     models_dir: str | None = None) -> dict[str, Any]:
     """Summarize the articles with the engine (``load_models`` + ``summarize_many``)."""
-    import torch
-
     from summarize.batching import BatchStats
-    from summarize.pipeline import load_models
+    from summarize.loading import load_models
 
-    torch.set_num_threads(threads)
+    _set_threads(threads)
     models = load_models(_engine_config("summarizer", model_dir, new_tokens, DEFAULT_TARGET,
-                                        device, dtype, batch_tokens))
+                                        device, dtype, batch_tokens, backend, quantization,
+                                        threads, models_dir))
     task = models.summarizer
     task.backend.generate([task.prefix + articles[0][:200]], _warm(task.settings), [2])
     sync = _syncer(models.device)
@@ -665,8 +547,10 @@ def engine_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int
                 "batch_sizes": stats.batch_sizes, "windows": sum(r.chunks for r in results)}
 
     timed = _timed(work, repeat, sync)
-    return _side_result("engine", timed, len(articles), windows=timed["windows"],
-                        batch_sizes=timed["batch_sizes"], **_engine_info(models, task))
+    result = _side_result(backend, timed, len(articles), windows=timed["windows"],
+                          batch_sizes=timed["batch_sizes"], **_engine_info(models, task))
+    models.close()
+    return result
 
 
 SIDES: dict[str, Callable[..., dict[str, Any]]] = {
@@ -737,6 +621,13 @@ def _is_local(model: str) -> bool:
 # --- stages ---------------------------------------------------------------------------------
 
 
+def agreement(a: dict[str, Any], b: dict[str, Any]) -> dict[str, Any]:
+    """How many outputs of two sides are identical, item by item."""
+    n = min(len(a["outputs"]), len(b["outputs"]))
+    same = sum(1 for i in range(n) if a["outputs"][i] == b["outputs"][i])
+    return {"compared": n, "identical": same, "share": round(same / n, 4) if n else None}
+
+
 def compare_sides(naive: dict[str, Any], engine: dict[str, Any]) -> dict[str, Any]:
     """Ratio of output tokens per second (engine / naive) and an output-by-output check.
 
@@ -760,63 +651,105 @@ def compare_sides(naive: dict[str, Any], engine: dict[str, Any]) -> dict[str, An
     }
 
 
+def _parse_backends(backends: str | Sequence[str]) -> tuple[str, ...]:
+    names = tuple(b.strip() for b in (backends.split(",") if isinstance(backends, str)
+                                      else backends) if b.strip())
+    bad = [b for b in names if b not in BACKENDS]
+    if bad or not names:
+        raise ValueError(f"--backend {','.join(names)}: expected torch, ct2 or torch,ct2")
+    return tuple(dict.fromkeys(names))
+
+
 def run_stage(stage: str, model_dir: str, items: Sequence[str], *, new_tokens: int,
               threads: int = 2, device: str = "cpu", dtype: str = "auto",
               batch_tokens: int | None = None, target: str = DEFAULT_TARGET,
               isolate: bool = True, naive_items: int | None = None, repeat: int = 1,
-              keep_outputs: bool = False) -> dict[str, Any]:
-    """Run the naive loop, then the engine, on the same items; return both and the ratio.
+              keep_outputs: bool = False, backends: str | Sequence[str] = ("torch",),
+              quantization: str = "auto") -> dict[str, Any]:
+    """Run the naive loop, then each engine, on the same items; return all and the ratios.
 
     Args:
         stage: ``translate`` (items are sentences) or ``summarize`` (items are articles).
-        model_dir: Model folder or hub id used by both sides.
+        model_dir: Model folder or hub id used by every side.
         items: The inputs.
         new_tokens: Output length forced on every generated text.
-        threads: ``torch.set_num_threads`` on both sides.
-        device: Device spec for both sides.
-        dtype: Dtype spec for both sides (``auto``: float32 on CPU, bf16 on recent GPUs).
-        batch_tokens: The engine's token budget per batch (None: its device default).
+        threads: ``torch.set_num_threads`` and CTranslate2's ``intra_threads`` on every side.
+        device: Device spec for every side.
+        dtype: Torch dtype spec (``auto``: float32 on CPU, bf16 on recent GPUs).
+        batch_tokens: The engines' token budget per batch (None: the device default).
         target: Target language of the translation stage.
         isolate: Run each side in its own subprocess (separate peak RSS).
         naive_items: Give the naive loop only the first N items (slow devices, big runs);
             rates are still comparable, ``same_work`` is then False.
         repeat: Timed runs per side (after one warm-up); the fastest counts.
         keep_outputs: Keep every output text in the result.
+        backends: Engines to run (``torch``, ``ct2``); the first is the ``engine`` column.
+        quantization: CTranslate2 compute type (``auto``: int8 on CPU). When it is not
+            float32, a float32 CTranslate2 side also runs and ``ct2_agreement`` gives the
+            share of quantized outputs identical to the float32 ones.
+
+    Returns:
+        ``naive`` and one entry per engine (``torch``, ``ct2``, ``ct2_float32``) with its
+        rates, tokens, peak RSS and sample outputs; ``engine`` is the first engine; ``ratio``
+        its tok/s over the naive loop's, ``ratios`` every engine's, ``ct2_over_torch`` the
+        CTranslate2 rate over the torch engine's.
     """
+    engines = _parse_backends(backends)
+    # CTranslate2 conversions of a model folder go to the bench's cache, not ./models/.ct2
+    store = str(default_work_dir() / "models") if _is_local(model_dir) else None
     kwargs: dict[str, Any] = {"new_tokens": new_tokens, "device": device, "dtype": dtype,
                               "threads": threads, "repeat": repeat}
     if stage == "translate":
         kwargs["target"] = target
     naive_list = list(items[:naive_items] if naive_items else items)
-    specs = [
-        {"side": "naive", "stage": stage, "model": model_dir, "items": naive_list,
-         "kwargs": kwargs},
-        {"side": "engine", "stage": stage, "model": model_dir, "items": list(items),
-         "kwargs": {**kwargs, "batch_tokens": batch_tokens}},
-    ]
-    results = {}
-    for spec in specs:
-        if isolate:
-            results[spec["side"]] = run_side_subprocess(spec, threads)
-        else:
-            results[spec["side"]] = run_side(spec)
-    out = {"stage": stage, "model": model_dir, "new_tokens": new_tokens, "items": len(items),
-           "naive": results["naive"], "engine": results["engine"]}
-    out.update(compare_sides(results["naive"], results["engine"]))
+    specs: list[tuple[str, dict[str, Any]]] = [
+        ("naive", {"side": "naive", "stage": stage, "model": model_dir, "items": naive_list,
+                   "kwargs": kwargs})]
+    for name in engines:
+        specs.append((name, {"side": "engine", "stage": stage, "model": model_dir,
+                             "items": list(items),
+                             "kwargs": {**kwargs, "batch_tokens": batch_tokens,
+                                        "backend": name, "quantization": quantization,
+                                        "models_dir": store}}))
+    if "ct2" in engines and quantization != "float32":
+        specs.append(("ct2_float32", {"side": "engine", "stage": stage, "model": model_dir,
+                                      "items": list(items),
+                                      "kwargs": {**kwargs, "batch_tokens": batch_tokens,
+                                                 "backend": "ct2", "models_dir": store,
+                                                 "quantization": "float32"}}))
+    results: dict[str, dict[str, Any]] = {}
+    for name, spec in specs:
+        results[name] = run_side_subprocess(spec, threads) if isolate else run_side(spec)
+    first = engines[0]
+    out: dict[str, Any] = {"stage": stage, "model": model_dir, "new_tokens": new_tokens,
+                           "items": len(items), "backends": list(engines),
+                           "quantization": quantization, **results,
+                           "engine": results[first]}
+    out.update(compare_sides(results["naive"], results[first]))
+    out["ratios"] = {name: compare_sides(results["naive"], results[name])["ratio"]
+                     for name in results if name != "naive"}
+    out["identical_to_naive"] = {name: agreement(results["naive"], results[name])
+                                 for name in results if name != "naive"}
+    if "ct2" in results and "torch" in results:
+        t, c = results["torch"]["tokens_per_s"], results["ct2"]["tokens_per_s"]
+        out["ct2_over_torch"] = round(c / t, 2) if t and c else None
+    if "ct2_float32" in results:
+        out["ct2_agreement"] = agreement(results["ct2"], results["ct2_float32"])
     if not keep_outputs:
-        for side in ("naive", "engine"):
-            out[side]["sample_outputs"] = out[side].pop("outputs")[:3]
+        for name in results:
+            results[name]["sample_outputs"] = results[name].pop("outputs")[:3]
     return out
 
 
-def write_memory_inputs(folder: Path, n: int, data_dir: Path | None = None) -> Path:
+def write_memory_inputs(folder: Path, n: int, data_dir: Path | None = None,
+                        text: Path | None = None) -> Path:
     """Write ``n`` distinct article files by cycling the real articles (each made unique)."""
-    articles = load_articles(10_000, data_dir)
+    articles = load_articles(10_000, data_dir, text)
     folder.mkdir(parents=True, exist_ok=True)
     for i in range(n):
-        text = articles[i % len(articles)]
+        body = articles[i % len(articles)]
         (folder / f"article-{i:05d}.txt").write_text(
-            f"Report number {i} from the news desk. {text}\n", encoding="utf-8")
+            f"Report number {i} from the news desk. {body}\n", encoding="utf-8")
     return folder
 
 
@@ -832,7 +765,8 @@ num_beams = 1
 
 
 def run_memory(work_dir: Path, *, counts: Sequence[int] = MEMORY_COUNTS,
-               data_dir: Path | None = None, group_size: int | None = None,
+               data_dir: Path | None = None, text: Path | None = None,
+               group_size: int | None = None,
                threads: int = 2, summarizer: str | None = None, translator: str | None = None,
                target: str = DEFAULT_TARGET, log: Callable[[str], None] | None = None,
                ) -> dict[str, Any]:
@@ -848,7 +782,7 @@ def run_memory(work_dir: Path, *, counts: Sequence[int] = MEMORY_COUNTS,
         cfg = Path(tmp) / "bench.toml"
         cfg.write_text(MEMORY_CONFIG, "utf-8")
         for n in counts:
-            inputs = write_memory_inputs(Path(tmp) / f"in-{n}", n, data_dir)
+            inputs = write_memory_inputs(Path(tmp) / f"in-{n}", n, data_dir, text)
             out = Path(tmp) / f"out-{n}"
             cmd = [sys.executable, "-m", "summarize", "batch", str(inputs), "--out", str(out),
                    "--summarizer", summarizer, "--translator", translator, "--to", target,
@@ -888,7 +822,7 @@ def machine_info(threads: int) -> dict[str, Any]:
                             "cpu_count": os.cpu_count(), "threads": threads}
     from importlib.metadata import PackageNotFoundError, version
 
-    for name in ("torch", "transformers", "tokenizers"):
+    for name in ("torch", "transformers", "tokenizers", "ctranslate2"):
         try:
             info[name] = version(name)
         except PackageNotFoundError:
@@ -911,6 +845,9 @@ def run_bench(
     dtype: str = "auto",
     work_dir: Path | None = None,
     data_dir: Path | None = None,
+    text: Path | None = None,
+    backends: str | Sequence[str] = ("torch",),
+    quantization: str = "auto",
     isolate: bool = True,
     naive_sentences: int | None = None,
     naive_articles: int | None = None,
@@ -935,7 +872,12 @@ def run_bench(
         device: Device spec for both sides.
         dtype: Dtype spec for both sides.
         work_dir: Cache folder of built models (default: :func:`default_work_dir`).
-        data_dir: Shared data folder (default: found beside the repository).
+        data_dir: Shared data folder (WMT19/NTREX sentences, CNN/DailyMail articles), used
+            only when given; default text: the NTREX sample shipped with the package.
+        text: A text file to use instead (one sentence per line; blank-line-separated
+            blocks are articles).
+        backends: Engines to compare with the naive loop: ``torch``, ``ct2`` or both.
+        quantization: CTranslate2 compute type (``auto``: int8 on CPU).
         isolate: One subprocess per side.
         naive_sentences: Run the naive loop on only the first N sentences (slow devices).
         naive_articles: Run the naive loop on only the first N articles.
@@ -949,28 +891,37 @@ def run_bench(
         raise ValueError(f"--stage {stage}: expected translate, summarize, both or memory")
     work_dir = Path(work_dir) if work_dir else default_work_dir()
     log = log or (lambda message: None)
+    engines = _parse_backends(backends)
+    if data_dir is not None:
+        data_dir = Path(data_dir)
+        if not (data_dir / CNNDM_ARTICLES).is_dir() and not (data_dir / NTREX_SENTENCES).is_file():
+            raise ValueError(f"--data {data_dir}: neither {CNNDM_ARTICLES} nor "
+                             f"{NTREX_SENTENCES} is there")
+    text_source = str(text) if text else f"--data {data_dir}" if data_dir else "sample"
     report: dict[str, Any] = {"machine": machine_info(threads), "device": device,
-                              "dtype": dtype, "stages": {}}
+                              "dtype": dtype, "backends": list(engines),
+                              "quantization": quantization, "text": text_source,
+                              "stages": {}}
     if stage == "memory":
         report["stages"]["memory"] = run_memory(
-            work_dir, counts=memory_counts, data_dir=data_dir, group_size=group_size,
-            threads=threads, log=log)
+            work_dir, counts=memory_counts, data_dir=data_dir, text=text,
+            group_size=group_size, threads=threads, log=log)
         return report
     for name in STAGES if stage == "both" else (stage,):
         n_new = new_tokens or DEFAULT_NEW_TOKENS[name]
         if name == "translate":
             model = translator or str(ensure_model("marian", size, work_dir, data_dir))
-            items = load_sentences(sentences, data_dir)
+            items = load_sentences(sentences, data_dir, text=text)
             naive_items = naive_sentences
         else:
             model = summarizer or str(ensure_model("bart", size, work_dir, data_dir))
-            items = load_articles(articles, data_dir)
+            items = load_articles(articles, data_dir, text)
             naive_items = naive_articles
         log(f"{name}: {len(items)} items, {n_new} new tokens each, model {model}")
         report["stages"][name] = run_stage(
             name, model, items, new_tokens=n_new, threads=threads, device=device, dtype=dtype,
             batch_tokens=batch_tokens, target=target, isolate=isolate, naive_items=naive_items,
-            repeat=repeat)
+            repeat=repeat, backends=engines, quantization=quantization)
     return report
 
 
@@ -995,21 +946,33 @@ def format_report(report: dict[str, Any]) -> str:
         unit = "sentences" if name == "translate" else "articles"
         engine = st["engine"]
         lines.append(f"{name}  ({st['items']} {unit}, {st['new_tokens']} new tokens each; "
-                     f"{Path(st['model']).name}; {engine.get('device', '?')} "
-                     f"{engine.get('dtype', '')}, {report['machine']['threads']} threads)")
-        lines.append(f"  {'side':<7} {'seconds':>9} {'out tokens':>10} {'tok/s':>9} "
-                     f"{f'{unit}/s':>12} {'peak RSS MB':>11} {'CPU s':>8}")
-        for side in ("naive", "engine"):
+                     f"{Path(st['model']).name}; {engine.get('device', '?')}, "
+                     f"{report['machine']['threads']} threads)")
+        lines.append(f"  {'side':<12} {'dtype':<9} {'seconds':>9} {'out tokens':>10} "
+                     f"{'tok/s':>9} {f'{unit}/s':>12} {'x naive':>8} {'peak RSS MB':>11} "
+                     f"{'CPU s':>8} {'= naive':>8}")
+        for side in ("naive", *[k for k in ("torch", "ct2", "ct2_float32") if k in st]):
             r = st[side]
-            lines.append(f"  {side:<7} {r['seconds']:>9.2f} {r['output_tokens']:>10} "
-                         f"{r['tokens_per_s'] or 0:>9.1f} {r['items_per_s'] or 0:>12.3f} "
-                         f"{r['peak_rss_mb']:>11.1f} {r['cpu_s']:>8.1f}")
+            ratio = st["ratios"].get(side) if side != "naive" else 1.0
+            same = st["identical_to_naive"].get(side) if side != "naive" else None
+            same_s = f"{same['identical']}/{same['compared']}" if same else ""
+            dtype_s = r.get("dtype") or ("float32" if side == "naive" else "")
+            lines.append(f"  {side:<12} {dtype_s:<9} {r['seconds']:>9.2f} "
+                         f"{r['output_tokens']:>10} {r['tokens_per_s'] or 0:>9.1f} "
+                         f"{r['items_per_s'] or 0:>12.3f} {ratio or 0:>7.2f}x "
+                         f"{r['peak_rss_mb']:>11.1f} {r['cpu_s']:>8.1f} {same_s:>8}")
         if st["naive"]["items"] < st["engine"]["items"]:
             work = f"naive loop on the first {st['naive']['items']} {unit} only"
         else:
             work = f"same work: {'yes' if st['same_work'] else 'NO'}"
         lines.append(f"  ratio engine/naive (tok/s): {st['ratio']}x;  {work};  identical "
                      f"outputs: {st['identical']}/{st['compared']}")
+        if "ct2_over_torch" in st:
+            lines.append(f"  ratio ct2/torch engine (tok/s): {st['ct2_over_torch']}x")
+        if "ct2_agreement" in st:
+            ag = st["ct2_agreement"]
+            lines.append(f"  ct2 {st['ct2'].get('dtype')} outputs identical to ct2 float32: "
+                         f"{ag['identical']}/{ag['compared']} ({100 * (ag['share'] or 0):.1f}%)")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
 
@@ -1030,7 +993,8 @@ def bench(
     articles: Annotated[int, typer.Option(help="Articles to summarize.")] = DEFAULT_ARTICLES,
     new_tokens: Annotated[int | None, typer.Option(
         help="Output tokens per item, forced. [default: 24 translate, 48 summarize]")] = None,
-    threads: Annotated[int, typer.Option(help="Torch CPU threads.")] = 2,
+    threads: Annotated[int, typer.Option(
+        help="CPU threads of every side (torch threads, CTranslate2 intra_threads).")] = 2,
     batch_tokens: Annotated[int | None, typer.Option(
         help="Engine token budget per batch. [default: per device]")] = None,
     device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = "cpu",
@@ -1041,7 +1005,18 @@ def bench(
     work_dir: Annotated[Path | None, typer.Option(
         help="Cache of built models. [default: ~/.cache/summarize-bench]")] = None,
     data_dir: Annotated[Path | None, typer.Option(
-        help="Shared data folder. [default: ../shared/data beside the repo]")] = None,
+        "--data", "--data-dir",
+        help="Shared data folder (ntrex128_news, cnndm_frank_250), used only when given. "
+             "[default: the NTREX sample shipped with summarize]")] = None,
+    text: Annotated[Path | None, typer.Option(
+        "--text", help="Text file: one sentence per line; blank-line-separated blocks are "
+                       "the articles.", exists=True, dir_okay=False)] = None,
+    backend: Annotated[str, typer.Option(
+        "--backend", help="Engines to compare with the naive loop: torch, ct2 or torch,ct2.")]
+    = "torch",
+    quantization: Annotated[str, typer.Option(
+        help="CTranslate2 compute type: auto (int8 on CPU), int8, int8_float16, "
+             "int8_bfloat16, float16, bfloat16, float32.")] = "auto",
     naive_sentences: Annotated[int | None, typer.Option(
         help="Naive loop on only the first N sentences (rates stay comparable).")] = None,
     naive_articles: Annotated[int | None, typer.Option(
@@ -1056,13 +1031,18 @@ def bench(
         help="Run both sides in this process (peak RSS is then sampled, not separate).")]
     = False,
 ) -> None:
-    """Benchmark the engine against a naive one-at-a-time generate loop (and memory use)."""
+    """Benchmark the engines against a naive one-at-a-time generate loop (and memory use)."""
+    try:
+        _parse_backends(backend)
+    except ValueError as exc:
+        raise typer.BadParameter(str(exc), param_hint="--backend") from None
     counts = tuple(int(x) for x in memory_articles.split(",") if x.strip())
     report = run_bench(
         stage=stage, summarizer=summarizer, translator=translator, target=to,
         sentences=sentences, articles=articles, new_tokens=new_tokens, threads=threads,
         batch_tokens=batch_tokens, device=device, dtype=dtype, work_dir=work_dir,
-        data_dir=data_dir, isolate=not in_process, naive_sentences=naive_sentences,
+        data_dir=data_dir, text=text, backends=backend, quantization=quantization,
+        isolate=not in_process, naive_sentences=naive_sentences,
         naive_articles=naive_articles, repeat=repeat,
         memory_counts=counts, group_size=group_size,
         log=lambda message: typer.echo(message, err=True),

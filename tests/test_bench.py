@@ -22,6 +22,12 @@ ARTICLES = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _bench_cache(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    """Built models and CTranslate2 conversions go to a temporary cache, not ~/.cache."""
+    monkeypatch.setenv("SUMMARIZE_BENCH_DIR", str(tmp_path / "bench-cache"))
+
+
 def _check_stage(stage: dict, n_items: int) -> None:
     naive, engine = stage["naive"], stage["engine"]
     for side in (naive, engine):
@@ -81,7 +87,7 @@ def test_cli_writes_json_and_prints_the_same_numbers(tiny_marian: Path, tmp_path
     result = CliRunner().invoke(app, [
         "--stage", "translate", "--translator", str(tiny_marian), "--to", "ko",
         "--sentences", "4", "--new-tokens", "4", "--threads", "1", "--in-process",
-        "--json", str(out), "--data-dir", str(data),
+        "--json", str(out), "--data", str(data),
     ])
     assert result.exit_code == 0, result.output
     report = json.loads(out.read_text("utf-8"))
@@ -116,3 +122,59 @@ def test_format_report_of_a_memory_stage() -> None:
         "ratio": 1.1, "ok": True}}}
     text = bench.format_report(report)
     assert "ratio 2000/200: 1.100 (limit 1.3: ok)" in text
+
+
+def test_torch_and_ct2_columns_with_agreement(tiny_marian: Path) -> None:
+    pytest.importorskip("ctranslate2")
+    stage = bench.run_stage("translate", str(tiny_marian), SENTENCES, new_tokens=6,
+                            target="ko", isolate=False, threads=1, backends="torch,ct2",
+                            quantization="int8")
+    _check_stage(stage, len(SENTENCES))
+    for side in ("torch", "ct2", "ct2_float32"):
+        assert stage[side]["output_tokens"] == stage["naive"]["output_tokens"]
+        assert stage[side]["input_tokens"] == stage["naive"]["input_tokens"]
+        assert stage["ratios"][side] == round(
+            stage[side]["tokens_per_s"] / stage["naive"]["tokens_per_s"], 2)
+    assert stage["ct2"]["engine"] == "ct2" and stage["ct2"]["dtype"] == "int8"
+    assert stage["ct2_float32"]["dtype"] == "float32"
+    assert stage["ct2_over_torch"] == round(
+        stage["ct2"]["tokens_per_s"] / stage["torch"]["tokens_per_s"], 2)
+    agree = stage["ct2_agreement"]
+    assert agree["compared"] == len(SENTENCES) and 0 <= agree["identical"] <= len(SENTENCES)
+    # float32 CTranslate2 computes what torch computes: every output identical
+    assert stage["identical_to_naive"]["ct2_float32"]["identical"] == len(SENTENCES)
+    text = bench.format_report({"machine": {"threads": 1}, "stages": {"translate": stage}})
+    assert "ratio ct2/torch engine (tok/s)" in text and "identical to ct2 float32" in text
+
+
+def test_text_file_and_shipped_sample(tmp_path: Path) -> None:
+    sample = bench.load_articles(100)
+    assert len(sample) >= 12 and all(len(a.split()) > 100 for a in sample)
+    assert len(bench.load_sentences(300)) == 300
+    assert (bench.SAMPLE_TEXT.parent / "ATTRIBUTION").is_file()
+    given = tmp_path / "t.txt"
+    given.write_text("One sentence here.\nAnother one there.\n\nA second article.\n", "utf-8")
+    assert bench.load_articles(5, text=given) == [
+        "One sentence here. Another one there.", "A second article."]
+    assert bench.load_sentences(5, text=given) == [
+        "One sentence here.", "Another one there.", "A second article."]
+    one_per_line = tmp_path / "lines.txt"
+    one_per_line.write_text("First article.\nSecond article.\n", "utf-8")
+    assert bench.load_articles(5, text=one_per_line) == ["First article.", "Second article."]
+
+
+def test_importing_bench_imports_no_engine() -> None:
+    import subprocess
+    import sys
+
+    code = ("import sys, summarize.bench, summarize.tinymodels; "
+            "print(sorted(m for m in ('torch', 'transformers', 'sentencepiece', "
+            "'ctranslate2') if m in sys.modules))")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,
+                         check=True)
+    assert out.stdout.strip() == "[]"
+
+
+def test_unknown_backend_is_refused() -> None:
+    with pytest.raises(ValueError, match="--backend"):
+        bench.run_stage("translate", "x", SENTENCES, new_tokens=2, backends="onnx")
