@@ -346,21 +346,6 @@ class LangPlan:
     src_lang: str | None
     forced_bos_token_id: int | None
 
-    def prepare_text(self, text: str) -> str:
-        """The source segment as the model must see it (prefix prepended)."""
-        return self.prefix + text
-
-    def configure_tokenizer(self, tokenizer: Any) -> None:
-        """Set the source language on a tokenizer that needs one (mutates the tokenizer)."""
-        if self.src_lang is not None:
-            tokenizer.src_lang = self.src_lang
-
-    def generate_kwargs(self) -> dict[str, int]:
-        """Extra keyword arguments for ``model.generate`` (``forced_bos_token_id``)."""
-        if self.forced_bos_token_id is None:
-            return {}
-        return {"forced_bos_token_id": self.forced_bos_token_id}
-
 
 class _Vocab:
     """Lazy view of a tokenizer's tokens and ids, computed at most once per public call."""

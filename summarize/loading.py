@@ -62,7 +62,7 @@ class LoadedModels:
         return self.infos[0].engine if self.infos else None
 
     def close(self) -> None:
-        """Release every backend."""
+        """Release every backend (the run calls it for the models it loaded itself)."""
         seen: set[int] = set()
         tasks: list[Any] = [self.summarizer, *self.translators.values()]
         for task in tasks:

@@ -71,7 +71,7 @@ def _prepare_out_dir(out_dir: Path) -> None:
 
 
 def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedModels],
-             stop: threading.Event) -> RunResult:
+             stop: threading.Event, close_models: bool) -> RunResult:
     started_at, t_start = now(), time.perf_counter()
     out_dir = Path(config.out_dir)
     files, skipped, scan_failures = find_files([Path(p) for p in config.inputs],
@@ -122,6 +122,8 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         _write_report(out_dir, config.debug)
     finally:
         lock.release()
+    if close_models and engine.models is not None:
+        engine.models.close()  # free the device memory of the models this run loaded
     return RunResult(
         out_dir=out_dir, n_ok=tally.n_ok, n_failed=tally.n_failed, n_skipped=len(skipped),
         n_resumed=tally.n_resumed, failures=failures, stats=stats, interrupted=interrupted,
@@ -195,7 +197,7 @@ def run_batch(
 
         previous = signal.signal(signal.SIGINT, on_sigint)
     try:
-        return _execute(config, sink, load, stop)
+        return _execute(config, sink, load, stop, close_models=loader is None and not backends)
     finally:
         if previous is not None:
             signal.signal(signal.SIGINT, previous)

@@ -218,11 +218,9 @@ def test_each_family_gets_its_korean_code(
     assert plan.src_lang == src_lang
     if src_lang is None:
         assert plan.forced_bos_token_id is None
-        assert plan.generate_kwargs() == {}
     else:
         assert plan.forced_bos_token_id == tokenizer.convert_tokens_to_ids(model_code)
         assert plan.forced_bos_token_id != tokenizer.unk_token_id
-        assert plan.generate_kwargs() == {"forced_bos_token_id": plan.forced_bos_token_id}
 
 
 def test_m2m100_forced_bos_matches_get_lang_id(loaded: dict) -> None:
@@ -236,8 +234,8 @@ def test_m2m100_forced_bos_matches_get_lang_id(loaded: dict) -> None:
 def test_src_lang_is_applied_to_encoding(loaded: dict, name: str) -> None:
     tokenizer, config = loaded[name]
     plan = plan_target(tokenizer, config, "ko", source="en")
-    plan.configure_tokenizer(tokenizer)
-    ids = tokenizer(plan.prepare_text("The quick fox")).input_ids
+    tokenizer.src_lang = plan.src_lang
+    ids = tokenizer(plan.prefix + "The quick fox").input_ids
     src_token = plan.src_lang if name != "m2m100" else f"__{plan.src_lang}__"
     assert ids[0] == tokenizer.convert_tokens_to_ids(src_token)
 
@@ -246,7 +244,7 @@ def test_src_lang_is_applied_to_encoding(loaded: dict, name: str) -> None:
 def test_prefix_reaches_the_encoder_as_one_token(loaded: dict, name: str) -> None:
     tokenizer, config = loaded[name]
     plan = plan_target(tokenizer, config, "ja")
-    ids = tokenizer(plan.prepare_text("The quick fox")).input_ids
+    ids = tokenizer(plan.prefix + "The quick fox").input_ids
     assert ids[0] == tokenizer.convert_tokens_to_ids(plan.model_code)
     assert tokenizer.unk_token_id not in ids[:1]
 
@@ -269,7 +267,7 @@ def test_plain_t5_uses_task_prefix(loaded: dict) -> None:
     tokenizer, config = loaded["t5"]
     plan = plan_target(tokenizer, config, "deu")
     assert plan.prefix == "translate English to German: "
-    assert plan.prepare_text("Hi.") == "translate English to German: Hi."
+    assert plan.prefix + "Hi." == "translate English to German: Hi."
     with pytest.raises(UnsupportedLanguageError, match="'ko'.*de, fr, ro"):
         plan_target(tokenizer, config, "ko")
     with pytest.raises(UnsupportedLanguageError, match="source language 'fr'"):
@@ -412,10 +410,12 @@ def test_forced_bos_reaches_generation(tiny_models: dict, name: str, target: str
     tokenizer = AutoTokenizer.from_pretrained(path)
     model = AutoModelForSeq2SeqLM.from_pretrained(path).eval()
     plan = plan_target(tokenizer, model.config, target, source="en", model_name=str(path))
-    plan.configure_tokenizer(tokenizer)
-    batch = tokenizer([plan.prepare_text("The quick brown fox.")], return_tensors="pt")
+    if plan.src_lang is not None:
+        tokenizer.src_lang = plan.src_lang
+    batch = tokenizer([plan.prefix + "The quick brown fox."], return_tensors="pt")
     with torch.no_grad():
-        out = model.generate(**batch, max_new_tokens=3, do_sample=False, **plan.generate_kwargs())
+        out = model.generate(**batch, max_new_tokens=3, do_sample=False,
+                             forced_bos_token_id=plan.forced_bos_token_id)
     assert out[0, 0].item() == model.config.decoder_start_token_id
     assert out[0, 1].item() == plan.forced_bos_token_id
     assert tokenizer.convert_ids_to_tokens(out[0, 1].item()) == plan.model_code
