@@ -267,6 +267,41 @@ def report(
     typer.echo(str(write_report(out)))
 
 
+@app.command("eval")
+def eval_command(
+    out: Annotated[Path, typer.Argument(help="Output folder of an earlier run.",
+                                        exists=True, file_okay=False)],
+    references: Annotated[Path, typer.Option(
+        "--references", help="Reference summaries/translations: a folder of files named "
+        "like the inputs, or a JSONL file with id, summary, translations.", exists=True)],
+    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+) -> None:
+    """Score a finished run against references: ROUGE for summaries, chrF/chrF++/BLEU for
+    translations; writes OUT/eval.json (no model is loaded)."""
+    from summarize.evaluate import evaluate_run, load_references, write_eval
+
+    if not (out / "results.jsonl").is_file():
+        typer.echo(f"summarize: error: {out} has no results.jsonl", err=True)
+        raise typer.Exit(2)
+    try:
+        report = evaluate_run(out, load_references(references))
+    except SummarizeError as exc:
+        _fail(exc, debug)
+    path = write_eval(out, report)
+    typer.echo(f"matched {report.n_matched} of {report.n_records} articles to "
+               f"{report.n_references} references")
+    if report.summary.scores is not None:
+        s = report.summary.scores
+        typer.echo(f"summary  ROUGE-1 {s.rouge1:.2f}  ROUGE-2 {s.rouge2:.2f}  "
+                   f"ROUGE-Lsum {s.rougeLsum:.2f}  ({report.summary.n} articles)")
+    for lang, parts in report.translation.items():
+        for part, corpus in parts.items():
+            t = corpus.scores
+            typer.echo(f"{part} -> {lang}  chrF {t.chrf:.2f}  chrF++ {t.chrf_pp:.2f}  "
+                       f"BLEU {t.bleu:.2f} ({corpus.bleu_tokenizer})  ({corpus.n} articles)")
+    typer.echo(str(path))
+
+
 @models_app.command("list")
 def models_list(
     models_dir: Annotated[Path, typer.Option(help="Local model store.")] = Path("models"),

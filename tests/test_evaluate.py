@@ -213,3 +213,34 @@ def test_nothing_scored_gives_null(tmp_path: Path):
 def test_no_results_is_usage_error(tmp_path: Path):
     with pytest.raises(UsageError, match="results.jsonl"):
         evaluate_run(tmp_path, {"a": Reference("x")})
+
+
+def test_eval_command_scores_a_run_and_writes_eval_json(tmp_path):
+    """`summarize eval OUT --references refs.jsonl` end to end on a finished run's folder."""
+    from typer.testing import CliRunner
+
+    from summarize.cli import app
+    from summarize.pipeline import run_batch
+    from summarize.records import RunConfig
+    from tests.fakes import fake_loader
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text("The council approved the plan on Monday. Work starts soon.")
+    out = tmp_path / "out"
+    run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), targets=("ko",)),
+              loader=fake_loader())
+    refs = tmp_path / "refs.jsonl"
+    refs.write_text('{"id": "a.txt", "summary": "The council approved the plan."}\n')
+    result = CliRunner().invoke(app, ["eval", str(out), "--references", str(refs)])
+    assert result.exit_code == 0, result.output
+    assert "matched 1 of 1 articles" in result.output
+    data = json.loads((out / "eval.json").read_text())
+    expected = rouge_scorer.RougeScorer(["rouge1"], use_stemmer=True).score(
+        "The council approved the plan.", "The council approved the plan on")
+    assert data["summary"]["scores"]["rouge1"] == pytest.approx(
+        100 * expected["rouge1"].fmeasure)
+    bad = tmp_path / "bad.jsonl"
+    bad.write_text("not json\n")
+    result = CliRunner().invoke(app, ["eval", str(out), "--references", str(bad)])
+    assert result.exit_code == 2 and "bad.jsonl:1" in result.stderr
