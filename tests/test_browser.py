@@ -52,8 +52,8 @@ DESKTOP = "1280,900"
 PHONE = "390,844"
 
 
-def chromium(tmp: Path, url: str, *args: str) -> str:
-    """Run headless Chromium on ``url`` with a fresh profile and return its stdout."""
+def run_chromium(tmp: Path, url: str, *args: str) -> subprocess.CompletedProcess[str]:
+    """Run headless Chromium on ``url`` with a fresh profile; fail unless it exits cleanly."""
     profile = tempfile.mkdtemp(dir=tmp, prefix="profile-")
     try:
         proc = subprocess.run(
@@ -66,7 +66,18 @@ def chromium(tmp: Path, url: str, *args: str) -> str:
     finally:
         shutil.rmtree(profile, ignore_errors=True)
     assert proc.returncode == 0, proc.stderr[-2000:]
-    return proc.stdout
+    return proc
+
+
+def chromium(tmp: Path, url: str, *args: str) -> str:
+    """Run headless Chromium on ``url`` and return its stdout."""
+    return run_chromium(tmp, url, *args).stdout
+
+
+def console(tmp: Path, url: str) -> str:
+    """What the page logs to the browser console (CSP violations among it)."""
+    proc = run_chromium(tmp, url, "--enable-logging=stderr", "--v=0", "--dump-dom")
+    return "\n".join(line for line in proc.stderr.splitlines() if ":CONSOLE" in line)
 
 
 def dump_dom(tmp: Path, url: str) -> Dom:
@@ -288,6 +299,29 @@ def test_csp_blocks_injected_inline_script(run: Path, tmp_path: Path) -> None:
         finally:
             copy.unlink()
         assert dom.title and dom.title != "pwned", name
+
+
+def test_pages_load_their_stylesheet_without_csp_violations(run: Path, tmp_path: Path) -> None:
+    """The CSP lets the shared stylesheet (and nothing inline) apply; a blocked one is logged."""
+    urls = [(run / "index.html").as_uri()] + [
+        (run / "articles" / f"{page_stem(i)}.html").as_uri()
+        for i in (TRAVERSAL_ID, ABSOLUTE_ID, "world/korea-rates.txt")
+    ]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        logs = list(pool.map(lambda url: console(tmp_path, url), urls))
+    for url, log in zip(urls, logs, strict=True):
+        assert "Content Security Policy" not in log, (url, log[:2000])
+    # The check itself works: an inline style attribute on an article page is reported.
+    page = run / "articles" / f"{page_stem(ABSOLUTE_ID)}.html"
+    copy = page.with_name("styled-" + page.name)
+    copy.write_text(
+        page.read_text(encoding="utf-8").replace("<main>", '<main style="color:red">', 1),
+        encoding="utf-8",
+    )
+    try:
+        assert "Content Security Policy" in console(tmp_path, copy.as_uri())
+    finally:
+        copy.unlink()
 
 
 def test_screenshots_at_desktop_and_phone_widths(run: Path, tmp_path: Path) -> None:

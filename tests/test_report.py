@@ -12,10 +12,11 @@ from html.parser import HTMLParser
 from pathlib import Path
 
 import pytest
+from markupsafe import escape
 
 from summarize import report
 from summarize.naming import page_stem
-from summarize.report import INDEX_SCRIPT, load_results, load_stats, write_report
+from summarize.report import INDEX_SCRIPT, STYLESHEET, load_results, load_stats, write_report
 from tests.report_fixtures import (
     ABSOLUTE_ID,
     ARABIC_TEXT,
@@ -30,6 +31,7 @@ from tests.report_fixtures import (
     article,
     default_articles,
     make_run_dir,
+    make_stats,
 )
 
 # Every tag the report itself emits; anything else must have come from data.
@@ -119,7 +121,10 @@ def assert_structure_is_ours(page: Page, *, n_scripts: int) -> None:
     assert tags <= ALLOWED_TAGS, tags - ALLOWED_TAGS
     assert not tags & {"img", "iframe", "object", "embed", "form", "base", "plaintext", "b"}
     assert len(page.all("script")) == n_scripts == len(page.scripts)
-    assert len(page.all("style")) == 1
+    # No inline <style>: exactly one link, to the shared stylesheet (report.css or ../report.css).
+    assert not page.all("style")
+    links = [a for a in page.all("link") if a.get("rel") == "stylesheet"]
+    assert [a.get("href") for a in links] in (["report.css"], ["../report.css"]), links
     for tag, attrs in page.tags:
         for name, value in attrs.items():
             assert not name.startswith("on"), (tag, name)
@@ -131,7 +136,7 @@ def assert_structure_is_ours(page: Page, *, n_scripts: int) -> None:
                 ARTICLE_HREF.match(href)
                 or SIBLING_HREF.match(href)
                 or re.match(r"^#[a-z-]+$", href)
-                or href in ("../index.html", "data:,")
+                or href in ("../index.html", "data:,", "report.css", "../report.css")
             )
             assert ok, href
         if "style" in attrs:
@@ -170,7 +175,8 @@ def test_article_pages_have_no_structure_from_data_and_no_script(run: Path) -> N
 def test_csp_hash_matches_the_inline_script(run: Path) -> None:
     page = parse(run / "index.html")
     csp = page.csp()
-    assert "default-src 'none'" in csp and "style-src 'unsafe-inline'" in csp
+    assert "default-src 'none'" in csp and "style-src 'self'" in csp
+    assert "'unsafe-inline'" not in csp.split("style-src", 1)[1].split(";")[0]
     assert "img-src data:" in csp
     hashes = re.findall(r"'sha256-([A-Za-z0-9+/=]+)'", csp)
     digest = base64.b64encode(hashlib.sha256(page.scripts[0].encode("utf-8")).digest()).decode()
@@ -178,14 +184,41 @@ def test_csp_hash_matches_the_inline_script(run: Path) -> None:
     assert "unsafe-inline" not in csp.split("script-src", 1)[1].split(";")[0]
 
 
+def test_article_csp_allows_only_the_report_stylesheet(run: Path) -> None:
+    for path in pages(run):
+        csp = parse(path).csp()
+        assert "style-src 'self'" in csp and "unsafe-inline" not in csp, csp
+        assert "script-src 'none'" in csp and "base-uri 'none'" in csp
+
+
+def test_stylesheet_is_written_once_and_rewritten_only_when_changed(tmp_path: Path) -> None:
+    out = make_run_dir(tmp_path)
+    write_report(out)
+    css = out / STYLESHEET
+    shipped = (Path(report.__file__).parent / "static" / STYLESHEET).read_text(encoding="utf-8")
+    assert css.read_text(encoding="utf-8") == shipped
+    assert [p.relative_to(out) for p in out.rglob("*.css")] == [Path(STYLESHEET)]
+    before = css.stat()
+    write_report(out)  # unchanged: not rewritten (same inode, same mtime)
+    after = css.stat()
+    assert (after.st_ino, after.st_mtime_ns) == (before.st_ino, before.st_mtime_ns)
+    css.write_text("stale", encoding="utf-8")
+    write_report(out)  # changed: rewritten atomically
+    assert css.read_text(encoding="utf-8") == shipped
+    assert not list(out.rglob("*.tmp"))
+    for path in [out / "index.html", *pages(out)]:
+        assert shipped not in path.read_text(encoding="utf-8")
+
+
 def test_hostile_strings_appear_escaped_as_text(run: Path) -> None:
     raw = (run / "articles" / f"{page_stem(TRAVERSAL_ID)}.html").read_text(encoding="utf-8")
     page = Page(raw)
+    # Jinja2 escapes with markupsafe, which writes quotes as &#34; and &#39;.
     for hostile in (HOSTILE_TITLE, HOSTILE_IMG, HOSTILE_JS_LINK, HOSTILE_PWN_SCRIPT):
-        assert html.escape(hostile, quote=True) in raw
+        assert str(escape(hostile)) in raw
         assert hostile in page.text
     assert HOSTILE_QUOTES in page.text
-    assert html.escape(HOSTILE_QUOTES, quote=True) in raw
+    assert str(escape(HOSTILE_QUOTES)) in raw
     titles = [t for t, _ in page.tags if t == "title"]
     assert len(titles) == 1 and f"<title>{html.escape(HOSTILE_TITLE)}" in raw
 
@@ -211,8 +244,8 @@ def test_pages_stay_inside_articles_folder_with_distinct_names(tmp_path: Path) -
     write_report(out)
     created = set(tmp_path.rglob("*")) - before
     articles = (out / "articles").resolve()
-    assert out / "index.html" in created
-    for path in created - {out / "index.html"}:
+    assert out / "index.html" in created and out / STYLESHEET in created
+    for path in created - {out / "index.html", out / STYLESHEET}:
         assert path.resolve().is_relative_to(articles), path
     traversal = out / "articles" / f"{page_stem(TRAVERSAL_ID)}.html"
     absolute = out / "articles" / f"{page_stem(ABSOLUTE_ID)}.html"
@@ -384,11 +417,14 @@ def test_rtl_cjk_long_word_and_empty_summary(run: Path) -> None:
     assert LONG_WORD in long_word.text
     empty = parse(run / "articles" / f"{page_stem('empty-summary.txt')}.html")
     assert "(empty summary)" in empty.text
-    css = (run / "index.html").read_text(encoding="utf-8")
+    css = (run / STYLESHEET).read_text(encoding="utf-8")
     assert "overflow-wrap:anywhere" in css and '"Noto Sans CJK KR"' in css
 
 
-def test_every_page_is_self_contained(run: Path) -> None:
+def test_every_page_needs_nothing_outside_the_report(run: Path) -> None:
+    css = (run / STYLESHEET).read_text(encoding="utf-8")
+    assert "http://" not in css and "https://" not in css and "@import" not in css
+    assert "url(" not in css
     for path in [run / "index.html", *pages(run)]:
         raw = path.read_text(encoding="utf-8")
         page = Page(raw)
@@ -440,6 +476,44 @@ def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     assert os.access(index, os.R_OK)
 
 
-def test_report_module_loads_no_model_libraries() -> None:
-    source = Path(report.__file__).read_text(encoding="utf-8")
-    assert not re.search(r"^\s*(import|from)\s+(torch|transformers)\b", source, re.M)
+def test_report_package_loads_no_model_libraries() -> None:
+    modules = sorted(Path(report.__file__).parent.glob("*.py"))
+    assert len(modules) > 1
+    for module in modules:
+        source = module.read_text(encoding="utf-8")
+        assert not re.search(r"^\s*(import|from)\s+(torch|transformers)\b", source, re.M)
+
+
+WRONG_VALUES = [None, "", "text", 0, -1, 1.5, True, 10**400, [], [1, "a", None], {}, {"x": [1]}]
+RECORD_FIELDS = [
+    "title", "lang", "status", "error", "text", "summary", "chunks", "translations",
+    "alignment", "timings", "n_words", "n_chars", "page", "finished_at", "source",
+    "schema_version",
+]  # fmt: skip
+STATS_FIELDS = [
+    "schema_version", "started_at", "finished_at", "wall_s", "device", "device_name", "dtype",
+    "models", "stages", "articles", "packages", "failures", "skipped", "targets", "translate",
+    "source_lang", "articles_per_s", "peak_rss_mb", "peak_gpu_mb",
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("value", WRONG_VALUES, ids=lambda v: repr(v)[:16])
+def test_a_wrong_type_in_any_field_never_crashes_the_report(tmp_path: Path, value: object) -> None:
+    """Every record and stats field set to the same wrong-typed value still builds a report."""
+    base = article("base", title="T", text="A. B.", summary="S.", translations={"ko": {}})
+    records = [base] + [{**base, "id": f"bad-{name}", name: value} for name in RECORD_FIELDS]
+    nested = {
+        "translations": {"ko": value, "ja": {"summary": value, "title": value}},
+        "alignment": {"ko": value, "ja": {"summary": value, "article": [value, [value]]}},
+        "timings": {"total": value, "read": value},
+    }
+    records += [{**base, "id": f"nested-{name}", name: v} for name, v in nested.items()]
+    out = make_run_dir(tmp_path, records, stats=False, torn_line=False)
+    stats = make_stats([base])
+    stats.update(dict.fromkeys(STATS_FIELDS, value))
+    (out / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    page = parse(write_report(out))
+    assert_structure_is_ours(page, n_scripts=1)
+    assert len(pages(out)) == len(records)
+    for path in pages(out):
+        assert_structure_is_ours(parse(path), n_scripts=0)

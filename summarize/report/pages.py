@@ -1,0 +1,352 @@
+"""Work out what each report page shows, from the typed records and stats of a run.
+
+Pure functions from :mod:`summarize.report.view` values to the plain values the templates
+lay out: derived totals, chart geometry, table rows, aligned sections. No HTML is built here
+and nothing is escaped here; the templates do both.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from itertools import zip_longest
+
+from summarize.records import STAGES
+from summarize.report.format import DASH, shorten
+from summarize.report.view import Failure, Pairs, Record, Stats
+from summarize.writers import SCHEMA_VERSION
+
+#: Per-article timings in the order the article page lists them; others follow.
+ARTICLE_TIMINGS = (*STAGES[1:], "total")
+PARTS = ("summary", "article")
+MAX_BARS = 400  # per-article bars in the latency chart; above this, a curve
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Split text on blank lines into non-empty paragraphs."""
+    if text is None:
+        return []
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+# --------------------------------------------------------------------------- index page
+
+
+def counts(records: list[Record], stats: Stats) -> dict[str, float | None]:
+    """Article counts from stats.json, falling back on the records."""
+    derived: dict[str, float | None] = {
+        "total": len(records),
+        "ok": sum(r.status == "ok" for r in records),
+        "failed": sum(r.status == "error" for r in records),
+        "skipped": len(stats.skipped) if stats.skipped is not None else None,
+        "resumed": None,
+    }
+    return {
+        k: (stats.counts.get(k) if stats.counts.get(k) is not None else v)
+        for k, v in derived.items()
+    }
+
+
+def newer_schema(records: list[Record], stats: Stats) -> float | None:
+    """The newest schema version in the files if it is newer than this report knows."""
+    versions = {stats.schema_version} | {r.schema_version for r in records}
+    newer = sorted(v for v in versions if v is not None and v > SCHEMA_VERSION)
+    return newer[-1] if newer else None
+
+
+def languages(records: list[Record], stats: Stats) -> tuple[str, str] | None:
+    """(sources, targets) as ``en`` and ``ko, ja``: from stats.json, else from the records."""
+    sources = [stats.source_lang] if stats.source_lang else []
+    targets = stats.targets
+    if not sources:
+        sources = sorted({r.lang for r in records if r.lang})
+    if not targets:
+        targets = sorted({code for r in records for code in r.translations})
+    source_text = ", ".join(sources)
+    if not source_text and not targets:
+        return None
+    return source_text, ", ".join(targets)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the stage chart."""
+
+    label: str
+    seconds: float
+    width_pct: float  # of the longest bar
+    share_pct: float  # of the whole
+    kind: str  # "" or "other"
+
+
+@dataclass(frozen=True)
+class StageChart:
+    bars: list[Bar]
+    note: str
+
+
+def stage_seconds(records: list[Record], stats: Stats) -> tuple[list[tuple[str, float]], bool]:
+    """Seconds per stage from stats.json, else summed from per-article timings.
+
+    Returns:
+        The (stage, seconds) pairs that are known, and whether they were derived from
+        per-article timings.
+    """
+    known = [(s, stats.stages[s].seconds if s in stats.stages else None) for s in STAGES]
+    pairs = [(s, v) for s, v in known if v is not None]
+    if pairs:
+        return pairs, False
+    summed = []
+    for stage in STAGES[1:]:
+        values = [v for r in records if (v := r.timings.get(stage)) is not None]
+        if values:
+            summed.append((stage, sum(values)))
+    return summed, True
+
+
+def stage_chart(records: list[Record], stats: Stats) -> StageChart | None:
+    """Where the time went: one bar per stage plus "other" for time outside them."""
+    pairs, derived = stage_seconds(records, stats)
+    if not pairs:
+        return None
+    wall = stats.wall_s
+    busy = sum(max(v, 0.0) for _, v in pairs)
+    raw = [(stage, max(v, 0.0), "") for stage, v in pairs]
+    if wall is not None and wall - busy > 0.005 * max(wall, 1e-9):
+        raw.append(("other", wall - busy, "other"))
+    whole = sum(v for _, v, _ in raw) or 1.0
+    biggest = max(v for _, v, _ in raw) or 1.0
+    bars = [Bar(s, v, 100.0 * v / biggest, 100.0 * v / whole, kind) for s, v, kind in raw]
+    if derived:
+        note = "Summed from per-article timings (no stats.json stage totals)."
+    elif wall is not None and busy > wall * 1.01:
+        note = "Stages overlap, so their sum exceeds the wall time; shares are of the sum."
+    elif wall is not None:
+        note = "Share of the run's wall time; “other” is time outside the named stages."
+    else:
+        note = "Share of the sum of the stages (no wall time recorded)."
+    return StageChart(bars, note)
+
+
+def stage_names(stats: Stats) -> list[str]:
+    """Recorded stages: the known ones in run order, then any others by name."""
+    return [s for s in STAGES if s in stats.stages] + sorted(
+        s for s in stats.stages if s not in STAGES
+    )
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated percentile of an ascending list (``q`` in 0..1)."""
+    pos = (len(sorted_values) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class LatencyBar:
+    record: Record
+    x: float
+    y: float
+    width: float
+    height: float
+    tip: str
+
+
+@dataclass(frozen=True)
+class LatencyChart:
+    """Seconds per article, slowest first: one bar each, or a curve for large runs."""
+
+    n: int
+    width: int  # of the SVG view box
+    bars: list[LatencyBar]  # empty when drawn as a curve
+    curve: str | None  # SVG path data
+    top: float
+    median: float
+    p90: float
+    mean: float
+    slowest: Record
+    note: str
+
+
+def latency_chart(records: list[Record]) -> LatencyChart | None:
+    """Chart the seconds each article took, slowest first.
+
+    Up to ``MAX_BARS`` articles get one bar each, linking to the article's page; larger runs
+    get a filled curve of the same ranking, since single bars would be under a pixel wide.
+    """
+    timed = [(t, r) for r in records if (t := r.total_s) is not None and t >= 0]
+    if not timed:
+        return None
+    timed.sort(key=lambda item: -item[0])
+    values = sorted(t for t, _ in timed)
+    top = values[-1] or 1.0
+    n = len(timed)
+    bars: list[LatencyBar] = []
+    curve = None
+    if n <= MAX_BARS:
+        gap = 0.15 if n <= 120 else 0.0
+        for i, (t, record) in enumerate(timed):
+            h = max(100.0 * t / top, 1.0)  # keep near-zero bars visible
+            tip = f"{record.label or DASH}: {t:.2f} s"
+            bars.append(LatencyBar(record, i + gap / 2, 100 - h, 1 - gap, h, tip))
+        width = n
+        note = "Failed articles in red; hover a bar for its title, click it to open the article."
+    else:
+        curve, width = _curve([t for t, _ in timed], top), 1000
+        note = "Too many articles for one bar each: the curve shows the same ranking."
+    return LatencyChart(
+        n=n,
+        width=width,
+        bars=bars,
+        curve=curve,
+        top=top,
+        median=percentile(values, 0.5),
+        p90=percentile(values, 0.9),
+        mean=sum(values) / n,
+        slowest=timed[0][1],
+        note=note,
+    )
+
+
+def _curve(descending: list[float], top: float, steps: int = 1000) -> str:
+    """A filled step curve of descending values, resampled to ``steps`` columns."""
+    n = len(descending)
+    points = ["M0,100"]
+    for col in range(steps):
+        t = descending[col * n // steps]  # the largest value in this column's share
+        y = 100.0 - max(100.0 * t / top, 0.5)
+        points.append(f"L{col},{y:.2f}L{col + 1},{y:.2f}")
+    points.append(f"L{steps},100Z")
+    return "".join(points)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A failed input: its id (when it has one), source, error and page stem (when it has one)."""
+
+    id: str | None
+    source: str | None
+    error: str | None
+    stem: str | None
+
+
+def problems(records: list[Record], stats: Stats) -> list[Problem]:
+    """The failures stats.json lists, then failed records it does not list."""
+    stem_of = {r.id: r.stem for r in records}
+    failures: list[Failure] = list(stats.failures)
+    seen = {f.id for f in failures if f.id}
+    failures += [
+        Failure(r.id, r.source, r.error)
+        for r in records
+        if r.status == "error" and r.id not in seen
+    ]
+    return [Problem(f.id, f.source, f.error, stem_of.get(f.id) if f.id else None) for f in failures]
+
+
+def index_context(records: list[Record], stats: Stats, folder: str, generated: str) -> dict:
+    """Everything ``index.html`` shows."""
+    return {
+        "folder": folder,
+        "generated": generated,
+        "records": records,
+        "stats": stats,
+        "schema_version": SCHEMA_VERSION,
+        "newer_schema": newer_schema(records, stats),
+        "counts": counts(records, stats),
+        "languages": languages(records, stats),
+        "stage_chart": stage_chart(records, stats),
+        "stage_names": stage_names(stats),
+        "latency": latency_chart(records),
+        "statuses": sorted({r.status for r in records}),
+        "problems": problems(records, stats),
+    }
+
+
+# --------------------------------------------------------------------------- article page
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of an aligned table: its number, the source and the translation."""
+
+    num: str
+    src: str
+    tgt: str
+
+
+@dataclass(frozen=True)
+class AlignedSection:
+    """A part (summary or article) beside its translation into one language."""
+
+    heading: str
+    mode: str  # "sentence by sentence" or "paragraph by paragraph"
+    code: str
+    paragraphs: list[list[Row]]
+
+
+def aligned_section(record: Record, code: str, part: str) -> AlignedSection | None:
+    """A table pairing a part's source with its translation into ``code``, if there is one."""
+    pairs: list[Pairs] = record.alignment.get(code, {}).get(part, [])
+    translated = record.translations.get(code, {}).get(part)
+    source = record.summary if part == "summary" else record.text
+    if pairs:
+        mode = "sentence by sentence"
+    elif translated is not None:
+        mode = "paragraph by paragraph"
+        pairs = [
+            [(s or "", t or "")] for s, t in zip_longest(paragraphs(source), paragraphs(translated))
+        ]
+    else:
+        return None
+    rows = [
+        [
+            Row(f"{p}.{s}" if mode == "sentence by sentence" else f"¶{p}", src, tgt)
+            for s, (src, tgt) in enumerate(para, start=1)
+        ]
+        for p, para in enumerate(pairs, start=1)
+    ]
+    heading = f"{'Summary' if part == 'summary' else 'Article'} → {code}"
+    return AlignedSection(heading, mode, code, rows)
+
+
+def article_context(
+    record: Record,
+    source_lang: str | None,
+    prev: Record | None,
+    nxt: Record | None,
+) -> dict:
+    """Everything one article page shows."""
+    codes = list(dict.fromkeys([*record.translations, *record.alignment]))
+    sections = [
+        section
+        for code in codes
+        for part in PARTS
+        if (section := aligned_section(record, code, part)) is not None
+    ]
+    timing_keys = [k for k in ARTICLE_TIMINGS if k in record.timings] + [
+        k for k in record.timings if k not in ARTICLE_TIMINGS
+    ]
+    summaries = [
+        (code, parts["summary"])
+        for code, parts in record.translations.items()
+        if "summary" in parts
+    ]
+    return {
+        "record": record,
+        "lang": record.lang or source_lang,
+        "has_overview": bool(record.text or record.summary is not None or record.translations),
+        "summary_paragraphs": paragraphs(record.summary),
+        "summary_empty": "(empty summary)" if record.summary is not None else "(no summary)",
+        "text_paragraphs": paragraphs(record.text),
+        "summaries": [(code, paragraphs(text)) for code, text in summaries],
+        "timings": [(k, record.timings[k]) for k in timing_keys],
+        "sections": sections,
+        "prev": prev,
+        "next": nxt,
+    }
+
+
+def pager_label(record: Record) -> str:
+    return shorten(record.label or DASH, 80)
