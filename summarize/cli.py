@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import os
+import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -25,6 +26,19 @@ app = typer.Typer(
 models_app = typer.Typer(help="Show and fetch the models the tool uses.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+
+
+def printable(text: object) -> str:
+    """Text safe for a terminal: control, escape and bidi characters shown as ``\\xNN``.
+
+    File names and article ids are untrusted: an ``ESC ]0;...`` in a name would otherwise
+    retitle the terminal or clear the screen when printed.
+    """
+    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
+                        else f"\\u{ord(m.group()):04x}", str(text))
+
+
 class _Notes:
     """Reporter for --quiet: no bars, but messages such as how to resume still show."""
 
@@ -35,7 +49,7 @@ class _Notes:
         pass
 
     def note(self, message: str) -> None:
-        typer.echo(f"summarize: {message}", err=True)
+        typer.echo(f"summarize: {printable(message)}", err=True)
 
 
 class _Bars:
@@ -92,7 +106,7 @@ class _Bars:
             self.progress.advance(self._task(stage), n)
 
     def note(self, message: str) -> None:
-        self.progress.console.print(message, markup=False, highlight=False)
+        self.progress.console.print(printable(message), markup=False, highlight=False)
 
     def stop(self) -> None:
         if self.started:
@@ -129,17 +143,17 @@ def _print_summary(console: Any, result: Any) -> None:
     if result.failures:
         console.print(f"[bold red]{len(result.failures)} failed:[/]")
         for failure in result.failures:
-            console.print(f"  {failure.source}: {failure.error}", markup=False,
-                          highlight=False)
+            console.print(f"  {printable(failure.source)}: {printable(failure.error)}",
+                          markup=False, highlight=False)
     index = result.out_dir / "index.html"
     where = index if index.is_file() else result.out_dir
-    console.print(f"outputs: {where}", markup=False, highlight=False)
+    console.print(f"outputs: {printable(where)}", markup=False, highlight=False)
 
 
 def _fail(exc: SummarizeError, debug: bool) -> None:
     if debug:
         raise exc
-    typer.echo(f"summarize: error: {exc}", err=True)
+    typer.echo(f"summarize: error: {printable(exc)}", err=True)
     raise typer.Exit(exc.exit_code)
 
 

@@ -25,7 +25,7 @@ from typing import Any
 from summarize.backends import Seq2SeqBackend
 from summarize.engine import Engine, Interrupted, Reporter, Silent
 from summarize.errors import OutputLockedError, UsageError
-from summarize.inputs import find_files
+from summarize.inputs import ARTICLE_SUFFIXES, find_files
 from summarize.loading import LoadedModels, load_models
 from summarize.records import ArticleCounts, Failure, RunConfig, RunStats, stats_from_json
 from summarize.resume import settings_fingerprint
@@ -75,7 +75,16 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
     started_at, t_start = now(), time.perf_counter()
     out_dir = Path(config.out_dir)
     files, skipped, scan_failures = find_files([Path(p) for p in config.inputs],
-                                               exclude=[out_dir])
+                                               exclude=[out_dir],
+                                               follow_symlinks=config.follow_symlinks)
+    if not files:
+        found = f"{len(skipped)} file(s) skipped" if skipped else "no files"
+        reasons = sorted({s.reason for s in skipped})[:3]
+        raise UsageError(
+            f"no article files in {', '.join(config.inputs)}: {found}"
+            + (f" ({'; '.join(reasons)})" if reasons else "")
+            + f"; articles are {', '.join(sorted(ARTICLE_SUFFIXES))} files"
+        )
     _prepare_out_dir(out_dir)
     from filelock import FileLock, Timeout
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 import json
 import logging
 import os
+import re
 import tempfile
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -205,38 +206,49 @@ def page_path(out_dir: Path, article_id: str, suffix: str) -> Path:
     return out_dir / ARTICLES / f"{page_stem(article_id)}{suffix}"
 
 
+_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+
+
 def _md_escape(text: str) -> str:
     """Keep article text literal in Markdown: no headings, links, HTML or emphasis from data."""
-    out = text.replace("\\", "\\\\")
-    for ch in "`*_[]<>#|!":
+    out = _CONTROL.sub("", text).replace("\\", "\\\\")
+    for ch in "`*_[]<>#|!&":
         out = out.replace(ch, "\\" + ch)
     return out
 
 
+def _md_inline(text: str) -> str:
+    """A one-line Markdown value (an id, a path): escaped, newlines and controls removed."""
+    return _md_escape(" ".join(text.split()))
+
+
 def render_markdown(record: ArticleResult) -> str:
     """The side-by-side Markdown page of one article (source, summary, translations)."""
-    lines = [f"# {_md_escape(record.title or record.id)}", ""]
-    lines.append(f"- id: `{record.id.replace('`', '')}`")
-    lines.append(f"- source: `{record.source.replace('`', '')}`")
-    lines.append(f"- status: {record.status}")
+    lines = [f"# {_md_inline(record.title or record.id)}", ""]
+    lines.append(f"- id: {_md_inline(record.id)}")
+    lines.append(f"- source: {_md_inline(record.source)}")
+    lines.append(f"- status: {_md_inline(record.status)}")
     if record.error:
-        lines.append(f"- error: {_md_escape(record.error)}")
+        lines.append(f"- error: {_md_inline(record.error)}")
     if record.chunks:
         lines.append(f"- chunks: {record.chunks}")
     if record.timings:
-        lines.append("- seconds: " + ", ".join(f"{k} {v:.3f}" for k, v in record.timings.items()))
+        lines.append("- seconds: " + ", ".join(f"{_md_inline(k)} {v:.3f}"
+                                               for k, v in record.timings.items()))
     lines.append("")
     if record.summary is not None:
         lines += ["## Summary", "", _md_escape(record.summary), ""]
     for lang, parts in record.translations.items():
         for part, text in parts.items():
-            lines += [f"## {part.capitalize()} ({lang})", ""]
+            lines += [f"## {_md_inline(part.capitalize())} ({_md_inline(lang)})", ""]
             pairs = record.alignment.get(lang, {}).get(part)
             if pairs:
                 lines += ["| source | translation |", "| --- | --- |"]
                 for paragraph in pairs:
-                    for src, tgt in paragraph:
-                        lines.append(f"| {_md_escape(src)} | {_md_escape(tgt)} |")
+                    for pair in paragraph:
+                        if isinstance(pair, list) and len(pair) == 2:
+                            src, tgt = (str(x) for x in pair)
+                            lines.append(f"| {_md_inline(src)} | {_md_inline(tgt)} |")
                 lines.append("")
             else:
                 lines += [_md_escape(text), ""]

@@ -469,3 +469,44 @@ def test_model_with_remote_code_is_refused_and_never_run(
     else:
         # The tokenizer's auto_map is ignored: the built-in Marian tokenizer is used.
         assert result.exit_code == 0, result.output
+
+
+def test_markdown_pages_keep_hostile_ids_and_text_literal(tmp_path):
+    from summarize.records import ArticleResult
+    from summarize.writers import render_markdown
+
+    evil = "x\n\n<img src=x onerror=alert(1)>\n# heading\n`code` [link](http://e) &amp;\x1b[2J"
+    page = render_markdown(ArticleResult(id=evil, source=evil, status="ok", title=evil,
+                                         text=evil, summary=evil))
+    assert not re.search(r"(?<!\\)[<>`\[]", page)  # every tag, code and link char escaped
+    assert "\\<img" in page
+    assert "\x1b" not in page
+    assert "\n# heading" not in page  # no heading made from data
+    header = page.split("\n## ", 1)[0]
+    # the id, source and title stay on their own line each
+    assert sum(line.startswith("- id: ") for line in header.splitlines()) == 1
+    assert "\\&amp;" in page
+
+
+def test_console_neutralises_control_characters_in_file_names(monkeypatch, tmp_path):
+    src = tmp_path / "in"
+    write(src / "ok.txt", story(1))
+    (src / "evil\x1b]0;pwned\x07\x1b[2J.txt").write_text("", "utf-8")  # fails: empty
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "\x1b" not in result.stderr and "\x07" not in result.stderr
+    assert "evil\\x1b]0;pwned\\x07\\x1b[2J.txt" in result.stderr
+
+
+def test_a_folder_without_articles_is_a_usage_error(monkeypatch, tmp_path):
+    src = tmp_path / "in"
+    write(src / "notes.pdf", "x")
+    write(src / "image.png", "x")
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "no article files in" in result.stderr and "2 file(s) skipped" in result.stderr
+    assert not (tmp_path / "out").exists()
+    empty = tmp_path / "empty"
+    empty.mkdir()
+    result, _ = run_fake(monkeypatch, tmp_path, empty, "--out", tmp_path / "out")
+    assert result.exit_code == 2 and "no files" in result.stderr

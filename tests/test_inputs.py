@@ -359,9 +359,28 @@ def test_symlink_loop_terminates(tmp_path):
     outside = tmp_path / "outside"
     write(outside, "c.txt", "c")
     (root / "sub" / "linked").symlink_to(outside, target_is_directory=True)
-    files, _, fails = find_files([root])
+    files, skipped, fails = find_files([root], follow_symlinks=True)
     assert [f.rel for f in files] == ["a.txt", "sub/b.txt", "sub/linked/c.txt"]
     assert fails == []
+    files, skipped, fails = find_files([root])  # the link leaves the input: not followed
+    assert [f.rel for f in files] == ["a.txt", "sub/b.txt"]
+    assert [s.source for s in skipped] == [str(root / "sub" / "linked")]
+
+
+def test_symlinks_out_of_the_input_tree_are_skipped_with_a_reason(tmp_path):
+    root = tmp_path / "unpacked"
+    write(root, "story.txt", "A real story.")
+    (root / "passwd.txt").symlink_to("/etc/passwd")
+    (root / "status.txt").symlink_to("/proc/self/status")
+    write(tmp_path / "secret", "key.txt", "secret")
+    (root / "keys").symlink_to(tmp_path / "secret", target_is_directory=True)
+    (root / "inside.txt").symlink_to(root / "story.txt")  # stays inside: still read
+    files, skipped, _ = find_files([root])
+    assert [f.rel for f in files] == ["inside.txt"]  # the same file as story.txt, listed once
+    assert {Path(s.source).name for s in skipped} == {"passwd.txt", "status.txt", "keys"}
+    assert all("--follow-symlinks" in s.reason for s in skipped)
+    files, _, _ = find_files([root], follow_symlinks=True)
+    assert {f.rel for f in files} >= {"passwd.txt", "keys/key.txt"}
 
 
 # --- JSON and JSON lines ----------------------------------------------------------------------

@@ -35,6 +35,7 @@ class SourceFile:
 def find_files(
     inputs: Sequence[Path],
     exclude: Sequence[Path] = (),
+    follow_symlinks: bool = False,
 ) -> tuple[list[SourceFile], list[Skipped], list[InputFailure]]:
     """Find the article files under the given inputs.
 
@@ -50,6 +51,10 @@ def find_files(
         inputs: Files and folders, in the order given by the user.
         exclude: Folders never to enter (the run's own output folder, when it lies inside
             an input folder, so a rerun does not read its own pages back as articles).
+        follow_symlinks: Follow symbolic links found inside a folder that lead outside
+            every input folder (to ``/etc/passwd``, ``/proc/self/...``). Off by default:
+            such links are skipped with a reason, since inputs may come from an unpacked
+            archive. Links that stay inside an input folder are always followed.
 
     Returns:
         ``(files, skipped, failures)``: the article files in order; files skipped because
@@ -62,7 +67,8 @@ def find_files(
     for path in paths:
         if not path.exists():
             raise UsageError(f"input not found: {path}")
-    walk = _Walk()
+    walk = _Walk(follow_symlinks=follow_symlinks,
+                 roots=[p.resolve() for p in paths if p.is_dir()])
     for folder in exclude:
         try:
             st = Path(folder).stat()
@@ -84,6 +90,18 @@ class _Walk:
     failures: list[InputFailure] = field(default_factory=list)
     seen_files: set[tuple[int, int]] = field(default_factory=set)
     seen_dirs: set[tuple[int, int]] = field(default_factory=set)
+    follow_symlinks: bool = False
+    roots: list[Path] = field(default_factory=list)
+
+    def _leaves_inputs(self, entry: os.DirEntry[str]) -> bool:
+        """A symbolic link whose target lies outside every input folder."""
+        if self.follow_symlinks or not entry.is_symlink():
+            return False
+        try:
+            target = Path(entry.path).resolve()
+        except (OSError, RuntimeError):
+            return False  # a broken or looping link: reported as such further on
+        return not any(target == root or root in target.parents for root in self.roots)
     taken_rels: set[str] = field(default_factory=set)
 
     def folder(self, root: Path) -> None:
@@ -105,6 +123,12 @@ class _Walk:
                 stack.pop()
                 continue
             entry, rel = item
+            if self._leaves_inputs(entry):
+                self.skipped.append(Skipped(
+                    source=entry.path,
+                    reason="symbolic link leading outside the input folder "
+                           "(pass --follow-symlinks to read it)"))
+                continue
             try:
                 is_dir = entry.is_dir()  # follows symlinks
             except OSError:
