@@ -201,7 +201,10 @@ def test_special_files_are_skipped_not_read(tmp_path, monkeypatch):
     assert "pipe.txt" not in records and "zero.txt" not in records
     stats = json.loads((out / "stats.json").read_text("utf-8"))
     assert {Path(s["source"]).name: s["reason"] for s in stats["skipped"]} == {
-        "pipe.txt": "not a regular file", "zero.txt": "not a regular file"}
+        "pipe.txt": "not a regular file",
+        # a link out of the input tree is not followed at all (--follow-symlinks would)
+        "zero.txt": "symbolic link leading outside the input folder "
+                    "(pass --follow-symlinks to read it)"}
 
 
 # --- names and ids ------------------------------------------------------------------------
