@@ -26,6 +26,23 @@ app = typer.Typer(
 models_app = typer.Typer(help="Show and fetch the models the tool uses.", no_args_is_help=True)
 app.add_typer(models_app, name="models")
 
+
+def _show_version(value: bool) -> None:
+    if value:
+        from summarize import __version__
+
+        typer.echo(f"summarize {__version__}")
+        raise typer.Exit(0)
+
+
+@app.callback()
+def _main(
+    version: Annotated[bool, typer.Option(
+        "--version", help="Show the version and exit.", callback=_show_version,
+        is_eager=True)] = False,
+) -> None:
+    """Summarize and translate a folder of news articles with Hugging Face models."""
+
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
 
 

@@ -269,3 +269,10 @@ def test_models_download_offline_says_what_to_do(tmp_path):
     assert not (tmp_path / "models" / "Helsinki-NLP" / "opus-mt-en-de").exists()
     result = invoke("models", "download", "../../etc", "--models-dir", tmp_path / "models")
     assert result.exit_code == 2 and "hub model id" in result.stderr
+
+
+def test_version():
+    from summarize import __version__
+
+    result = invoke("--version")
+    assert result.exit_code == 0 and result.output.strip() == f"summarize {__version__}"
