@@ -24,6 +24,7 @@ HOSTILE_PWN_SCRIPT = (
 HOSTILE_JS_LINK = '<a href="javascript:alert(1)">click here</a>'
 HOSTILE_QUOTES = "He said \"don't\" & left's ' \" `quotes`"
 HOSTILE_ERROR = "Could not decode <b>bytes</b> at offset 12 & gave up"
+HOSTILE_TRANSLATED_TITLE = '제목 <img src=x id=pwned onerror="document.title=\'pwned\'"> "끝"'
 TRAVERSAL_ID = "../../etc/x"
 ABSOLUTE_ID = "/abs/path"
 LONG_WORD = "supercalifragilistic" * 250  # 5,000 characters, no spaces
@@ -89,7 +90,7 @@ def article(
         lang: Source language.
         status: "ok" or "error".
         error: Error message of a failed article.
-        translations: ``{lang: {"summary": str, "article": str}}``.
+        translations: ``{lang: {"title": str, "summary": str, "article": str}}``.
         alignment: ``{lang: {"summary": [...], "article": [...]}}``.
         timings: Seconds per stage; defaults scale with the text length.
         chunks: Number of chunks the summarizer saw.
@@ -144,6 +145,8 @@ _RATES_KO_ARTICLE = (
 )
 _RATES_JA_SUMMARY = "韓国銀行は政策金利を3.5%に据え置いた。 決定後、市場は上昇した。"
 _RATES_ZH_SUMMARY = "韩国央行将基准利率维持在3.5%。 决定公布后市场上涨。"
+RATES_KO_TITLE = "한국은행, 기준금리 동결"
+RATES_JA_TITLE = "韓国銀行が政策金利を据え置き"
 
 _VACCINE_TEXT = (
     "Scientists found that the new vaccine was safe and effective in a trial of 30,000 "
@@ -187,8 +190,12 @@ def default_articles() -> list[dict]:
             summary=_RATES_SUMMARY,
             chunks=1,
             translations={
-                "ko": {"summary": _RATES_KO_SUMMARY, "article": _RATES_KO_ARTICLE},
-                "ja": {"summary": _RATES_JA_SUMMARY},
+                "ko": {
+                    "title": RATES_KO_TITLE,
+                    "summary": _RATES_KO_SUMMARY,
+                    "article": _RATES_KO_ARTICLE,
+                },
+                "ja": {"title": RATES_JA_TITLE, "summary": _RATES_JA_SUMMARY},
                 "zh": {"summary": _RATES_ZH_SUMMARY},
             },
             alignment={
@@ -209,7 +216,12 @@ def default_articles() -> list[dict]:
                 f"Quotes: {HOSTILE_QUOTES} </td></tr></table><plaintext>"
             ),
             summary=f"Summary with {HOSTILE_IMG} and {HOSTILE_QUOTES}.",
-            translations={"ko": {"summary": f"요약 {HOSTILE_PWN_SCRIPT} 끝."}},
+            translations={
+                "ko": {
+                    "title": HOSTILE_TRANSLATED_TITLE,
+                    "summary": f"요약 {HOSTILE_PWN_SCRIPT} 끝.",
+                }
+            },
             alignment={
                 "ko": {"summary": [[[f"Summary with {HOSTILE_IMG}.", f"요약 {HOSTILE_PWN_IMG}"]]]}
             },

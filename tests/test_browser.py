@@ -293,7 +293,8 @@ def test_csp_blocks_injected_inline_script(run: Path, tmp_path: Path) -> None:
     for name in ("index.html", f"articles/{page_stem(TRAVERSAL_ID)}.html"):
         original = (run / name).read_text(encoding="utf-8")
         copy = (run / name).with_name("injected-" + Path(name).name)
-        copy.write_text(original.replace("<main>", "<main>" + injected, 1), encoding="utf-8")
+        assert original.count("<body>") == 1
+        copy.write_text(original.replace("<body>", "<body>" + injected), encoding="utf-8")
         try:
             dom = dump_dom(tmp_path, copy.as_uri())
         finally:
@@ -314,9 +315,10 @@ def test_pages_load_their_stylesheet_without_csp_violations(run: Path, tmp_path:
     # The check itself works: an inline style attribute on an article page is reported.
     page = run / "articles" / f"{page_stem(ABSOLUTE_ID)}.html"
     copy = page.with_name("styled-" + page.name)
+    original = page.read_text(encoding="utf-8")
+    assert original.count("<body>") == 1
     copy.write_text(
-        page.read_text(encoding="utf-8").replace("<main>", '<main style="color:red">', 1),
-        encoding="utf-8",
+        original.replace("<body>", '<body><p style="color:red">styled</p>'), encoding="utf-8"
     )
     try:
         assert "Content Security Policy" in console(tmp_path, copy.as_uri())

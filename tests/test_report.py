@@ -26,7 +26,10 @@ from tests.report_fixtures import (
     HOSTILE_PWN_SCRIPT,
     HOSTILE_QUOTES,
     HOSTILE_TITLE,
+    HOSTILE_TRANSLATED_TITLE,
     LONG_WORD,
+    RATES_JA_TITLE,
+    RATES_KO_TITLE,
     TRAVERSAL_ID,
     article,
     default_articles,
@@ -40,13 +43,13 @@ ALLOWED_TAGS = {
     "footer", "section", "article", "aside", "nav", "div", "span", "strong", "code", "br",
     "a", "p", "h1", "h2", "h3", "ul", "li", "dl", "dt", "dd", "table", "colgroup", "col",
     "thead", "tbody", "tr", "th", "td", "button", "input", "select", "option", "svg", "line",
-    "rect", "path", "bdi",
+    "rect", "path", "bdi", "details", "summary",
 }  # fmt: skip
 ALLOWED_ATTRS = {
     "lang", "charset", "http-equiv", "content", "name", "rel", "href", "class", "id", "dir",
     "title", "role", "type", "placeholder", "autocomplete", "value", "colspan",
     "viewbox", "preserveaspectratio", "x", "y", "width", "height", "x1", "x2", "y1", "y2",
-    "vector-effect", "shape-rendering", "d",
+    "vector-effect", "shape-rendering", "d", "open",
 }  # fmt: skip
 ALLOWED_IDS = {"articles", "articles-section", "problems", "q", "status", "shown"}
 ARTICLE_HREF = re.compile(r"^articles/[A-Za-z0-9._-]+\.html$")
@@ -213,7 +216,8 @@ def test_hostile_strings_appear_escaped_as_text(run: Path) -> None:
     raw = (run / "articles" / f"{page_stem(TRAVERSAL_ID)}.html").read_text(encoding="utf-8")
     page = Page(raw)
     # Jinja2 escapes with markupsafe, which writes quotes as &#34; and &#39;.
-    for hostile in (HOSTILE_TITLE, HOSTILE_IMG, HOSTILE_JS_LINK, HOSTILE_PWN_SCRIPT):
+    hostiles = (HOSTILE_TITLE, HOSTILE_IMG, HOSTILE_JS_LINK, HOSTILE_PWN_SCRIPT)
+    for hostile in (*hostiles, HOSTILE_TRANSLATED_TITLE):
         assert str(escape(hostile)) in raw
         assert hostile in page.text
     assert HOSTILE_QUOTES in page.text
@@ -224,6 +228,8 @@ def test_hostile_strings_appear_escaped_as_text(run: Path) -> None:
     index_raw = (run / "index.html").read_text(encoding="utf-8")
     index = Page(index_raw)
     assert HOSTILE_TITLE in index.text and html.escape(HOSTILE_TITLE) in index_raw
+    assert HOSTILE_TRANSLATED_TITLE in index.text
+    assert str(escape(HOSTILE_TRANSLATED_TITLE)) in index_raw
     assert HOSTILE_ERROR in index.text and html.escape(HOSTILE_ERROR) in index_raw
     # Model ids and skipped-file names are data too.
     assert "facebook/nllb-200-distilled-600M <beta>" in index.text
@@ -397,8 +403,9 @@ def test_alignment_renders_one_row_per_sentence_pair_with_lang(run: Path) -> Non
     assert len(ko_cells) == ko_pairs
     assert all(c.get("dir") == "auto" for c in cells if c.get("class") in ("src", "tgt"))
     assert "sentence by sentence" in page.text
-    # zh has a translated summary but no alignment: paragraph rows instead.
-    assert "Summary → zh" in page.text and "paragraph by paragraph" in page.text
+    # zh has a translated summary but no alignment: it is in the side-by-side summaries, and
+    # no table repeats it paragraph by paragraph.
+    assert "Summary → zh" not in page.text and "paragraph by paragraph" not in page.text
     for code in ("ko", "ja", "zh"):
         assert any(a.get("lang") == code for _, a in page.tags)
     for sentence in (
@@ -518,3 +525,110 @@ def test_a_wrong_type_in_any_field_never_crashes_the_report(tmp_path: Path, valu
     assert len(pages(out)) == len(records)
     for path in pages(out):
         assert_structure_is_ours(parse(path), n_scripts=0)
+
+
+def korea_page(run: Path) -> tuple[str, Page]:
+    raw = (run / "articles" / f"{page_stem('world/korea-rates.txt')}.html").read_text("utf-8")
+    return raw, Page(raw)
+
+
+def test_translated_titles_are_shown_beside_the_original(run: Path) -> None:
+    raw, page = korea_page(run)
+    h1 = raw.index("<h1")
+    for code, title in (("ko", RATES_KO_TITLE), ("ja", RATES_JA_TITLE)):
+        at = raw.index(f'<span dir="auto" lang="{code}">{title}</span>')
+        assert h1 < at < raw.index('class="summaries"'), code  # right under the title
+    index_raw = (run / "index.html").read_text("utf-8")
+    row = re.search(
+        r'<tr data-order="\d+"[^>]*>(?:(?!</tr>).)*Bank of Korea(?:(?!</tr>).)*</tr>', index_raw
+    )
+    assert row and f'<bdi lang="ko">{RATES_KO_TITLE}</bdi>' in row.group(0)
+    assert f'<bdi lang="ja">{RATES_JA_TITLE}</bdi>' in row.group(0)
+
+
+def test_no_translated_title_leaves_the_title_as_it_was(run: Path) -> None:
+    page = parse(run / "articles" / f"{page_stem('science/vaccine.html')}.html")
+    assert not [a for t, a in page.tags if t == "ul" and a.get("class") == "titles"]
+    assert "New vaccine safe and effective, trial finds" in page.text
+    index = (run / "index.html").read_text("utf-8")
+    row = re.search(
+        r'<tr data-order="\d+"[^>]*>(?:(?!</tr>).)*New vaccine(?:(?!</tr>).)*</tr>', index
+    )
+    assert row and 'class="tr"' not in row.group(0)
+
+
+def test_summary_comes_first_then_alignment_then_source_then_details(run: Path) -> None:
+    raw, page = korea_page(run)
+    summary = raw.index('<section class="summaries"')
+    article_alignment = raw.index("Article → ko")
+    source = raw.index('<details class="source"')
+    details = raw.index('<section class="details"')
+    assert summary < article_alignment < source < details
+    assert raw.index('<div class="errbox"') < summary if "errbox" in raw else True
+    # The summary and every translated summary sit side by side in the first block.
+    block = raw[summary : raw.index("</section>", raw.index('<div class="cols">'))]
+    for sentence in (
+        "The Bank of Korea kept its rate",
+        "한국은행은 기준금리를",
+        "韓国銀行は政策金利",
+        "韩国央行",
+    ):
+        assert sentence in block, sentence
+    # Sentence tables of the summary are folded inside that block; the article's are open.
+    more = raw.index('<details class="more">')
+    assert summary < more < raw.index("Summary → ko") < raw.index("</details>", more)
+    assert raw.index("</details>", more) < article_alignment
+    # The alignment already shows the source sentence by sentence: the full text is folded.
+    assert '<details class="source">' in raw
+    assert [a for t, a in page.tags if t == "details" and "open" in a] == []
+
+
+def test_full_source_is_open_when_the_article_was_not_translated(run: Path) -> None:
+    raw = (run / "articles" / f"{page_stem('science/vaccine.html')}.html").read_text("utf-8")
+    assert '<details class="source" open>' in raw
+    assert raw.index('<section class="summaries"') < raw.index('<details class="source" open>')
+    assert "Scientists found that the new vaccine" in Page(raw).text
+
+
+def test_article_translated_without_alignment_gets_paragraph_rows(tmp_path: Path) -> None:
+    rec = article(
+        "plain",
+        title="Plain",
+        text="First paragraph.\n\nSecond paragraph.",
+        summary="Short.",
+        translations={"de": {"summary": "Kurz.", "article": "Erster Absatz.\n\nZweiter Absatz."}},
+    )
+    out = make_run_dir(tmp_path, [rec], torn_line=False)
+    write_report(out)
+    page = parse(out / "articles" / f"{page_stem('plain')}.html")
+    assert "Article → de" in page.text and "paragraph by paragraph" in page.text
+    assert "Summary → de" not in page.text  # shown side by side already
+    cells = [a for a in page.all("td") if a.get("class") == "tgt" and a.get("lang") == "de"]
+    assert len(cells) == 2
+
+
+def test_failed_article_shows_the_error_before_anything_else(run: Path) -> None:
+    raw = (run / "articles" / f"{page_stem('broken.pdf')}.html").read_text("utf-8")
+    assert raw.index('<div class="errbox"') < raw.index('<section class="details"')
+    assert 'class="summaries"' not in raw and "<details" not in raw
+
+
+def test_cjk_text_carries_its_lang_and_the_stylesheet_names_cjk_fonts(run: Path) -> None:
+    css = (run / STYLESHEET).read_text("utf-8")
+    for font in (
+        "Noto Sans CJK KR",
+        "Apple SD Gothic Neo",
+        "Malgun Gothic",
+        "Hiragino Sans",
+        "Yu Gothic",
+        "Noto Sans CJK JP",
+        "PingFang SC",
+        "Microsoft YaHei",
+        "Noto Sans CJK SC",
+    ):
+        assert f'"{font}"' in css, font
+    for code in ("ko", "ja", "zh"):
+        assert f":lang({code}){{font-family:" in css, code
+    _, page = korea_page(run)
+    langs = {a.get("lang") for _, a in page.tags}
+    assert {"en", "ko", "ja", "zh"} <= langs

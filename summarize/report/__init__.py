@@ -34,7 +34,7 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from summarize.report import format as fmt
-from summarize.report.pages import article_context, index_context, pager_label
+from summarize.report.pages import article_context, index_context, pager_label, translated_titles
 from summarize.report.view import read_record, read_stats
 from summarize.writers import (
     ARTICLES,
@@ -90,7 +90,7 @@ def _environment() -> Environment:
     env.filters.update(fmt.FILTERS)
     env.tests.update(fmt.TESTS)
     env.globals.update(DASH=fmt.DASH, results_file=RESULTS, stats_file=STATS)
-    env.globals["pager_label"] = pager_label
+    env.globals.update(pager_label=pager_label, translated_titles=translated_titles)
     return env
 
 

@@ -287,16 +287,21 @@ class AlignedSection:
 
 
 def aligned_section(record: Record, code: str, part: str) -> AlignedSection | None:
-    """A table pairing a part's source with its translation into ``code``, if there is one."""
+    """A table pairing a part's source with its translation into ``code``, if there is one.
+
+    Sentence pairs when the run recorded an alignment; for the article, paragraph pairs when
+    it recorded only the translated text. A summary without an alignment gets no table: the
+    side-by-side summaries at the top of the page already pair it paragraph by paragraph.
+    """
     pairs: list[Pairs] = record.alignment.get(code, {}).get(part, [])
     translated = record.translations.get(code, {}).get(part)
-    source = record.summary if part == "summary" else record.text
     if pairs:
         mode = "sentence by sentence"
-    elif translated is not None:
+    elif translated is not None and part == "article":
         mode = "paragraph by paragraph"
         pairs = [
-            [(s or "", t or "")] for s, t in zip_longest(paragraphs(source), paragraphs(translated))
+            [(s or "", t or "")]
+            for s, t in zip_longest(paragraphs(record.text), paragraphs(translated))
         ]
     else:
         return None
@@ -311,38 +316,55 @@ def aligned_section(record: Record, code: str, part: str) -> AlignedSection | No
     return AlignedSection(heading, mode, code, rows)
 
 
+def translated_titles(record: Record) -> list[tuple[str, str]]:
+    """(language, title) for each translation that carries a non-empty title."""
+    return [
+        (code, title)
+        for code, parts in record.translations.items()
+        if (title := parts.get("title"))
+    ]
+
+
 def article_context(
     record: Record,
     source_lang: str | None,
     prev: Record | None,
     nxt: Record | None,
 ) -> dict:
-    """Everything one article page shows."""
+    """Everything one article page shows, in the order a reviewer reads it.
+
+    First the summary beside its translations, then the article's sentence alignment, then
+    the full source text (folded away when the alignment already shows it), then the
+    record's details.
+    """
     codes = list(dict.fromkeys([*record.translations, *record.alignment]))
-    sections = [
-        section
-        for code in codes
-        for part in PARTS
-        if (section := aligned_section(record, code, part)) is not None
-    ]
+
+    def sections(part: str) -> list[AlignedSection]:
+        return [s for code in codes if (s := aligned_section(record, code, part)) is not None]
+
     timing_keys = [k for k in ARTICLE_TIMINGS if k in record.timings] + [
         k for k in record.timings if k not in ARTICLE_TIMINGS
     ]
     summaries = [
-        (code, parts["summary"])
+        (code, paragraphs(parts["summary"]))
         for code, parts in record.translations.items()
         if "summary" in parts
     ]
+    article_sections = sections("article")
     return {
         "record": record,
         "lang": record.lang or source_lang,
-        "has_overview": bool(record.text or record.summary is not None or record.translations),
+        "titles": translated_titles(record),
+        "has_summary": record.summary is not None or bool(summaries),
         "summary_paragraphs": paragraphs(record.summary),
         "summary_empty": "(empty summary)" if record.summary is not None else "(no summary)",
+        "summaries": summaries,
+        "summary_sections": sections("summary"),
+        "article_sections": article_sections,
         "text_paragraphs": paragraphs(record.text),
-        "summaries": [(code, paragraphs(text)) for code, text in summaries],
+        "has_text": bool(record.text),
+        "source_open": not article_sections,
         "timings": [(k, record.timings[k]) for k in timing_keys],
-        "sections": sections,
         "prev": prev,
         "next": nxt,
     }
