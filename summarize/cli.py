@@ -246,6 +246,8 @@ def batch(
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     # trafilatura logs "discarding data" for pages without text; the failure record says it
     logging.getLogger("trafilatura").setLevel(logging.DEBUG if debug else logging.CRITICAL)
+    # the hub client's retry warnings: the one error line says what went wrong
+    logging.getLogger("huggingface_hub").setLevel(logging.DEBUG if debug else logging.ERROR)
     console = Console(stderr=True)
     try:
         from summarize.settings import build_config, load_config_file
@@ -281,6 +283,12 @@ def batch(
         typer.echo("summarize: aborted; run the same command again to resume", err=True)
         raise typer.Exit(130) from None
     _print_summary(console, result)
+    if result.report_error:
+        typer.echo(f"summarize: error: {printable(result.report_error)}", err=True)
+    if result.nothing_readable:
+        where = printable(", ".join(map(str, inputs)))
+        typer.echo(f"summarize: error: no readable article in {where}: {result.n_failed} "
+                   f"input(s) failed, {result.n_skipped} skipped", err=True)
     raise typer.Exit(result.exit_code)
 
 

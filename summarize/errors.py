@@ -33,6 +33,10 @@ class OutputLockedError(SummarizeError):
     exit_code = 2
 
 
+class OutputWriteError(SummarizeError):
+    """The output folder stopped accepting writes mid-run (disk full, read-only)."""
+
+
 class ArticleError(SummarizeError):
     """One article (or one file) cannot be read or processed; the run carries on."""
 

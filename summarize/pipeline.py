@@ -24,14 +24,21 @@ from typing import Any
 
 from summarize.backends import Seq2SeqBackend
 from summarize.engine import Engine, Interrupted, Reporter, Silent
-from summarize.errors import OutputLockedError, UsageError
+from summarize.errors import OutputLockedError, OutputWriteError, UsageError
 from summarize.inputs import ARTICLE_SUFFIXES, find_files
 from summarize.loading import LoadedModels, load_models
 from summarize.records import ArticleCounts, Failure, RunConfig, RunStats, stats_from_json
 from summarize.resume import settings_fingerprint
 from summarize.settings import validate_config
 from summarize.stats import StatsCollector, now
-from summarize.writers import STATS, ResultsLog, remove_stale_temp_files, write_stats
+from summarize.writers import (
+    STATS,
+    ResultsLog,
+    claim_out_dir,
+    refuse_input_as_out,
+    remove_stale_temp_files,
+    write_stats,
+)
 
 log = logging.getLogger(__name__)
 
@@ -52,28 +59,23 @@ class RunResult:
     interrupted: bool = False
     models_loaded: bool = False
     generate_calls: int = 0
+    report_error: str | None = None
+    nothing_readable: bool = False
 
     @property
     def exit_code(self) -> int:
-        """0 when every article succeeded, 1 when any failed or the run was interrupted."""
-        return 1 if self.n_failed or self.interrupted else 0
-
-
-def _prepare_out_dir(out_dir: Path) -> None:
-    try:
-        out_dir.mkdir(parents=True, exist_ok=True)
-    except OSError as exc:
-        raise UsageError(
-            f"--out {out_dir}: cannot create the output folder ({exc.strerror or exc})"
-        ) from None
-    if not out_dir.is_dir():
-        raise UsageError(f"--out {out_dir}: exists and is not a folder")
+        """0 when every article succeeded; 1 when any failed, the run was interrupted or the
+        report could not be written; 2 when no input could be read as an article."""
+        if self.nothing_readable:
+            return 2
+        return 1 if self.n_failed or self.interrupted or self.report_error else 0
 
 
 def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedModels],
              stop: threading.Event, close_models: bool) -> RunResult:
     started_at, t_start = now(), time.perf_counter()
     out_dir = Path(config.out_dir)
+    refuse_input_as_out(out_dir, [Path(p) for p in config.inputs])
     files, skipped, scan_failures = find_files([Path(p) for p in config.inputs],
                                                exclude=[out_dir],
                                                follow_symlinks=config.follow_symlinks)
@@ -85,7 +87,7 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
             + (f" ({'; '.join(reasons)})" if reasons else "")
             + f"; articles are {', '.join(sorted(ARTICLE_SUFFIXES))} files"
         )
-    _prepare_out_dir(out_dir)
+    claim_out_dir(out_dir, [Path(p) for p in config.inputs])
     from filelock import FileLock, Timeout
 
     lock = FileLock(str(out_dir / ".lock"))
@@ -109,6 +111,12 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
             interrupted = True
             reporter.note("interrupted: finished articles are saved; run the same command "
                           "again to resume")
+        except OSError as exc:  # disk full, folder gone read-only...: keep what is written
+            raise OutputWriteError(
+                f"cannot write to {out_dir} ({exc.strerror or exc}); every article finished "
+                f"before this is saved ({engine.tally.n_ok + engine.tally.n_failed} so far): "
+                "fix the problem and run the same command again to resume"
+            ) from None
         tally = engine.tally
         if tally.n_failed or tally.n_ok:
             results.compact()
@@ -127,8 +135,14 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
                 # produced the results in the folder.
                 stats = replace(stats, device=previous.device, device_name=previous.device_name,
                                 dtype=previous.dtype, models=previous.models)
-        write_stats(out_dir, stats)
-        _write_report(out_dir, config.debug)
+        try:
+            write_stats(out_dir, stats)
+        except OSError as exc:
+            raise OutputWriteError(
+                f"cannot write {out_dir / STATS} ({exc.strerror or exc}); the articles are "
+                "saved in results.jsonl: fix the problem and run the same command again"
+            ) from None
+        report_error = _write_report(out_dir, config.debug)
     finally:
         lock.release()
     if close_models and engine.models is not None:
@@ -137,6 +151,8 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         out_dir=out_dir, n_ok=tally.n_ok, n_failed=tally.n_failed, n_skipped=len(skipped),
         n_resumed=tally.n_resumed, failures=failures, stats=stats, interrupted=interrupted,
         models_loaded=engine.models is not None, generate_calls=tally.generate_calls,
+        report_error=report_error,
+        nothing_readable=not tally.n_ok and engine.models is None and not interrupted,
     )
 
 
@@ -149,15 +165,19 @@ def _read_stats(out_dir: Path) -> RunStats | None:
         return None
 
 
-def _write_report(out_dir: Path, debug: bool) -> None:
+def _write_report(out_dir: Path, debug: bool) -> str | None:
+    """Write the HTML report; returns why it could not be written, or None."""
     from summarize.report import write_report
 
     try:
         write_report(out_dir)
-    except Exception as exc:  # the report is a view; never lose the run over it
-        log.warning("could not write the HTML report: %s", exc)
+    except Exception as exc:  # the report is a view; the run's records are safe
         if debug:
             raise
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return (f"could not write the HTML report in {out_dir} ({reason}); the results are "
+                f"saved: run `summarize report {out_dir}` once the problem is fixed")
+    return None
 
 
 def run_batch(

@@ -19,6 +19,7 @@ from functools import cache
 from pathlib import Path
 from typing import IO, Any
 
+from summarize.errors import UsageError
 from summarize.naming import page_stem
 from summarize.records import (
     SCHEMA_VERSION,
@@ -33,7 +34,89 @@ log = logging.getLogger(__name__)
 RESULTS = "results.jsonl"
 STATS = "stats.json"
 ARTICLES = "articles"
-__all__ = ["ARTICLES", "RESULTS", "SCHEMA_VERSION", "STATS"]
+#: Written first into every output folder: the folder is this tool's to update.
+MARKER = ".summarize-output"
+#: Names this tool writes at the top of an output folder.
+OWN_NAMES = frozenset({RESULTS, STATS, ARTICLES, MARKER, ".lock", "index.html", "report.css",
+                       "eval.json"})
+__all__ = ["ARTICLES", "MARKER", "OWN_NAMES", "RESULTS", "SCHEMA_VERSION", "STATS"]
+
+
+def claim_out_dir(out_dir: Path, inputs: Iterable[Path]) -> None:
+    """Make sure ``out_dir`` is this tool's: new, empty, or marked by an earlier run.
+
+    A folder holding files this tool did not write (a user's own ``index.html``, a web
+    site), or one of the input folders, is refused: the run would overwrite them.
+    A folder written by an earlier version (only this tool's names, and a results.jsonl
+    whose first line is one of its records) is adopted. Also checks that the folder and
+    its files can be written, so a read-only or broken folder fails before any model loads.
+
+    Raises:
+        UsageError: The folder is not this tool's, or cannot be written.
+    """
+    shown = str(out_dir)
+    if out_dir.is_symlink() and not out_dir.exists():
+        raise UsageError(f"--out {shown} is a broken symbolic link")
+    refuse_input_as_out(out_dir, inputs)
+    if out_dir.exists() and not out_dir.is_dir():
+        raise UsageError(f"--out {shown}: exists and is not a folder")
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise UsageError(
+            f"--out {shown}: cannot create the output folder ({exc.strerror or exc})"
+        ) from None
+    marker = out_dir / MARKER
+    if not marker.is_file():
+        entries = sorted(p.name for p in out_dir.iterdir())
+        if entries and not _earlier_output(out_dir, entries):
+            foreign = [n for n in entries if n not in OWN_NAMES] or entries
+            raise UsageError(
+                f"--out {shown} holds files this tool did not write ({', '.join(foreign[:3])}"
+                f"{', ...' if len(foreign) > 3 else ''}); choose a new or empty folder"
+            )
+    for name, want_dir in ((RESULTS, False), (STATS, False), (ARTICLES, True)):
+        path = out_dir / name
+        if path.exists() and path.is_dir() != want_dir:
+            kind = "a folder" if want_dir else "a file"
+            raise UsageError(f"--out {shown}: {path} should be {kind}; move it away")
+    try:
+        if not marker.is_file():
+            atomic_write_text(marker, json.dumps({"tool": "summarize"}) + "\n")
+        (out_dir / ARTICLES).mkdir(exist_ok=True)
+        probe = tempfile.NamedTemporaryFile(dir=out_dir / ARTICLES, prefix=".probe.",
+                                            suffix=".tmp")
+        probe.close()
+    except OSError as exc:
+        raise UsageError(
+            f"--out {shown}: cannot write there ({exc.strerror or exc}); choose another --out"
+        ) from None
+
+
+def refuse_input_as_out(out_dir: Path, inputs: Iterable[Path]) -> None:
+    """Refuse an output folder that is one of the input folders (checked before reading).
+
+    Raises:
+        UsageError: ``out_dir`` is an input folder.
+    """
+    if not out_dir.exists():
+        return
+    resolved = out_dir.resolve()
+    for path in inputs:
+        if path.is_dir() and path.resolve() == resolved:
+            raise UsageError(f"--out {out_dir} is also an input folder; choose another --out")
+
+
+def _earlier_output(out_dir: Path, entries: list[str]) -> bool:
+    """Whether a folder without the marker was written by an earlier version of the tool."""
+    if not set(entries) <= OWN_NAMES or RESULTS not in entries:
+        return False
+    try:
+        with (out_dir / RESULTS).open("rb") as handle:
+            first = handle.readline()
+    except OSError:
+        return False
+    return not first or _parse_line(first) is not None
 
 
 @cache
@@ -107,14 +190,20 @@ class RecordState:
 
 
 def _parse_line(raw: bytes) -> dict[str, Any] | None:
-    """A whole results.jsonl line as a record, or None when torn or not a record."""
+    """A whole results.jsonl line as a record of this tool, or None (torn, or not ours).
+
+    A record of this tool is a JSON object with a string ``id``, an integer
+    ``schema_version`` and a ``status`` of ``ok`` or ``error``.
+    """
     if not raw.endswith(b"\n"):
         return None  # the torn last line of a crashed run
     try:
         record = json.loads(raw)
-    except ValueError:
+    except (ValueError, RecursionError):
         return None
-    if isinstance(record, dict) and isinstance(record.get("id"), str):
+    if (isinstance(record, dict) and isinstance(record.get("id"), str)
+            and isinstance(record.get("schema_version"), int)
+            and record.get("status") in ("ok", "error")):
         return record
     return None
 
@@ -164,13 +253,21 @@ class ResultsLog:
             for n_lines, raw in enumerate(handle, start=1):
                 record = _parse_line(raw)
                 if record is None:
-                    bad += 1
+                    if raw.endswith(b"\n"):
+                        # A whole line that is not a record of this tool: never delete it.
+                        preview = raw[:60].decode("utf-8", "replace").strip()
+                        raise UsageError(
+                            f"{self.path} line {n_lines} is not a record of summarize "
+                            f"({preview!r}); move the file away or remove that line, then "
+                            "run again"
+                        )
+                    bad += 1  # the torn last line an interrupted run leaves
                     continue
                 latest[record["id"]] = n_lines
                 states[record["id"]] = RecordState(record.get("status"), record.get("key"))
         if bad:
-            log.warning("%s: dropped %d incomplete line(s) left by an interrupted run",
-                        self.path, bad)
+            log.warning("%s: dropped the incomplete last line left by an interrupted run",
+                        self.path)
         if bad or len(latest) != n_lines:
             keep = set(latest.values())
 

@@ -12,6 +12,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 from pathlib import Path
 
@@ -24,6 +25,7 @@ from summarize.inputs import find_files
 from summarize.inputs import read as inputs_read
 from summarize.pipeline import run_batch
 from summarize.records import RunConfig
+from summarize.writers import OWN_NAMES
 from tests.fakes import fake_loader, read_jsonl
 
 runner = CliRunner()
@@ -272,8 +274,7 @@ def test_hostile_record_ids_stay_inside_the_output_folder(tmp_path, monkeypatch)
     assert snapshot(tmp_path, exclude=out) == outside
     assert [p.exists() for p in evil] == existed
     top = {p.name for p in out.iterdir()}
-    assert top <= {"articles", "results.jsonl", "stats.json", "index.html", "report.css",
-                   ".lock"}, top
+    assert top <= OWN_NAMES, top
 
 
 def test_record_id_with_a_lone_surrogate_does_not_crash_the_run(tmp_path, monkeypatch):
@@ -513,3 +514,131 @@ def test_a_folder_without_articles_is_a_usage_error(monkeypatch, tmp_path):
     empty.mkdir()
     result, _ = run_fake(monkeypatch, tmp_path, empty, "--out", tmp_path / "out")
     assert result.exit_code == 2 and "no files" in result.stderr
+
+
+# --- the output folder is the tool's own ---------------------------------------------------
+
+
+def test_out_equal_to_an_input_folder_is_refused(monkeypatch, tmp_path):
+    site = tmp_path / "site"
+    write(site / "story.txt", story(1))
+    index = write(site / "index.html", "<html>my own site</html>")
+    result, _ = run_fake(monkeypatch, tmp_path, site, "--out", site)
+    assert result.exit_code == 2
+    assert "is also an input folder" in result.stderr
+    assert index.read_text() == "<html>my own site</html>"
+    assert sorted(p.name for p in site.iterdir()) == ["index.html", "story.txt"]
+
+
+def test_a_folder_with_files_the_tool_did_not_write_is_refused(monkeypatch, tmp_path):
+    src = tmp_path / "in"
+    write(src / "story.txt", story(1))
+    out = tmp_path / "site"
+    index = write(out / "index.html", "<html>mine</html>")
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out)
+    assert result.exit_code == 2
+    assert "holds files this tool did not write (index.html)" in result.stderr
+    assert index.read_text() == "<html>mine</html>" and sorted(os.listdir(out)) == ["index.html"]
+    # its own folder, and an empty one, are fine; a rerun resumes
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", tmp_path / "fresh")
+    assert result.exit_code == 0
+    assert (tmp_path / "fresh" / ".summarize-output").is_file()
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", tmp_path / "fresh")
+    assert result.exit_code == 0 and "1 already done" in result.stderr.replace("\n", " ")
+
+
+def test_an_output_folder_of_an_earlier_version_is_adopted(monkeypatch, tmp_path):
+    src = tmp_path / "in"
+    write(src / "story.txt", story(1))
+    out = tmp_path / "out"
+    run_fake(monkeypatch, tmp_path, src, "--out", out)
+    (out / ".summarize-output").unlink()  # as written before the marker existed
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out)
+    assert result.exit_code == 0 and (out / ".summarize-output").is_file()
+
+
+@pytest.mark.parametrize("damage", ["results-dir", "stats-dir", "articles-file",
+                                    "dangling-link", "read-only"])
+def test_output_folder_problems_are_one_line_before_any_work(monkeypatch, tmp_path, damage):
+    src = tmp_path / "in"
+    write(src / "story.txt", story(1))
+    out = tmp_path / "out"
+    if damage == "dangling-link":
+        out.symlink_to(tmp_path / "gone")
+    else:
+        out.mkdir()
+        (out / ".summarize-output").write_text("{}")
+    if damage == "results-dir":
+        (out / "results.jsonl").mkdir()
+    elif damage == "stats-dir":
+        (out / "stats.json").mkdir()
+    elif damage == "articles-file":
+        (out / "articles").write_text("x")
+    elif damage == "read-only":
+        real_mkstemp = tempfile.mkstemp
+
+        def refuse(*args, **kwargs):  # root ignores chmod, so refuse the write itself
+            raise PermissionError(errno.EACCES, "Permission denied")
+
+        monkeypatch.setattr("summarize.writers.tempfile.NamedTemporaryFile", refuse)
+        monkeypatch.setattr("summarize.writers.tempfile.mkstemp", refuse)
+        assert real_mkstemp
+    loader = fake_loader()
+    calls = []
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out,
+                         loader=lambda config: calls.append(1) or loader(config))
+    assert result.exit_code == 2, result.output
+    [line] = [x for x in result.stderr.splitlines() if x.strip()]
+    assert line.startswith("summarize: error: --out ")
+    assert "Traceback" not in result.output and calls == []
+
+
+def test_disk_full_mid_run_keeps_finished_records_and_says_how_to_resume(monkeypatch, tmp_path):
+    src = tmp_path / "in"
+    for i in range(6):
+        write(src / f"s{i}.txt", story(i))
+    out = tmp_path / "out"
+    from summarize import writers
+
+    real_append = writers.ResultsLog.append
+    appended = []
+
+    def append(self, records):
+        if appended:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        appended.append(1)
+        real_append(self, records)
+
+    monkeypatch.setattr(writers.ResultsLog, "append", append)
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out, "--group-size", "2")
+    assert result.exit_code == 1
+    assert "No space left on device" in result.stderr and "run the same command again" in (
+        result.stderr.replace("\n", " "))
+    assert "Traceback" not in result.output
+    assert len(read_jsonl(out / "results.jsonl")) == 2  # the first group is kept
+    monkeypatch.setattr(writers.ResultsLog, "append", real_append)
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out, "--group-size", "2")
+    assert result.exit_code == 0 and len(read_jsonl(out / "results.jsonl")) == 6
+
+
+def test_a_report_that_cannot_be_written_is_an_error(monkeypatch, tmp_path):
+    src = tmp_path / "in"
+    write(src / "story.txt", story(1))
+
+    def broken(out_dir):
+        raise OSError(errno.EROFS, "Read-only file system")
+
+    monkeypatch.setattr("summarize.report.write_report", broken)
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", tmp_path / "out")
+    assert result.exit_code == 1
+    assert "could not write the HTML report" in result.stderr
+    assert "summarize report" in result.stderr.replace("\n", " ")
+
+
+def test_no_readable_article_is_a_usage_error(monkeypatch, tmp_path):
+    src = tmp_path / "in"
+    write(src / "empty.txt", "")
+    write(src / "binary.txt", "\x00\x01\x02")
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", tmp_path / "out")
+    assert result.exit_code == 2
+    assert "no readable article in" in result.stderr and "2 input(s) failed" in result.stderr

@@ -23,7 +23,7 @@ from typer.testing import CliRunner
 
 from summarize import pipeline
 from summarize.cli import app
-from summarize.errors import OutputLockedError
+from summarize.errors import OutputLockedError, UsageError
 from summarize.pipeline import run_batch
 from summarize.records import RunConfig, result_from_json
 from summarize.writers import render_markdown
@@ -288,7 +288,28 @@ def test_torn_last_line_is_repaired_without_losing_records(tmp_path):
     assert all(r["status"] == "ok" for r in records.values())
 
 
-def test_duplicate_and_garbage_lines_compact_to_the_latest_record(tmp_path):
+@pytest.mark.parametrize("garbage", [b"not json at all\n", b"[1, 2, 3]\n",
+                                     b'{"id": "x", "from": "another program"}\n'])
+def test_lines_that_are_not_records_are_never_deleted(tmp_path, garbage):
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_articles(src, 3)
+    config = config_for(src, out)
+    run_batch(config, loader=CountingLoader())
+    path = out / "results.jsonl"
+    lines = path.read_bytes().splitlines(keepends=True)
+    path.write_bytes(lines[0] + garbage + b"".join(lines[1:]))
+    before = path.read_bytes()
+    loader = CountingLoader()
+    result = runner.invoke(app, ["batch", str(src), "--out", str(out), "-q"])
+    assert result.exit_code == 2
+    assert f"{path} line 2 is not a record of summarize" in result.stderr
+    assert path.read_bytes() == before  # refused, untouched
+    with pytest.raises(UsageError, match="line 2 is not a record"):
+        run_batch(config, loader=loader)
+    assert loader.calls == 0 and path.read_bytes() == before
+
+
+def test_duplicate_lines_compact_to_the_latest_record(tmp_path):
     src, out = tmp_path / "in", tmp_path / "out"
     ids = write_articles(src, 4)
     config = config_for(src, out)
@@ -296,7 +317,6 @@ def test_duplicate_and_garbage_lines_compact_to_the_latest_record(tmp_path):
     records = check_results_file(out)
     newer = {**records["a001.txt"], "status": "error", "error": "boom", "key": None}
     with (out / "results.jsonl").open("ab") as handle:
-        handle.write(b"not json at all\n")
         handle.write((json.dumps(newer) + "\n").encode())
 
     loader = CountingLoader()

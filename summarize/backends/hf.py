@@ -5,6 +5,7 @@ This is the only module of the package that imports torch or transformers.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
 import os
@@ -38,6 +39,41 @@ _FP16_UNSAFE = frozenset({"t5", "mt5", "umt5", "longt5"})  # activations overflo
 # batching gains a CPU encoder little, while padding each text to its batch's longest costs
 # it in full. The decoder still runs the whole batch in one generate().
 CPU_ENCODER_BUDGET = 2048
+
+
+#: Seconds to wait for the Hugging Face Hub before treating it as unreachable.
+HUB_PROBE_TIMEOUT_S = 4.0
+
+
+@functools.cache
+def hub_reachable() -> bool:
+    """Whether the Hugging Face Hub answers at all (one request, no retries; cached).
+
+    Without this, an unreachable hub costs every file lookup five retries with back-off
+    (about 30 s) before the load fails; with it, the load goes straight to the local cache.
+    """
+    import urllib.error
+    import urllib.request
+
+    from huggingface_hub import constants
+
+    if constants.HF_HUB_OFFLINE:
+        return False
+    request = urllib.request.Request(constants.ENDPOINT, method="HEAD")
+    try:
+        urllib.request.urlopen(request, timeout=HUB_PROBE_TIMEOUT_S).close()
+    except urllib.error.HTTPError:
+        return True  # it answered
+    except (OSError, ValueError):
+        return False
+    return True
+
+
+def pretrained_kwargs(folder: Path | None) -> dict[str, Any]:
+    """Extra ``from_pretrained`` arguments: cache only when the hub cannot be reached."""
+    if folder is not None or hub_reachable():
+        return {}
+    return {"local_files_only": True}
 
 
 def select_device(spec: str) -> torch.device:
@@ -387,8 +423,10 @@ def load_backend(
     flag = "--summarizer" if role == "summarizer" else "--translator"
     torch_dtype = select_dtype(dtype, torch_device, config.model_type)
     try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-        loaded = _load_model(source, torch_dtype, trust_remote_code, allow_pickle, torch_device)
+        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code,
+                                                  **pretrained_kwargs(folder))
+        loaded = _load_model(source, torch_dtype, trust_remote_code, allow_pickle, torch_device,
+                             **pretrained_kwargs(folder))
     except ModelLoadError:
         raise
     except Exception as exc:
@@ -436,7 +474,8 @@ def resolve_config(model: str, *, role: str, models_dir: Path, trust_remote_code
             "code when loaded, so they are refused unless you pass --allow-pickle"
         )
     try:
-        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code)
+        config = AutoConfig.from_pretrained(source, trust_remote_code=trust_remote_code,
+                                            **pretrained_kwargs(folder))
     except Exception as exc:  # every failure becomes one message
         raise _load_error(role, model, flag, folder, exc, trust_remote_code, downloading) from exc
     if getattr(config, "auto_map", None) and not trust_remote_code:
@@ -476,9 +515,9 @@ def attention_candidates(device: torch.device, dtype: torch.dtype) -> list[str |
 
 
 def _load_model(source: str, dtype: torch.dtype, trust_remote_code: bool, allow_pickle: bool,
-                device: torch.device):
+                device: torch.device, **hub: Any):
     common = {"dtype": dtype, "trust_remote_code": trust_remote_code,
-              "use_safetensors": None if allow_pickle else True}
+              "use_safetensors": None if allow_pickle else True, **hub}
     candidates = attention_candidates(device, dtype)
     for attn in candidates:
         extra = {"attn_implementation": attn} if attn else {}
@@ -509,6 +548,8 @@ def _load_error(role: str, model: str, flag: str, folder: Path | None, exc: Exce
         return ModelLoadError(f"cannot load {role} from {folder}: {text}")
     offline = os.environ.get("HF_HUB_OFFLINE", "").lower() in {"1", "true", "yes"}
     why = "HF_HUB_OFFLINE is set" if offline else "the Hugging Face Hub could not be reached"
+    if not offline and not hub_reachable():
+        text = "no copy in the local cache either"
     if downloading:
         return ModelLoadError(
             f"cannot download '{model}': {why} ({text}). Run this command on a machine that "
