@@ -251,3 +251,19 @@ def test_pipeline_ct2_matches_torch(article_dir, tmp_path, tiny_bart, tiny_maria
     for a, b in zip(outs["torch"], outs["ct2"], strict=True):
         assert b["summary"] == a["summary"]
         assert b["translations"] == a["translations"]
+
+
+def test_distilbart_style_generation_config_matches_torch(tiny_bart, tmp_path):
+    """Forced <s>, no_repeat_ngram_size 3 and a min_length above the output limit."""
+    import shutil
+
+    model = tmp_path / "bart-distil"
+    shutil.copytree(tiny_bart, model)
+    gen_file = model / "generation_config.json"
+    gen = json.loads(gen_file.read_text())
+    gen.update(forced_bos_token_id=0, forced_eos_token_id=2, no_repeat_ngram_size=3,
+               min_length=20)
+    gen_file.write_text(json.dumps(gen))
+    torch_b, ct2_b = _pair(model, tmp_path)
+    _same(torch_b, ct2_b, TEXTS, GREEDY, LIMITS)  # min_length 20 > every limit: limit wins
+    _same(torch_b, ct2_b, TEXTS, {**GREEDY, "min_length": 0}, [30] * len(TEXTS))

@@ -524,11 +524,15 @@ class CT2Backend:
         bad = self._suppressed()
         if bad:
             options["suppress_sequences"] = bad
+        longest = max(max_new_tokens)
+        # as in transformers, the length limit wins over a larger minimum (distilbart's
+        # min_length 56 with a shorter max_new_tokens)
+        options["min_decoding_length"] = min(options["min_decoding_length"], longest)
         try:
             results = self.translator.translate_batch(
                 source,
                 target_prefix=[list(prefix) for _ in source] if prefix else None,
-                max_decoding_length=max(max_new_tokens),
+                max_decoding_length=longest,
                 max_input_length=0,  # the tasks fit every text; never cut one silently
                 end_token=sorted(self._eos_ids) or None,
                 return_end_token=True,
