@@ -260,6 +260,19 @@ _LETTER_END = re.compile(r"(?<=\s)[a-z]\.(?=\s+[A-Z])")
 _QUOTE_LIKE = frozenset(_CLOSERS + "“‘„‚‛‟«‹「『【〈《（([{")
 #: Japanese quotative particles: after 「…。」 these continue the sentence (「雨だ。」と言った).
 _JA_QUOTATIVE = ("と", "って", "っ")
+#: Korean quotative particles that may follow a closing quote after a (stray) space.
+_KO_QUOTATIVE = re.compile(r"\s{1,3}(?:라고|라며|라면서|라는)(?!스)")
+#: A sentence that announces the quotation after it ("彼はこう述べた。「…」", "그는 이렇게
+#: 말했다. “…”"): the Japanese and Korean form of English ``He said: "..."``. It is not
+#: complete without the quotation, so no boundary between them.
+_LEAD_IN = {
+    "ja": re.compile(
+        r"(?:こう|次のように|以下のように|次の通り|以下の通り)[^。！？「」『』]{0,15}。$"
+    ),
+    "ko": re.compile(r"(?:이렇게|다음과\s?같이|아래와\s?같이)[^.!?\"'“”‘’]{0,20}\.$"),
+}
+#: Opening quotation marks a lead-in sentence may be followed by.
+_OPENING_QUOTES = "“‘「『\"'"
 
 
 def split_sentences(paragraph: str, lang: str) -> list[str]:
@@ -271,11 +284,16 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
 
     * CJK sentence punctuation (``。！？``) ends a sentence even when a digit or a Latin
       letter follows without a space (``東京は晴れた。2017年に…``).
-    * A quotation followed directly by a particle stays one sentence: Korean
-      ``“…이다.”라고 말했다.`` and Japanese ``「…だ。」と言った。``.
-    * Closing quotes and brackets stay with the sentence they close, never open the next.
+    * A quotation followed by a particle stays one sentence: Korean ``“…이다.”라고 말했다.``
+      (also with a stray space, ``“…이다.” 라고``) and Japanese ``「…だ。」と言った。``.
+    * A Japanese or Korean sentence that announces the quotation after it stays with it
+      (``彼はこう述べた。「…」``, ``그는 이렇게 말했다. “…”``), like English ``He said: "…"``.
+    * Closing quotes and brackets stay with the sentence they close, never open the next. A
+      straight quote right after the sentence end and before a space closes, however many
+      quotes came before it (translations often leave one unbalanced).
     * A lowercase one-letter word before a full stop and a capitalised word ends a sentence
-      (``the letter u. The``); capital letters are taken as initials (``J. Smith``).
+      (``the letter u. The``); capital letters are taken as initials (``J. Smith``), and so
+      is a capital letter and a full stop glued to the next letter (``A.I.``, ``D.C.の``).
 
     ISO 639-1 and 639-3 codes are accepted (``kor`` -> ``ko``, ``zho``/``cmn`` -> ``zh``,
     ...); codes it does not understand fall back to English rules. Time and memory are
@@ -350,6 +368,8 @@ def _refine_ends(text: str, ends: list[int], code: str) -> list[int]:
         end = _closers_end(text, back, quotes) or back
         if end <= start or not text[start:end].strip() or _continues(text, end, code):
             continue
+        if _is_initial(text, end) or _leads_into_quote(text, start, end, code):
+            continue
         if code == "de" and _is_german_ordinal(text, start, end):
             continue
         kept.append(end)
@@ -373,6 +393,9 @@ def _closers_end(text: str, index: int, quotes: list[int]) -> int | None:
         if char in "\"'" and _continues(text, position + 1, "", following):
             position += 1  # glued to a particle after it ("…이다."라고): it closes
             continue
+        if following.isspace() or not following:
+            position += 1  # right-flanking (text before it, a space after it): it closes
+            continue
         if char == '"' and bisect.bisect_left(quotes, position) % 2 == 0:
             break
         if char == "'" and position + 1 < len(text) and text[position + 1].isalnum():
@@ -388,8 +411,39 @@ def _continues(text: str, end: int, code: str, after: str = "") -> bool:
     after = after or text[end]
     if code == "ja":
         return text.startswith(_JA_QUOTATIVE, end)
+    if code == "ko" and after.isspace():
+        # A quotative particle after a stray space: "…입니다.” 라고 말했다".
+        return _KO_QUOTATIVE.match(text, end, min(len(text), end + 12)) is not None
     # A quotation glued to the word after it: Korean "…이다.”라고", or "bit!'he said".
     return after.isalpha() and not after.isupper() and not _is_cjk(after)
+
+
+def _is_initial(text: str, end: int) -> bool:
+    """Whether ``end`` follows a capital initial glued to the next letter ("A.I.", "D.C.")."""
+    return (
+        end >= 2
+        and end < len(text)
+        and text[end - 1] == "."
+        and "A" <= text[end - 2] <= "Z"
+        and (end < 3 or not text[end - 3].isascii() or not text[end - 3].isalpha())
+        and text[end].isalpha()
+    )
+
+
+def _leads_into_quote(text: str, start: int, end: int, code: str) -> bool:
+    """Whether the sentence ``text[start:end]`` announces a quotation that follows it."""
+    pattern = _LEAD_IN.get(code)
+    if pattern is None:
+        return False
+    after = end
+    while after < len(text) and text[after].isspace():
+        after += 1
+    if after >= len(text) or text[after] not in _OPENING_QUOTES:
+        return False
+    stop = end
+    while stop > start and text[stop - 1].isspace():
+        stop -= 1
+    return pattern.search(text, max(start, stop - 40), stop) is not None
 
 
 def _is_german_ordinal(text: str, start: int, end: int) -> bool:

@@ -280,6 +280,57 @@ def test_join_paragraphs():
             "It sounds like the letter u. The name J. Smith stays.",
             ["It sounds like the letter u.", "The name J. Smith stays."],
         ),
+        # A straight quote after the sentence end and before a space closes, even when the
+        # quotes before it do not pair up.
+        (
+            "en",
+            'He said "one. Two. Three." Experts agree." Next one.',
+            ['He said "one.', "Two.", 'Three."', 'Experts agree."', "Next one."],
+        ),
+        (
+            "ko",
+            '창고가 있다." 전문가들은 믿는다.',
+            ['창고가 있다."', "전문가들은 믿는다."],
+        ),
+        # A Korean quotative particle after a stray space continues the sentence.
+        (
+            "ko",
+            "“가뭄을 겪고 있습니다.” 라고 발표했습니다. 다음이다.",
+            ["“가뭄을 겪고 있습니다.” 라고 발표했습니다.", "다음이다."],
+        ),
+        # ... but a word that only starts like one does not ("라고스" is Lagos).
+        (
+            "ko",
+            "“그는 떠났다.” 라고스에 비가 왔다.",
+            ["“그는 떠났다.”", "라고스에 비가 왔다."],
+        ),
+        # A sentence announcing the quotation after it stays with it (ja, ko).
+        (
+            "ja",
+            "彼はこう述べた。「捜査は始まった。」次だ。",
+            ["彼はこう述べた。「捜査は始まった。」", "次だ。"],
+        ),
+        (
+            "ja",
+            "彼は述べた。「捜査は始まった。」次だ。",
+            ["彼は述べた。", "「捜査は始まった。」", "次だ。"],
+        ),
+        (
+            "ko",
+            "오헤이건은 이렇게 말했다. ‘조사는 초기 단계다.’ 다음이다.",
+            ["오헤이건은 이렇게 말했다. ‘조사는 초기 단계다.’", "다음이다."],
+        ),
+        (
+            "ko",
+            "오헤이건은 이렇게 말했다. 다음이다.",
+            ["오헤이건은 이렇게 말했다.", "다음이다."],
+        ),
+        # A capital letter and a full stop glued to the next letter is an initial.
+        (
+            "ja",
+            "米国はA.I.財政支援を倍にすべきだ。ワシントンD.C.が異議を唱えた。",
+            ["米国はA.I.財政支援を倍にすべきだ。", "ワシントンD.C.が異議を唱えた。"],
+        ),
         # German ordinals are not sentence ends; a sentence may still end in a number.
         (
             "de",
