@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import asdict, dataclass, field, fields
 from typing import Any, Literal
 
@@ -158,7 +159,7 @@ def result_from_json(data: Any) -> ArticleResult | None:
     return ArticleResult(
         id=data["id"],
         source=_as_str(data.get("source")),
-        status=_as_str(data.get("status")) or "error",
+        status=_as_str(data.get("status")) or "unknown",
         title=_as_str(data.get("title")),
         lang=_as_opt_str(data.get("lang")),
         error=_as_opt_str(data.get("error")),
@@ -274,7 +275,7 @@ def stats_from_json(data: Any) -> RunStats:
         })
     counts = _as_dict(data.get("articles"))
     models = []
-    for m in data.get("models") or []:
+    for m in _as_list(data.get("models")):
         if isinstance(m, dict) and isinstance(m.get("model_id"), str):
             models.append(ModelInfo(
                 role=_as_str(m.get("role")), model_id=m["model_id"], path=_as_str(m.get("path")),
@@ -292,7 +293,7 @@ def stats_from_json(data: Any) -> RunStats:
         device_name=_as_opt_str(data.get("device_name")),
         dtype=_as_opt_str(data.get("dtype")),
         models=models,
-        targets=[t for t in data.get("targets") or [] if isinstance(t, str)],
+        targets=[t for t in _as_list(data.get("targets")) if isinstance(t, str)],
         translate=_as_str(data.get("translate")) or "summary",
         source_lang=_as_str(data.get("source_lang")) or "en",
         packages={str(k): _as_opt_str(v) for k, v in _as_dict(data.get("packages")).items()},
@@ -305,16 +306,22 @@ def stats_from_json(data: Any) -> RunStats:
         interrupted=data.get("interrupted") is True,
         models_loaded=data.get("models_loaded") is True,
         failures=[Failure(_as_str(f.get("id")), _as_str(f.get("source")), _as_str(f.get("error")))
-                  for f in data.get("failures") or [] if isinstance(f, dict)],
+                  for f in _as_list(data.get("failures")) if isinstance(f, dict)],
         skipped=[Skipped(_as_str(f.get("source")), _as_str(f.get("reason")))
-                 for f in data.get("skipped") or [] if isinstance(f, dict)],
+                 for f in _as_list(data.get("skipped")) if isinstance(f, dict)],
         config=_as_dict(data.get("config")),
         schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
     )
 
 
 def _is_number(value: Any) -> bool:
-    return isinstance(value, (int, float)) and not isinstance(value, bool) and value == value
+    """A finite int or float (not a bool, not NaN, not an int too big for a float)."""
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        return False
+    try:
+        return math.isfinite(float(value))
+    except OverflowError:
+        return False
 
 
 def _num_or_none(value: Any) -> Any:
@@ -330,11 +337,19 @@ def _as_opt_str(value: Any) -> str | None:
 
 
 def _as_int(value: Any, default: int = 0) -> int:
-    return int(value) if _is_number(value) and float(value).is_integer() else default
+    if isinstance(value, int) and _is_number(value):
+        return value
+    if isinstance(value, float) and _is_number(value) and value.is_integer():
+        return int(value)
+    return default
 
 
 def _as_dict(value: Any) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else []
 
 
 @dataclass(frozen=True)

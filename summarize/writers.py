@@ -189,11 +189,12 @@ class RecordState:
     key: str | None
 
 
-def _parse_line(raw: bytes) -> dict[str, Any] | None:
+def _parse_line(raw: bytes, strict: bool = True) -> dict[str, Any] | None:
     """A whole results.jsonl line as a record of this tool, or None (torn, or not ours).
 
     A record of this tool is a JSON object with a string ``id``, an integer
-    ``schema_version`` and a ``status`` of ``ok`` or ``error``.
+    ``schema_version`` and a ``status`` of ``ok`` or ``error``; with ``strict=False``
+    (for readers such as the report) any object with a string ``id`` is taken.
     """
     if not raw.endswith(b"\n"):
         return None  # the torn last line of a crashed run
@@ -201,11 +202,12 @@ def _parse_line(raw: bytes) -> dict[str, Any] | None:
         record = json.loads(raw)
     except (ValueError, RecursionError):
         return None
-    if (isinstance(record, dict) and isinstance(record.get("id"), str)
-            and isinstance(record.get("schema_version"), int)
-            and record.get("status") in ("ok", "error")):
-        return record
-    return None
+    if not isinstance(record, dict) or not isinstance(record.get("id"), str):
+        return None
+    if strict and not (isinstance(record.get("schema_version"), int)
+                       and record.get("status") in ("ok", "error")):
+        return None
+    return record
 
 
 def read_results(out_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:
@@ -217,7 +219,7 @@ def read_results(out_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:
         return records, bad
     with path.open("rb") as handle:
         for raw in handle:
-            record = _parse_line(raw)
+            record = _parse_line(raw, strict=False)
             if record is None:
                 bad += 1
             else:

@@ -632,3 +632,14 @@ def test_cjk_text_carries_its_lang_and_the_stylesheet_names_cjk_fonts(run: Path)
     _, page = korea_page(run)
     langs = {a.get("lang") for _, a in page.tags}
     assert {"en", "ko", "ja", "zh"} <= langs
+
+
+def test_models_table_shows_engine_and_compute_type(tmp_path: Path) -> None:
+    out = make_run_dir(tmp_path)
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    stats["models"] = [{"role": "translator:ko", "model_id": "Helsinki-NLP/opus-mt-tc-big-en-ko",
+                        "engine": "ct2", "dtype": "int8", "family": "marian", "load_s": 1.5}]
+    (out / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    raw = write_report(out).read_text("utf-8")
+    assert "<th>Engine</th>" in raw
+    assert '<td>ct2 <span class="sub">int8</span></td>' in raw

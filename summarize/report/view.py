@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import math
 from dataclasses import dataclass, field
+from typing import Any
 
 from summarize.naming import page_stem
+from summarize.records import ArticleResult, result_from_json, stats_from_json
 
 #: One paragraph of an alignment: its (source sentence, translated sentence) pairs.
 Pairs = list[tuple[str, str]]
@@ -127,35 +129,34 @@ class Record:
 
 
 def read_record(raw: dict) -> Record:
-    """Read one results.jsonl record (a dict with a string ``id``) without trusting its types."""
-    rid = raw["id"]
-    translations = {
-        code: {part: text for part, text in as_dict(parts).items() if isinstance(text, str)}
-        for code, parts in as_dict(raw.get("translations")).items()
-    }
+    """One results.jsonl record, read through the one tolerant loader of the package
+    (:func:`summarize.records.result_from_json`) and shaped for the pages."""
+    result = result_from_json(raw)
+    if result is None:  # load_results only passes objects with a string id
+        result = ArticleResult(id=str(raw.get("id", "")), source="", status="unknown")
     alignment = {
-        code: {part: _pairs(paras) for part, paras in as_dict(parts).items()}
-        for code, parts in as_dict(raw.get("alignment")).items()
+        code: {part: _pairs(paras) for part, paras in parts.items()}
+        for code, parts in result.alignment.items()
     }
-    timings = {k: as_num(v) for k, v in as_dict(raw.get("timings")).items()}
     return Record(
-        id=rid,
-        stem=page_stem(rid),
-        status=as_str(raw.get("status")) or "unknown",
-        title=as_str(raw.get("title")),
-        lang=as_str(raw.get("lang")),
-        source=as_str(raw.get("source")),
-        error=as_str(raw.get("error")),
-        text=as_text(raw.get("text")),
-        summary=as_text(raw.get("summary")),
-        chunks=as_num(raw.get("chunks")),
+        id=result.id,
+        stem=page_stem(result.id),
+        status=result.status or "unknown",
+        title=result.title or None,
+        lang=result.lang or None,
+        source=result.source or None,
+        error=result.error or None,
+        text=result.text if "text" in raw and isinstance(raw.get("text"), str) else None,
+        summary=result.summary,
+        chunks=float(result.chunks) if "chunks" in raw and as_num(raw.get("chunks")) is not None
+        else None,
         n_words=as_num(raw.get("n_words")),
         n_chars=as_num(raw.get("n_chars")),
-        translations=translations,
+        translations=result.translations,
         alignment=alignment,
-        timings=timings,
-        page=as_str(raw.get("page")),
-        finished_at=as_str(raw.get("finished_at")),
+        timings={k: as_num(v) for k, v in as_dict(raw.get("timings")).items()},
+        page=result.page or None,
+        finished_at=result.finished_at or None,
         schema_version=as_num(raw.get("schema_version")),
     )
 
@@ -172,6 +173,8 @@ class Model:
     family: str | None
     revision: str | None
     load_s: float | None
+    engine: str | None = None
+    dtype: str | None = None
 
 
 @dataclass(frozen=True)
@@ -232,64 +235,52 @@ class Stats:
 
 
 def read_stats(raw: dict) -> Stats:
-    """Read the stats.json object without trusting its types."""
+    """Read the stats.json object through the package's tolerant loader
+    (:func:`summarize.records.stats_from_json`); what the file does not record stays None."""
+    st = stats_from_json(raw)
+
+    def recorded(key: str, value: Any) -> Any:
+        return value if as_num(raw.get(key)) is not None or as_str(raw.get(key)) else None
+
     models = [
-        Model(
-            role=as_str(m.get("role")),
-            model_id=as_str(m.get("model_id")),
-            path=as_str(m.get("path")),
-            license=as_str(m.get("license")),
-            family=as_str(m.get("family")),
-            revision=as_str(m.get("revision")),
-            load_s=as_num(m.get("load_s")),
-        )
-        for m in as_list(raw.get("models"))
-        if isinstance(m, dict)
+        Model(role=m.role or None, model_id=m.model_id or None, path=m.path or None,
+              license=m.license, family=m.family or None, revision=m.revision,
+              load_s=m.load_s, engine=m.engine or None, dtype=m.dtype or None)
+        for m in st.models
     ]
-    stages = {}
-    for name, value in as_dict(raw.get("stages")).items():
-        st = as_dict(value)
-        stages[name] = Stage(
-            seconds=as_num(st.get("seconds")),
-            n_items=as_num(st.get("n_items")),
-            n_batches=as_num(st.get("n_batches")),
-            input_tokens=as_num(st.get("input_tokens")),
-            output_tokens=as_num(st.get("output_tokens")),
-            input_tokens_per_s=as_num(st.get("input_tokens_per_s")),
-            output_tokens_per_s=as_num(st.get("output_tokens_per_s")),
-        )
-    failures = [
-        Failure(as_str(f.get("id")), as_str(f.get("source")), as_str(f.get("error")))
-        for f in map(as_dict, as_list(raw.get("failures")))
-    ]
-    skipped = None
-    if "skipped" in raw:
-        skipped = [
-            Skip(as_str(s.get("source")), as_str(s.get("reason")))
-            for s in map(as_dict, as_list(raw.get("skipped")))
-        ]
-    counts = as_dict(raw.get("articles"))
+    stages = {
+        name: Stage(seconds=t.seconds if as_num(as_dict(as_dict(raw.get("stages")).get(name))
+                                                .get("seconds")) is not None else None,
+                    n_items=t.n_items, n_batches=t.n_batches, input_tokens=t.input_tokens,
+                    output_tokens=t.output_tokens, input_tokens_per_s=t.input_tokens_per_s,
+                    output_tokens_per_s=t.output_tokens_per_s)
+        for name, t in st.stages.items()
+    }
+    counts_raw = as_dict(raw.get("articles"))
+    counts = {k: float(getattr(st.articles, k)) if as_num(counts_raw.get(k)) is not None
+              else None for k in ("total", "ok", "failed", "skipped", "resumed")}
     return Stats(
         present=bool(raw),
         schema_version=as_num(raw.get("schema_version")),
-        started_at=as_str(raw.get("started_at")),
-        finished_at=as_str(raw.get("finished_at")),
-        wall_s=as_num(raw.get("wall_s")),
-        device=as_str(raw.get("device")),
-        device_name=as_str(raw.get("device_name")),
-        dtype=as_str(raw.get("dtype")),
-        translate=as_str(raw.get("translate")),
-        source_lang=as_str(raw.get("source_lang")),
-        targets=[t for t in as_list(raw.get("targets")) if isinstance(t, str)],
-        counts={k: as_num(counts.get(k)) for k in ("total", "ok", "failed", "skipped", "resumed")},
-        articles_per_s=as_num(raw.get("articles_per_s")),
-        peak_rss_mb=as_num(raw.get("peak_rss_mb")),
-        peak_gpu_mb=as_num(raw.get("peak_gpu_mb")),
+        started_at=st.started_at or None,
+        finished_at=st.finished_at or None,
+        wall_s=recorded("wall_s", st.wall_s),
+        device=st.device,
+        device_name=st.device_name,
+        dtype=st.dtype,
+        translate=recorded("translate", st.translate),
+        source_lang=recorded("source_lang", st.source_lang),
+        targets=st.targets,
+        counts=counts,
+        articles_per_s=st.articles_per_s,
+        peak_rss_mb=st.peak_rss_mb,
+        peak_gpu_mb=st.peak_gpu_mb,
         models=models,
         stages=stages,
         packages=[(str(k), _shown(v)) for k, v in as_dict(raw.get("packages")).items()],
-        failures=failures,
-        skipped=skipped,
+        failures=[Failure(f.id or None, f.source or None, f.error or None) for f in st.failures],
+        skipped=([Skip(k.source or None, k.reason or None) for k in st.skipped]
+                 if "skipped" in raw else None),
     )
 
 
