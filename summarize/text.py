@@ -271,6 +271,20 @@ _LEAD_IN = {
     ),
     "ko": re.compile(r"(?:이렇게|다음과\s?같이|아래와\s?같이)[^.!?\"'“”‘’]{0,20}\.$"),
 }
+#: A short attribution after a quotation ("「…。」ハメルは語った。", "“…다.” 그가 말했다."):
+#: the Japanese and Korean form of English ``"...," he said.``; it joins the quotation.
+_ATTRIBUTION = {
+    "ja": re.compile(
+        r"[^。！？!?.「」『』“”\"]{1,18}(?:言った|言う|語った|語る|述べた|述べる|話した|話す"
+        r"|付け加えた|続けた|説明した|強調した|明かした|答えた|尋ねた|報じた|伝えた|書いた"
+        r"|言いました|語りました|述べました|話しました)。"
+    ),
+    "ko": re.compile(
+        r"[^.!?。“”\"'‘’]{1,18}(?:말|밝|덧붙|전|설명|강조|주장|물|답|외|썼|보도|발표|언급)"
+        r"(?:했다|했습니다|혔다|혔습니다|였다|였습니다|었다|었습니다|쳤다|쳤습니다|다|습니다)\."
+    ),
+}
+_ATTRIBUTION_CLOSERS = "”’」』\"'"
 #: Opening quotation marks a lead-in sentence may be followed by.
 _OPENING_QUOTES = "“‘「『\"'"
 
@@ -287,7 +301,9 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
     * A quotation followed by a particle stays one sentence: Korean ``“…이다.”라고 말했다.``
       (also with a stray space, ``“…이다.” 라고``) and Japanese ``「…だ。」と言った。``.
     * A Japanese or Korean sentence that announces the quotation after it stays with it
-      (``彼はこう述べた。「…」``, ``그는 이렇게 말했다. “…”``), like English ``He said: "…"``.
+      (``彼はこう述べた。「…」``, ``그는 이렇게 말했다. “…”``), like English ``He said: "…"``;
+      so does a short attribution after a quotation (``「…！」ハメルは語った。``,
+      ``“…니다.” 그가 말했다.``), like English ``"…," he said.``
     * Closing quotes and brackets stay with the sentence they close, never open the next. A
       straight quote right after the sentence end and before a space closes, however many
       quotes came before it (translations often leave one unbalanced).
@@ -323,7 +339,27 @@ def split_sentences(paragraph: str, lang: str) -> list[str]:
         if sentence:
             sentences.append(sentence)
         start = end
+    attribution = _ATTRIBUTION.get(code)
+    if attribution is not None:
+        sentences = _join_attributions(sentences, attribution, code)
     return sentences
+
+
+def _join_attributions(sentences: list[str], pattern: re.Pattern[str], code: str) -> list[str]:
+    """Join a short attribution sentence to the quotation right before it."""
+    separator = "" if code == "ja" else " "
+    joined: list[str] = []
+    for sentence in sentences:
+        if (
+            joined
+            and joined[-1][-1] in _ATTRIBUTION_CLOSERS
+            and len(sentence) <= 24
+            and pattern.fullmatch(sentence)
+        ):
+            joined[-1] = joined[-1] + separator + sentence
+        else:
+            joined.append(sentence)
+    return joined
 
 
 def _sentencex_ends(paragraph: str, code: str) -> list[int] | None:

@@ -325,6 +325,22 @@ def test_join_paragraphs():
             "오헤이건은 이렇게 말했다. 다음이다.",
             ["오헤이건은 이렇게 말했다.", "다음이다."],
         ),
+        # A short attribution after a quotation joins it; a longer sentence does not.
+        (
+            "ja",
+            "「サメがいる！」ハメルは語った。少年は運ばれた。",
+            ["「サメがいる！」ハメルは語った。", "少年は運ばれた。"],
+        ),
+        (
+            "ko",
+            "“돼지를 존중해야 합니다.” 그가 말했다. 다음이다.",
+            ["“돼지를 존중해야 합니다.” 그가 말했다.", "다음이다."],
+        ),
+        (
+            "ko",
+            "“돼지를 존중해야 합니다.” 그는 농장을 떠나 서울로 가는 기차를 탔다.",
+            ["“돼지를 존중해야 합니다.”", "그는 농장을 떠나 서울로 가는 기차를 탔다."],
+        ),
         # A capital letter and a full stop glued to the next letter is an initial.
         (
             "ja",
