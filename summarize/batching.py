@@ -97,11 +97,14 @@ class BatchRun:
         outputs: One output per item ("" for a failed item).
         hit_limit: Per item, whether its output stopped at its token limit.
         failures: Items that failed alone (isolated by splitting their batch), with the error.
+        scores: Per item, the (mean, min) token log-probability of its output, or None when
+            the backend gave none (see ``Generated.scores``).
     """
 
     outputs: list[str]
     hit_limit: list[bool]
     failures: dict[int, Exception] = field(default_factory=dict)
+    scores: list[tuple[float, float] | None] = field(default_factory=list)
 
 
 def run_batched(
@@ -134,6 +137,7 @@ def run_batched(
     """
     outputs: list[str] = [""] * len(items)
     hit_limit = [False] * len(items)
+    scores: list[tuple[float, float] | None] = [None] * len(items)
     failures: dict[int, Exception] = {}
     pending = make_batches(lengths, budget.tokens, budget.max_batch)
     pending.reverse()  # a stack: pop() takes the next batch, longest first
@@ -166,9 +170,11 @@ def run_batched(
                 stats.n_failure_splits += 1
             continue
         flags = generated.hit_limit or [False] * len(batch)
-        for i, out, hit in zip(batch, generated.texts, flags, strict=True):
+        confidences = generated.scores or [None] * len(batch)
+        for i, out, hit, score in zip(batch, generated.texts, flags, confidences, strict=True):
             outputs[i] = out
             hit_limit[i] = hit
+            scores[i] = score
         if stats is not None:
             stats.n_batches += 1
             stats.input_tokens += generated.input_tokens
@@ -176,4 +182,4 @@ def run_batched(
             stats.batch_sizes.append(len(batch))
         if on_batch is not None:
             on_batch(len(batch))
-    return BatchRun(outputs, hit_limit, failures)
+    return BatchRun(outputs, hit_limit, failures, scores)

@@ -35,6 +35,8 @@ class SummaryResult:
         input_tokens: Encoder tokens spent on it.
         hit_limit: The final summary stopped at its token limit (probably cut).
         error: Why the article could not be summarized, or None.
+        confidence: (mean, min) token log-probability of the final summary (the last round's
+            generation), or None when the backend gave no scores.
     """
 
     text: str
@@ -43,6 +45,7 @@ class SummaryResult:
     input_tokens: int
     hit_limit: bool = False
     error: Exception | None = None
+    confidence: tuple[float, float] | None = None
 
 
 class Summarizer:
@@ -172,6 +175,7 @@ class Summarizer:
         in_tokens = [0] * len(texts)
         done: list[str | None] = [None] * len(texts)
         hit = [False] * len(texts)
+        conf: list[tuple[float, float] | None] = [None] * len(texts)
         rounds = [0] * len(texts)
         active = [i for i in range(len(texts)) if errors[i] is None]
         while active:
@@ -183,11 +187,12 @@ class Summarizer:
             if on_work:
                 on_work(len(inputs))
             run = run_batched(inputs, lengths, self.budget, self._run, stats, on_batch)
-            by_article: dict[int, list[tuple[str, bool]]] = {}
+            by_article: dict[int, list[tuple[str, bool, tuple[float, float] | None]]] = {}
+            scores = run.scores or [None] * len(flat)
             for k, ((i, _), out) in enumerate(zip(flat, run.outputs, strict=True)):
                 if k in run.failures and errors[i] is None:
                     errors[i] = run.failures[k]
-                by_article.setdefault(i, []).append((out, run.hit_limit[k]))
+                by_article.setdefault(i, []).append((out, run.hit_limit[k], scores[k]))
             still: list[int] = []
             for i in active:
                 if errors[i] is not None:
@@ -195,10 +200,10 @@ class Summarizer:
                 rounds[i] += 1
                 parts = by_article[i]
                 if len(parts) == 1:
-                    done[i], hit[i] = parts[0]
+                    done[i], hit[i], conf[i] = parts[0]
                     continue
                 try:
-                    merged = self.chunk(" ".join(p for p, _ in parts if p), langs[i])
+                    merged = self.chunk(" ".join(p for p, _, _ in parts if p), langs[i])
                 except Exception as exc:
                     errors[i] = exc
                     continue
@@ -213,7 +218,8 @@ class Summarizer:
             active = still
         stats.seconds += time.perf_counter() - started
         return [
-            SummaryResult(done[i] or "", n_chunks[i], rounds[i], in_tokens[i], hit[i], errors[i])
+            SummaryResult(done[i] or "", n_chunks[i], rounds[i], in_tokens[i], hit[i], errors[i],
+                          conf[i])
             for i in range(len(texts))
         ]
 

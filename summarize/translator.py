@@ -37,6 +37,10 @@ class TranslationResult:
         hit_limit: Per paragraph and sentence, whether a piece of its translation stopped
             at its token limit (probably cut).
         error: Why the text could not be translated, or None.
+        confidence: Per paragraph and sentence, the (mean, min) token log-probability of its
+            translation, or None when the backend gave no scores. A sentence translated in
+            pieces (longer than the model's input) combines them: the mean of the pieces'
+            means weighted by their input tokens, the lowest of their minimums.
     """
 
     text: str
@@ -44,6 +48,7 @@ class TranslationResult:
     input_tokens: int
     hit_limit: list[list[bool]] = field(default_factory=list)
     error: Exception | None = None
+    confidence: list[list[tuple[float, float] | None]] = field(default_factory=list)
 
 
 class Translator:
@@ -148,6 +153,7 @@ class Translator:
         keys = list(unique)
         outputs: list[str] = [""] * len(keys)
         hits = [False] * len(keys)
+        scores: list[tuple[float, float] | None] = [None] * len(keys)
         failed: dict[int, Exception] = {}
         tokens = [0] * len(keys)
         if on_work:
@@ -161,17 +167,20 @@ class Translator:
                               lambda batch, plan=plan: self._run(batch, plan), stats, on_batch)
             for j, k in enumerate(index):
                 outputs[k], hits[k], tokens[k] = run.outputs[j], run.hit_limit[j], lengths[j]
+                scores[k] = run.scores[j] if run.scores else None
                 if j in run.failures:
                     failed[k] = run.failures[j]
         results: list[TranslationResult] = []
         for t, (text, paragraphs) in enumerate(zip(texts, layout, strict=True)):
             alignment: list[list[tuple[str, str]]] = []
             hit_limit: list[list[bool]] = []
+            confidence: list[list[tuple[float, float] | None]] = []
             rendered: list[str] = []
             n_in = 0
             for paragraph in paragraphs:
                 pairs = []
                 para_hits = []
+                para_conf = []
                 for sentence_pieces in paragraph:
                     ks = [unique[(langs[t], p)] for p in sentence_pieces]
                     for k in ks:
@@ -182,14 +191,17 @@ class Translator:
                     n_in += sum(tokens[k] for k in ks)
                     pairs.append((source, target))
                     para_hits.append(any(hits[k] for k in ks))
+                    para_conf.append(combine_scores([scores[k] for k in ks],
+                                                    [tokens[k] for k in ks]))
                 alignment.append(pairs)
                 hit_limit.append(para_hits)
+                confidence.append(para_conf)
                 rendered.append(join_sentences([tr for _, tr in pairs], self.target))
             if errors[t] is not None:
                 results.append(TranslationResult("", [], n_in, [], errors[t]))
                 continue
             results.append(TranslationResult(join_paragraphs(rendered) if text else "",
-                                             alignment, n_in, hit_limit))
+                                             alignment, n_in, hit_limit, None, confidence))
         stats.seconds += time.perf_counter() - started
         return results
 
@@ -197,3 +209,21 @@ class Translator:
         texts = [t for t, _ in batch]
         limits = [self._limit(n) for _, n in batch]
         return self.backend.generate(texts, self.settings, limits, plan)
+
+
+def combine_scores(scores: Sequence[tuple[float, float] | None], weights: Sequence[int]
+                   ) -> tuple[float, float] | None:
+    """One (mean, min) for a sentence from those of its pieces; None if any piece has none.
+
+    Args:
+        scores: (mean, min) of each piece.
+        weights: Each piece's weight (its input tokens).
+    """
+    if not scores or any(s is None for s in scores):
+        return None
+    known = [s for s in scores if s is not None]
+    if len(known) == 1:
+        return known[0]
+    total = sum(max(1, w) for w in weights)
+    mean = sum(s[0] * max(1, w) for s, w in zip(known, weights, strict=True)) / total
+    return mean, min(s[1] for s in known)

@@ -96,3 +96,68 @@ def test_results_identical_whatever_batch_size_group_size_or_order(tmp_path, tin
             reference = records
         else:
             assert records == reference, f"batch_tokens={tokens} group_size={group}"
+
+
+def _teacher_forced(backend, text: str, row: list[int], mask_eos_steps: int = 0) -> list[float]:
+    """Log-probabilities of ``row`` (start token excluded) from one plain forward pass."""
+    enc = backend.tokenizer([text], return_tensors="pt")
+    start = backend.model.generation_config.decoder_start_token_id
+    ids = torch.tensor([[start, *row]])
+    with torch.inference_mode():
+        logits = backend.model(**enc, decoder_input_ids=ids[:, :-1]).logits[0].float()
+    logits = logits.clone()
+    eos = backend.model.generation_config.eos_token_id
+    logits[:mask_eos_steps, eos] = float("-inf")  # what min_new_tokens does to the choice
+    logprobs = torch.log_softmax(logits, dim=-1)
+    return [float(logprobs[i, tok]) for i, tok in enumerate(row)]
+
+
+@pytest.mark.parametrize(("model", "settings", "masked"), [
+    ("tiny_marian", {}, 0),
+    ("tiny_bart", {"min_new_tokens": 0}, 0),
+    ("tiny_bart", {"min_new_tokens": 3}, 3),
+])
+def test_scores_equal_a_teacher_forced_pass_and_do_not_depend_on_the_batch(
+        model, settings, masked, request, tmp_path):
+    path = request.getfixturevalue(model)
+    backend = hf.load_backend(str(path), role="translator", models_dir=tmp_path,
+                              device="cpu", dtype="float32")
+    from tests.tiny_models import SENTENCES
+
+    texts = SENTENCES[:5]
+    limits = [6, 9, 12, 4, 10]
+    together = backend.generate(texts, settings, limits)
+    assert together.scores is not None and len(together.scores) == len(texts)
+    for text, limit, score in zip(texts, limits, together.scores, strict=True):
+        alone = backend.generate([text], settings, [limit])
+        assert alone.scores[0] == pytest.approx(score, abs=1e-5)  # batch-invariant
+        enc = backend.tokenizer([text], return_tensors="pt")
+        out = backend.model.generate(**enc, **settings, max_new_tokens=limit, do_sample=False,
+                                     forced_eos_token_id=None)
+        rows, _, _ = hf.cut_outputs(out.tolist(), [limit], backend.model.generation_config)
+        expected = _teacher_forced(backend, text, rows[0], masked)
+        assert score[0] == pytest.approx(sum(expected) / len(expected), abs=1e-4)
+        assert score[1] == pytest.approx(min(expected), abs=1e-4)
+
+
+def test_beam_scores_follow_the_chosen_beam(tiny_marian, tmp_path):
+    backend = hf.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                              device="cpu", dtype="float32")
+    from tests.tiny_models import SENTENCES
+
+    texts = SENTENCES[:3]
+    got = backend.generate(texts, {"num_beams": 3}, [7, 7, 7])
+    for text, score in zip(texts, got.scores, strict=True):
+        enc = backend.tokenizer([text], return_tensors="pt")
+        out = backend.model.generate(**enc, num_beams=3, max_new_tokens=7,
+                                     forced_eos_token_id=None)
+        rows, _, _ = hf.cut_outputs(out.tolist(), [7], backend.model.generation_config)
+        expected = _teacher_forced(backend, text, rows[0])
+        assert score[0] == pytest.approx(sum(expected) / len(expected), abs=1e-4)
+        assert score[1] == pytest.approx(min(expected), abs=1e-4)
+
+
+def test_scores_can_be_turned_off(tiny_marian, tmp_path):
+    backend = hf.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path)
+    backend.return_scores = False
+    assert backend.generate(["The quick brown fox."], {}, [5]).scores is None

@@ -108,12 +108,18 @@ class Generated:
         output_tokens: Generated tokens kept (after each output's own cut).
         hit_limit: Per output, whether it stopped at its token limit with no end token
             (probably cut short).
+        scores: Per output, the mean and the minimum natural-log probability of its kept
+            tokens (after the output's own cut; the end token counts, a token the model was
+            forced to emit scores 0), under the distribution each token was chosen from
+            (the model's, after the generation settings' masks and penalties, before
+            sampling warpers); None per output or as a whole when the engine cannot tell.
     """
 
     texts: list[str]
     input_tokens: int
     output_tokens: int
     hit_limit: list[bool] = field(default_factory=list)
+    scores: list[tuple[float, float] | None] | None = None
 
 
 @runtime_checkable

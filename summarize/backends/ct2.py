@@ -56,6 +56,7 @@ from summarize.backends.hf import (
     decoder_limit,
     model_revision,
     resolve_config,
+    row_scores,
     task_defaults,
 )
 from summarize.errors import ConfigError, ModelLoadError
@@ -437,7 +438,11 @@ class CT2Backend:
         translator: The ``ctranslate2.Translator``.
         converted: Folder of the converted model.
         converted_now: Whether loading converted it (False when it came from the store).
+        return_scores: Whether :meth:`generate` returns token log-probability scores
+            (``Generated.scores``); on by default.
     """
+
+    return_scores: bool = True
 
     def __init__(self, model_id: str, tokenizer: Any, translator: Any, config: Any,
                  generation_config: Any, *, converted: Path, converted_now: bool, path: str,
@@ -528,6 +533,18 @@ class CT2Backend:
         # as in transformers, the length limit wins over a larger minimum (distilbart's
         # min_length 56 with a shorter max_new_tokens)
         options["min_decoding_length"] = min(options["min_decoding_length"], longest)
+        # Token log-probabilities: greedy decoding and sampling report each step's through the
+        # callback (return_scores must be on for it to carry them); beam search reports only
+        # a length-normalised total, so its outputs are rescored with score_batch.
+        scoring = self.return_scores
+        steps: dict[int, list[float]] = {}
+        greedy = options["beam_size"] == 1
+        if scoring and greedy:
+            def keep(step: Any) -> bool:
+                steps.setdefault(step.batch_id, []).append(float(step.log_prob))
+                return False
+
+            options["callback"] = keep
         try:
             results = self.translator.translate_batch(
                 source,
@@ -536,14 +553,21 @@ class CT2Backend:
                 max_input_length=0,  # the tasks fit every text; never cut one silently
                 end_token=sorted(self._eos_ids) or None,
                 return_end_token=True,
-                return_scores=False,
+                return_scores=scoring,
                 **options,
             )
+            hyps = [list(r.hypotheses[0]) for r in results]
+            logprobs: list[list[float]] | None = None
+            if scoring and greedy:
+                logprobs = [[0.0] * (len(h) - len(steps.get(i, []))) + steps.get(i, [])
+                            for i, h in enumerate(hyps)]
+            elif scoring:
+                logprobs = self._rescore(source, hyps, max_new_tokens, len(prefix or ()))
         except RuntimeError as exc:
             if "out of memory" in str(exc).lower():
                 raise BatchOutOfMemory(str(exc)) from exc
             raise
-        rows = [[self._target_ids.get(t, -1) for t in r.hypotheses[0]] for r in results]
+        rows = [[self._target_ids.get(t, -1) for t in h] for h in hyps]
         out: list[list[int]] = []
         hit: list[bool] = []
         n_out = 0
@@ -562,7 +586,25 @@ class CT2Backend:
             out, skip_special_tokens=True, clean_up_tokenization_spaces=True
         )
         n_in = sum(len(row) for row in ids)
-        return Generated([d.strip() for d in decoded], n_in, n_out, hit)
+        scores = row_scores(logprobs, out, self._pad) if logprobs is not None else None
+        return Generated([d.strip() for d in decoded], n_in, n_out, hit, scores)
+
+    def _rescore(self, source: list[list[str]], hyps: list[list[str]], limits: Sequence[int],
+                 n_prefix: int) -> list[list[float]]:
+        """Per-token log-probabilities of beam-search outputs, teacher-forced (score_batch).
+
+        ``score_batch`` appends the end token itself, so each hypothesis goes in without its
+        own; forced prefix tokens score 0, as in greedy decoding.
+        """
+        targets = []
+        for hyp, limit in zip(hyps, limits, strict=True):
+            cut = hyp[:limit]
+            ids = [self._target_ids.get(t, -1) for t in cut]
+            end = next((i for i, tok in enumerate(ids) if tok in self._eos_ids), None)
+            targets.append(cut[:end] if end is not None else cut)
+        scored = self.translator.score_batch(source, targets, max_input_length=0)
+        return [[0.0] * min(n_prefix, len(r.log_probs)) + list(r.log_probs)[n_prefix:]
+                for r in scored]
 
     def _suppressed(self) -> list[list[str]] | None:
         bad = getattr(self.generation_config, "bad_words_ids", None)

@@ -8,6 +8,7 @@ from __future__ import annotations
 import functools
 import json
 import logging
+import math
 import os
 import re
 import threading
@@ -16,7 +17,13 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoConfig, AutoModelForSeq2SeqLM, AutoTokenizer
+from transformers import (
+    AutoConfig,
+    AutoModelForSeq2SeqLM,
+    AutoTokenizer,
+    LogitsProcessor,
+    LogitsProcessorList,
+)
 
 from summarize.backends import (
     GENERATION_KEYS,
@@ -156,6 +163,62 @@ def _has_safetensors(folder: Path) -> bool:
     return any(folder.glob("*.safetensors"))
 
 
+class _ChosenLogProbs(LogitsProcessor):
+    """Keeps, step by step, the log-probability of the token each row chose (no beams).
+
+    Put last in the processor list it sees the scores the token is chosen from (after the
+    settings' masks and penalties; sampling warpers come after it). It keeps one step's
+    scores and their log-sum-exp; at the next step (or :meth:`finish`) it gathers the token
+    that was chosen, so memory stays one ``(batch, vocab)`` tensor instead of one per step.
+    """
+
+    def __init__(self) -> None:
+        self.steps: list[torch.Tensor] = []
+        self._scores: torch.Tensor | None = None
+        self._lse: torch.Tensor | None = None
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        if self._scores is not None:
+            self._take(input_ids[:, -1])
+        self._scores = scores
+        self._lse = torch.logsumexp(scores.float(), dim=-1)
+        return scores
+
+    def _take(self, chosen: torch.Tensor) -> None:
+        assert self._scores is not None and self._lse is not None
+        picked = self._scores.gather(1, chosen[:, None].to(self._scores.device)).squeeze(1)
+        self.steps.append(picked.float() - self._lse)
+        self._scores = self._lse = None
+
+    def finish(self, sequences: torch.Tensor) -> torch.Tensor:
+        """``(batch, generated tokens)`` log-probabilities, given generate()'s output."""
+        if self._scores is not None:
+            self._take(sequences[:, -1])
+        if not self.steps:
+            return sequences.new_zeros((sequences.shape[0], 0), dtype=torch.float32)
+        return torch.stack(self.steps, dim=1)
+
+
+def row_scores(logprobs: list[list[float]], rows: list[list[int]], pad: int | None
+               ) -> list[tuple[float, float] | None]:
+    """Mean and minimum log-probability of each cut row's tokens (pads left out).
+
+    Args:
+        logprobs: Per text, the log-probability of each generated token (start token
+            excluded), as long as the uncut batch.
+        rows: The rows as :func:`cut_outputs` kept them.
+        pad: The pad token id.
+
+    Returns:
+        ``(mean, min)`` per row, None for a row with no token.
+    """
+    out: list[tuple[float, float] | None] = []
+    for values, row in zip(logprobs, rows, strict=True):
+        kept = [v for v, tok in zip(values, row, strict=False) if tok != pad]
+        out.append((math.fsum(kept) / len(kept), min(kept)) if kept else None)
+    return out
+
+
 class HFBackend:
     """A transformers seq2seq model and its tokenizer on one device (see Seq2SeqBackend).
 
@@ -165,7 +228,11 @@ class HFBackend:
         max_output_tokens: Most tokens the decoder can emit, or None.
         tokenizer: The Hugging Face tokenizer (engine-specific; the tasks never use it).
         model: The torch model (engine-specific).
+        return_scores: Whether :meth:`generate` returns token log-probability scores
+            (``Generated.scores``); on by default.
     """
+
+    return_scores: bool = True
 
     def __init__(self, model_id: str, tokenizer: Any, model: Any, *, path: str,
                  revision: str | None, license: str | None, max_input_tokens: int | None = None,
@@ -233,6 +300,13 @@ class HFBackend:
         kwargs.setdefault("forced_eos_token_id", None)
         enc = self._tokenize(texts, plan, return_tensors="pt", padding=True, truncation=False)
         enc = {k: v.to(self.device) for k, v in enc.items()}
+        beams = int(kwargs.get("num_beams") or self.model.generation_config.num_beams or 1)
+        tracker: _ChosenLogProbs | None = None
+        if self.return_scores and beams > 1:
+            kwargs.update(output_scores=True, return_dict_in_generate=True)
+        elif self.return_scores:
+            tracker = _ChosenLogProbs()
+            kwargs["logits_processor"] = LogitsProcessorList([tracker])
         try:
             with torch.inference_mode():
                 if self.device.type == "cpu" and len(texts) > 1:
@@ -240,6 +314,13 @@ class HFBackend:
                     if encoded is not None:
                         kwargs["encoder_outputs"] = encoded
                 out = self.model.generate(**enc, **kwargs)  # (batch, 1 + new tokens)
+                logprobs = None
+                if self.return_scores and beams > 1:
+                    logprobs = self.model.compute_transition_scores(
+                        out.sequences, out.scores, out.beam_indices, normalize_logits=False)
+                    out = out.sequences
+                elif tracker is not None:
+                    logprobs = tracker.finish(out)
         except torch.OutOfMemoryError as exc:
             if self.device.type == "cuda":
                 torch.cuda.empty_cache()
@@ -247,11 +328,15 @@ class HFBackend:
         rows, hit_limit, n_out = cut_outputs(
             out.cpu().tolist(), max_new_tokens, self.model.generation_config
         )
+        scores = None
+        if logprobs is not None:
+            scores = row_scores(logprobs.float().cpu().tolist(), rows,
+                                self.model.generation_config.pad_token_id)
         decoded = self.tokenizer.batch_decode(
             rows, skip_special_tokens=True, clean_up_tokenization_spaces=True
         )
         n_in = int(enc["attention_mask"].sum())
-        return Generated([d.strip() for d in decoded], n_in, n_out, hit_limit)
+        return Generated([d.strip() for d in decoded], n_in, n_out, hit_limit, scores)
 
     def _encode(self, enc: dict[str, torch.Tensor]) -> Any | None:
         """Encoder outputs of a padded batch, computed in length buckets of similar rows.
