@@ -71,7 +71,7 @@ def test_tiny_models_match_torch(request, tmp_path, name):
     model = request.getfixturevalue(name)
     torch_b, ct2_b = _pair(model, tmp_path)
     assert ct2_b.info.engine == "ct2" and ct2_b.info.dtype == "float32"
-    assert ct2_b.info.tuning["intra_threads"] == 1
+    assert ct2_b.info.tuning["intra_threads"] == 1 and ct2_b.info.tuning["inter_threads"] == 1
     assert ct2_b.max_input_tokens == torch_b.max_input_tokens
     assert ct2_b.max_output_tokens == torch_b.max_output_tokens
     assert ct2_b.count_tokens(TEXTS) == torch_b.count_tokens(TEXTS)
@@ -116,7 +116,23 @@ def test_count_tokens_leaves_the_source_language_unchanged(fam, tmp_path):
     plan = backend.plan_language("en", "ja")
     backend.count_tokens(["東京は日本の首都です。"], plan)
     assert backend.tokenizer.src_lang == before
-    assert backend.info.tuning["intra_threads"] == os.cpu_count()  # threads=0: every core
+    assert backend.info.tuning["threads"] == os.cpu_count()  # threads=0: every core
+    assert backend.info.tuning["inter_threads"] == os.cpu_count()
+
+
+def test_batch_split_between_workers_gives_the_same_outputs(tiny_marian, tmp_path):
+    one = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                           quantization="float32", threads=1)
+    three = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                             quantization="float32", threads=3)
+    assert three.info.tuning["inter_threads"] == 3
+    settings = {**GREEDY, "min_new_tokens": 6}
+    a = one.generate(TEXTS, settings, LIMITS)
+    b = three.generate(TEXTS, settings, LIMITS)
+    assert (b.texts, b.output_tokens, b.hit_limit) == (a.texts, a.output_tokens, a.hit_limit)
+    assert b.scores == a.scores  # per-step log-probs land on their own rows
+    assert ct2._split([["a"]] * 5, 2) == [(0, 3), (3, 5)]
+    assert ct2._split([["a"]], 4) == [(0, 1)]
 
 
 def test_conversion_is_cached(tiny_marian, tmp_path):
