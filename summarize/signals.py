@@ -304,7 +304,7 @@ _RANGE_TO_UNIT = regex.compile(
 _PERCENT_100 = regex.compile(r"\A\s?(?:%|per\s?cent|percent)", regex.IGNORECASE)
 #: A two-digit year: 1950-53, SS19, FY19, '19.
 _SHORT_YEAR_BEFORE = regex.compile(r"(?:\d{4}[-–/]|[A-Za-z]|['’])\Z")
-_AFTER_FEET = regex.compile(r"(?:foot|feet|ft)[- ]?\Z", regex.IGNORECASE)
+_AFTER_FEET = regex.compile(r"(?<![\p{L}])(?:foot|feet|ft)[- ]?\Z", regex.IGNORECASE)
 _DECADE = regex.compile(r"\A['’]?s(?![\p{L}])")
 _CLOCK = regex.compile(r"\A:\d\d")
 

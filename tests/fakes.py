@@ -7,7 +7,7 @@ Every batch is recorded so tests can check pooling and ordering.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -22,7 +22,8 @@ class FakeBackend:
     """Implements the Seq2SeqBackend contract with predictable outputs (see module doc)."""
 
     def __init__(self, kind: str, *, max_input_tokens: int = 512, summary_words: int = 6,
-                 oom_above: int | None = None, fail_on: str | None = None):
+                 oom_above: int | None = None, fail_on: str | None = None,
+                 confidence: Callable[[str], tuple[float, float]] | None = None):
         self.info = BackendInfo(model_id=f"fake-{kind}", path="", revision=None, license="test",
                                 family="fake", engine="fake", device="cpu", device_name="fake",
                                 dtype="float32")
@@ -32,6 +33,7 @@ class FakeBackend:
         self.summary_words = summary_words
         self.oom_above = oom_above
         self.fail_on = fail_on
+        self.confidence = confidence  # input text -> (mean, min) score; None: no scores
         self.batches: list[list[str]] = []
         self.plans: list[LangPlan | None] = []
 
@@ -52,12 +54,19 @@ class FakeBackend:
             raise RuntimeError("fake failure")
         self.batches.append(list(texts))
         self.plans.append(plan)
+        outs, hits = self.outputs(texts, max_new_tokens)
+        n_in = sum(self.count_tokens(texts))
+        scores = [self.confidence(t) for t in texts] if self.confidence else None
+        return Generated(outs, n_in, sum(len(o.split()) for o in outs), hits, scores)
+
+    def outputs(self, texts: Sequence[str], max_new_tokens: Sequence[int]
+                ) -> tuple[list[str], list[bool]]:
+        """The outputs and whether each hit its limit (subclasses script faults here)."""
         if self.kind == "translate":
             outs = [f"<{t.upper()}>" for t in texts]
         else:
             outs = [" ".join(t.split()[: self.summary_words]) for t in texts]
-        n_in = sum(self.count_tokens(texts))
-        return Generated(outs, n_in, sum(len(o.split()) for o in outs), [False] * len(outs))
+        return outs, [False] * len(outs)
 
     def close(self) -> None:
         pass
@@ -84,3 +93,52 @@ def read_jsonl(path: Path) -> list[dict[str, Any]]:
     import json
 
     return [json.loads(line) for line in path.read_text("utf-8").splitlines() if line.strip()]
+
+
+class ScriptedTranslator(FakeBackend):
+    """A fake translator that "translates" by reversing every word (numbers kept, the
+    ``glossary`` applied) and commits one fault on the sentences that contain a trigger.
+
+    Args:
+        faults: ``{trigger substring: fault}``; faults are ``copy``, ``truncate`` (a quarter
+            of the output, reported as stopped at the token limit), ``repeat``,
+            ``drop_number`` and ``miss_glossary``.
+        glossary: ``{source word: target word}`` it applies (unless ``miss_glossary``).
+        confidence: As for :class:`FakeBackend`.
+    """
+
+    def __init__(self, faults: Mapping[str, str], glossary: Mapping[str, str] | None = None,
+                 confidence: Callable[[str], tuple[float, float]] | None = None):
+        super().__init__("translate", confidence=confidence)
+        self.faults = dict(faults)
+        self.glossary = {k.lower(): v for k, v in (glossary or {}).items()}
+
+    def translate(self, source: str) -> tuple[str, bool]:
+        import re
+
+        fault = next((f for trigger, f in self.faults.items() if trigger in source), "clean")
+        if fault == "copy":
+            return source, False
+
+        def word(match: re.Match[str]) -> str:
+            w = match.group()
+            if w.lower() in self.glossary and fault != "miss_glossary":
+                return self.glossary[w.lower()]
+            return w[::-1]
+
+        out = re.sub(r"[A-Za-z]+", word, source)
+        if fault == "truncate":
+            return out[: len(out) // 4], True
+        if fault == "repeat":
+            tail = " ".join(out.split()[-4:-1])
+            return f"{out} {tail} {tail} {tail} {tail}", False
+        if fault == "drop_number":
+            numbers = list(re.finditer(r"\d+(?:[.,:]\d+)*", out))
+            longest = max(numbers, key=lambda m: len(m.group()))
+            return out[: longest.start()] + out[longest.end():], False
+        return out, False
+
+    def outputs(self, texts: Sequence[str], max_new_tokens: Sequence[int]
+                ) -> tuple[list[str], list[bool]]:
+        done = [self.translate(t) for t in texts]
+        return [o for o, _ in done], [h for _, h in done]

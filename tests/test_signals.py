@@ -266,3 +266,12 @@ def test_false_alarms_on_human_translations(suffix: str):
     print(f"en-{PAIRS[suffix]}: {flagged}/{n} flagged ({100 * flagged / n:.2f}%) {dict(kinds)}")
     assert flagged / n < 0.01
     assert all(count / n < 0.005 for count in kinds.values()), kinds
+
+
+def test_a_word_ending_in_ft_is_not_a_unit():
+    # "left 12,400 homes": the number is not a height in feet, so it must not go missing
+    source = "The storm left 12,400 homes without power across the northern region."
+    output = "Der Sturm ließ Häuser in der ganzen nördlichen Region ohne Strom."
+    assert _kinds(_check(source, output)) == {"numbers"}
+    assert _check("The wall is 12 ft 6 inches high and 300 feet long.",
+                  "Die Mauer ist 3,8 m hoch und 91 m lang.") == []
