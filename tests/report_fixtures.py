@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from summarize.naming import page_stem
@@ -395,6 +396,7 @@ def make_run_dir(
     *,
     stats: bool = True,
     torn_line: bool = True,
+    stats_of: Callable[[list[dict]], dict] | None = None,
 ) -> Path:
     """Write a run output folder with results.jsonl and stats.json.
 
@@ -404,6 +406,7 @@ def make_run_dir(
         stats: Whether to write stats.json.
         torn_line: Whether to end results.jsonl with a torn, unparseable line (as after a
             crash mid-write).
+        stats_of: Builds stats.json from the records (default :func:`make_stats`).
 
     Returns:
         The run folder.
@@ -418,6 +421,77 @@ def make_run_dir(
     (out / "results.jsonl").write_text(body, encoding="utf-8")
     if stats:
         (out / "stats.json").write_text(
-            json.dumps(make_stats(articles), ensure_ascii=False, indent=2), encoding="utf-8"
+            json.dumps((stats_of or make_stats)(articles), ensure_ascii=False, indent=2),
+            encoding="utf-8",
         )
     return out
+
+
+# --------------------------------------------------------------------------- review signals
+
+FLOOD_ID = "world/flood.txt"
+_FLOOD_TEXT = (
+    "Floods forced 12,400 people from their homes in the north on Sunday.\n\n"
+    "Rescue teams worked through the night. The river rose by 3.2 metres in six hours.\n\n"
+    "Officials said the damage would cost at least 45 million dollars to repair."
+)
+_FLOOD_SUMMARY = ("Floods forced 12,400 people from their homes. "
+                  "Repairs will cost 45 million dollars.")
+# sentence 1.1 drops 12,400; 2.2 loops (with markup in the loop); 3.1 was cut at the limit
+_FLOOD_KO = (
+    "일요일 북부에서 홍수로 주민들이 집을 떠났다.\n\n"
+    "구조대는 밤새 작업했다. "
+    "강물이" + f" {HOSTILE_IMG} 올랐다" * 4 + ".\n\n"
+    "관리들은 피해 복구에"
+)
+_FLOOD_KO_SUMMARY = "홍수로 12,400명이 집을 떠났다. 복구 비용은 4,500만 달러에 이를 것이다."
+
+
+def _grid(alignment: list, value: object) -> list:
+    return [[value for _ in para] for para in alignment]
+
+
+def reviewed_articles() -> list[dict]:
+    """:func:`default_articles` with ``review`` dicts made by ``summarize.review`` (real
+    checks over the records, confidence evidence per sentence), plus a flood article whose
+    Korean translation drops a number, loops and was cut; "science/vaccine.html" keeps no
+    review, as a record of an older run."""
+    from summarize.records import result_from_json
+    from summarize.review import ReviewEvidence, ReviewSettings, review_article
+
+    records = default_articles()
+    records.append(article(
+        FLOOD_ID, title="Floods force thousands from their homes", text=_FLOOD_TEXT,
+        summary=_FLOOD_SUMMARY,
+        translations={"ko": {"summary": _FLOOD_KO_SUMMARY, "article": _FLOOD_KO}},
+        alignment={"ko": {"summary": align(_FLOOD_SUMMARY, _FLOOD_KO_SUMMARY),
+                          "article": align(_FLOOD_TEXT, _FLOOD_KO)}},
+    ))
+    out = []
+    for raw in records:
+        if raw["status"] != "ok" or raw["id"] == "science/vaccine.html":
+            out.append(raw)
+            continue
+        hit: dict = {}
+        conf: dict = {}
+        for lang, parts in raw["alignment"].items():
+            for part, paras in parts.items():
+                hit.setdefault(lang, {})[part] = _grid(paras, False)
+                conf.setdefault(lang, {})[part] = _grid(paras, (-0.21, -1.4))
+        if raw["id"] == FLOOD_ID:
+            hit["ko"]["article"][2][0] = True
+            conf["ko"]["article"][1][1] = (-2.6, -9.5)
+        evidence = ReviewEvidence(summary_confidence=(-0.35, -2.2), hit_limit=hit,
+                                  confidence=conf)
+        review = review_article(result_from_json(raw), evidence, ReviewSettings())
+        out.append({**raw, "review": review})
+    return out
+
+
+def make_reviewed_stats(articles: list[dict]) -> dict:
+    """:func:`make_stats` plus ``review_flags`` as the run counts them."""
+    from summarize.review import count_flags
+
+    stats = make_stats(articles)
+    stats["review_flags"] = count_flags(a.get("review") for a in articles)
+    return stats

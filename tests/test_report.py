@@ -20,6 +20,7 @@ from summarize.report import INDEX_SCRIPT, STYLESHEET, load_results, load_stats,
 from tests.report_fixtures import (
     ABSOLUTE_ID,
     ARABIC_TEXT,
+    FLOOD_ID,
     HOSTILE_ERROR,
     HOSTILE_IMG,
     HOSTILE_JS_LINK,
@@ -33,8 +34,10 @@ from tests.report_fixtures import (
     TRAVERSAL_ID,
     article,
     default_articles,
+    make_reviewed_stats,
     make_run_dir,
     make_stats,
+    reviewed_articles,
 )
 
 # Every tag the report itself emits; anything else must have come from data.
@@ -43,7 +46,7 @@ ALLOWED_TAGS = {
     "footer", "section", "article", "aside", "nav", "div", "span", "strong", "code", "br",
     "a", "p", "h1", "h2", "h3", "ul", "li", "dl", "dt", "dd", "table", "colgroup", "col",
     "thead", "tbody", "tr", "th", "td", "button", "input", "select", "option", "svg", "line",
-    "rect", "path", "bdi", "details", "summary",
+    "rect", "path", "bdi", "details", "summary", "ol",
 }  # fmt: skip
 ALLOWED_ATTRS = {
     "lang", "charset", "http-equiv", "content", "name", "rel", "href", "class", "id", "dir",
@@ -51,7 +54,7 @@ ALLOWED_ATTRS = {
     "viewbox", "preserveaspectratio", "x", "y", "width", "height", "x1", "x2", "y1", "y2",
     "vector-effect", "shape-rendering", "d", "open",
 }  # fmt: skip
-ALLOWED_IDS = {"articles", "articles-section", "problems", "q", "status", "shown"}
+ALLOWED_IDS = {"articles", "articles-section", "problems", "q", "status", "shown", "review"}
 ARTICLE_HREF = re.compile(r"^articles/[A-Za-z0-9._-]+\.html$")
 SIBLING_HREF = re.compile(r"^[A-Za-z0-9._-]+\.(html|md)$")
 
@@ -496,12 +499,12 @@ WRONG_VALUES = [None, "", "text", 0, -1, 1.5, True, 10**400, [], [1, "a", None],
 RECORD_FIELDS = [
     "title", "lang", "status", "error", "text", "summary", "chunks", "translations",
     "alignment", "timings", "n_words", "n_chars", "page", "finished_at", "source",
-    "schema_version",
+    "schema_version", "review",
 ]  # fmt: skip
 STATS_FIELDS = [
     "schema_version", "started_at", "finished_at", "wall_s", "device", "device_name", "dtype",
     "models", "stages", "articles", "packages", "failures", "skipped", "targets", "translate",
-    "source_lang", "articles_per_s", "peak_rss_mb", "peak_gpu_mb",
+    "source_lang", "articles_per_s", "peak_rss_mb", "peak_gpu_mb", "review_flags",
 ]  # fmt: skip
 
 
@@ -514,6 +517,9 @@ def test_a_wrong_type_in_any_field_never_crashes_the_report(tmp_path: Path, valu
         "translations": {"ko": value, "ja": {"summary": value, "title": value}},
         "alignment": {"ko": value, "ja": {"summary": value, "article": [value, [value]]}},
         "timings": {"total": value, "read": value},
+        "review": {"score": value, "flags": {"cut": value, "x": 1}, "c": value,
+                   "summary": {"c": [value, value], "f": [value, [value], ["cut", value]]},
+                   "translations": {"ko": value, "ja": {"summary": [value, [value]]}}},
     }
     records += [{**base, "id": f"nested-{name}", name: v} for name, v in nested.items()]
     out = make_run_dir(tmp_path, records, stats=False, torn_line=False)
@@ -643,3 +649,91 @@ def test_models_table_shows_engine_and_compute_type(tmp_path: Path) -> None:
     raw = write_report(out).read_text("utf-8")
     assert "<th>Engine</th>" in raw
     assert '<td>ct2 <span class="sub">int8</span></td>' in raw
+
+
+# --------------------------------------------------------------------------- review signals
+
+
+@pytest.fixture
+def reviewed(tmp_path: Path) -> Path:
+    out = make_run_dir(tmp_path / "reviewed", reviewed_articles(), stats_of=make_reviewed_stats)
+    write_report(out)
+    return out
+
+
+def _queue(page: str) -> str:
+    start = page.index('<ol class="queue">')
+    return page[start:page.index("</ol>", start)]
+
+
+def test_review_queue_lists_flagged_articles_highest_score_first(reviewed: Path) -> None:
+    raw = (reviewed / "index.html").read_text("utf-8")
+    page = Page(raw)
+    assert_structure_is_ours(page, n_scripts=1)
+    # the queue comes before everything else of the run
+    assert raw.index('id="review"') < raw.index("<h2>Models</h2>")
+    queue = _queue(raw)
+    links = re.findall(r'<a href="articles/([^"]+)\.html"', queue)
+    assert links == [page_stem(FLOOD_ID), page_stem("empty-summary.txt"),
+                     page_stem("long-word.txt")]  # scores 12.1, 3.0, 2.0; zero not listed
+    assert "Korea" not in queue and "vaccine" not in queue
+    item = queue[:queue.index('<li><div class="qhead">', 30)]  # the first item
+    assert "numbers ×3" in item and "cut at the limit" in item and "repeats itself" in item
+    assert "Floods forced 12,400 people" in item  # the summary's preview
+    assert "홍수로 12,400명이" in item  # and its translation's
+    assert 'class="conf low"' in item  # the lowest confidence is shown, marked low
+    assert "Articles with no flag and confident outputs are not listed" in page.text
+
+
+def test_index_shows_the_flag_counts_of_stats_json(reviewed: Path) -> None:
+    raw = (reviewed / "index.html").read_text("utf-8")
+    chips = raw[raw.index('<ul class="chips flags"'):]
+    chips = chips[:chips.index("</ul>")]
+    assert "numbers <strong>3</strong>" in chips and "repeats itself <strong>2</strong>" in chips
+    assert "empty <strong>1</strong>" in chips and "copy" not in chips
+
+
+def test_article_page_marks_each_flagged_sentence_with_its_reason(reviewed: Path) -> None:
+    raw = (reviewed / "articles" / f"{page_stem(FLOOD_ID)}.html").read_text("utf-8")
+    page = Page(raw)
+    assert_structure_is_ours(page, n_scripts=0)
+    assert "script-src 'none'" in page.csp()
+    section = raw[raw.index("Article → ko"):]
+    rows = re.findall(r'<tr( class="flagged")?><td class="n">([\d.]+)</td>', section)
+    assert {num for flagged, num in rows if flagged} == {"1.1", "2.2", "3.1"}
+    assert len(rows) == 4
+    assert "number 12,400 missing from the translation" in page.text
+    assert "generation stopped at the token limit" in page.text
+    assert "3 flagged" in page.text and "Needs review" in page.text
+    # the loop's reason quotes the output: it stays text
+    assert "<img src=x" not in raw and "onerror" not in "".join(
+        k for _, a in page.tags for k in a)
+    # confidence: a small percentage with the log-probabilities on hover
+    confs = [a for t, a in page.tags if t == "span" and "conf" in (a.get("class") or "")]
+    assert any("low" in (a.get("class") or "") for a in confs)
+    assert any("-9.50" in (a.get("title") or "") for a in confs)
+
+
+def test_flagged_summary_is_marked(reviewed: Path) -> None:
+    raw = (reviewed / "articles" / f"{page_stem('empty-summary.txt')}.html").read_text("utf-8")
+    assert '<div class="col flagged">' in raw and "the summary is empty" in raw
+
+
+def test_records_without_review_still_render(reviewed: Path, run: Path) -> None:
+    # an older record in a reviewed run: no marks, no failure
+    raw = (reviewed / "articles" / f"{page_stem('science/vaccine.html')}.html").read_text()
+    assert 'class="flagged"' not in raw and "Needs review" not in raw
+    # a run without any review: the queue says so, pages have no marks
+    index = (run / "index.html").read_text("utf-8")
+    assert "No review signals recorded" in index and '<ol class="queue">' not in index
+    assert 'class="chips flags"' not in index
+    for path in pages(run):
+        assert 'class="flagged"' not in path.read_text("utf-8")
+
+
+def test_a_review_with_no_flags_says_nothing_to_review(tmp_path: Path) -> None:
+    records = [{**a, "review": {"score": 0, "flags": {}}} for a in default_articles()
+               if a["status"] == "ok"]
+    out = make_run_dir(tmp_path, records)
+    index = (write_report(out)).read_text("utf-8")
+    assert "Nothing to review" in index

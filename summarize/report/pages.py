@@ -14,13 +14,22 @@ from itertools import zip_longest
 
 from summarize.records import STAGES
 from summarize.report.format import DASH, shorten
-from summarize.report.view import Failure, Pairs, Record, Stats
+from summarize.report.view import Cell, Failure, Pairs, Record, Stats
 from summarize.writers import SCHEMA_VERSION
 
 #: Per-article timings in the order the article page lists them; others follow.
 ARTICLE_TIMINGS = (*STAGES[1:], "total")
 PARTS = ("summary", "article")
 MAX_BARS = 400  # per-article bars in the latency chart; above this, a curve
+#: Articles listed in the review queue, highest score first; the rest are counted.
+MAX_QUEUE = 200
+#: Mean token log-probability below which an output is called low-confidence (nats); the
+#: same line as ``summarize.signals.CONFIDENT_MEAN``.
+LOW_CONFIDENCE = -1.0
+#: Names of the flag kinds as the report shows them.
+KIND_LABELS = {"empty": "empty", "cut": "cut at the limit", "repeat": "repeats itself",
+               "copy": "untranslated copy", "wrong_lang": "wrong language",
+               "length": "odd length", "numbers": "numbers", "glossary": "glossary"}
 
 
 def paragraphs(text: str | None) -> list[str]:
@@ -245,9 +254,93 @@ def problems(records: list[Record], stats: Stats) -> list[Problem]:
     return [Problem(f.id, f.source, f.error, stem_of.get(f.id) if f.id else None) for f in failures]
 
 
+# --------------------------------------------------------------------------- review
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """A confidence as shown: the geometric-mean token probability and how it was read."""
+
+    pct: int  # exp(mean) as a percentage
+    low: bool  # mean below LOW_CONFIDENCE
+    tip: str
+
+
+def confidence(conf: tuple[float, float] | None) -> Confidence | None:
+    """Display values of a (mean, min) token log-probability, or None."""
+    if conf is None:
+        return None
+    mean, low = conf
+    pct = round(100 * math.exp(min(0.0, mean)))
+    tip = (f"mean token log-probability {mean:.2f} (about {pct}% per token), lowest "
+           f"{low:.2f}")
+    return Confidence(pct, mean < LOW_CONFIDENCE, tip)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One article of the review queue."""
+
+    record: Record
+    score: float
+    reasons: list[tuple[str, int]]  # (kind label, count)
+    confidence: Confidence | None
+    summary: str  # preview of the summary ("" when none)
+    translation: tuple[str, str] | None  # (lang, preview) of a translation
+
+
+def _preview(text: str | None, limit: int = 160) -> str:
+    return shorten(" ".join((text or "").split()), limit)
+
+
+def review_queue(records: list[Record]) -> tuple[list[QueueItem], int, int]:
+    """The articles most in need of review, highest review score first.
+
+    Only ok records whose review scores above 0 (a flag, or an output below the
+    confidence line) are listed; ties keep the run's order.
+
+    Returns:
+        (the first :data:`MAX_QUEUE` items, how many more scored above 0, how many ok
+        records carry a review at all).
+    """
+    reviewed = [r for r in records if r.status == "ok" and r.review is not None]
+    scored = [r for r in reviewed if r.review is not None and (r.review.score or 0) > 0]
+    scored.sort(key=lambda r: -(r.review.score or 0) if r.review else 0)
+    items = []
+    for record in scored[:MAX_QUEUE]:
+        review = record.review
+        assert review is not None
+        reasons = [(KIND_LABELS.get(k, k), n) for k, n in review.flags.items()]
+        conf = confidence(review.conf)
+        if conf is not None and conf.low and not reasons:
+            reasons.append(("low confidence", 1))
+        translation = None
+        for code, parts in record.translations.items():
+            text = parts.get("summary") or parts.get("article")
+            if text:
+                translation = (code, _preview(text))
+                break
+        items.append(QueueItem(record, review.score or 0.0, reasons, conf,
+                               _preview(record.summary), translation))
+    return items, max(0, len(scored) - MAX_QUEUE), len(reviewed)
+
+
 def index_context(records: list[Record], stats: Stats, folder: str, generated: str) -> dict:
     """Everything ``index.html`` shows."""
+    queue, queue_more, n_reviewed = review_queue(records)
+    flag_counts = stats.review_flags
+    if flag_counts is None and n_reviewed:
+        totals: dict[str, int] = {}
+        for r in records:
+            for kind, n in (r.review.flags if r.review else {}).items():
+                totals[kind] = totals.get(kind, 0) + n
+        flag_counts = totals
     return {
+        "queue": queue,
+        "queue_more": queue_more,
+        "n_reviewed": n_reviewed,
+        "review_flags": [(KIND_LABELS.get(k, k), n) for k, n in (flag_counts or {}).items()],
+        "review_flags_known": flag_counts is not None,
         "folder": folder,
         "generated": generated,
         "records": records,
@@ -269,11 +362,14 @@ def index_context(records: list[Record], stats: Stats, folder: str, generated: s
 
 @dataclass(frozen=True)
 class Row:
-    """One row of an aligned table: its number, the source and the translation."""
+    """One row of an aligned table: its number, the source and the translation, and the
+    translation's review (flags with their reasons, confidence)."""
 
     num: str
     src: str
     tgt: str
+    flags: tuple[tuple[str, str], ...] = ()
+    confidence: Confidence | None = None
 
 
 @dataclass(frozen=True)
@@ -284,6 +380,7 @@ class AlignedSection:
     mode: str  # "sentence by sentence" or "paragraph by paragraph"
     code: str
     paragraphs: list[list[Row]]
+    n_flagged: int = 0
 
 
 def aligned_section(record: Record, code: str, part: str) -> AlignedSection | None:
@@ -305,15 +402,24 @@ def aligned_section(record: Record, code: str, part: str) -> AlignedSection | No
         ]
     else:
         return None
+    review = record.review if mode == "sentence by sentence" else None
+
+    def cell(p: int, s: int) -> Cell:
+        found = review.cell(code, part, p, s) if review is not None else None
+        return found or Cell()
+
     rows = [
         [
-            Row(f"{p}.{s}" if mode == "sentence by sentence" else f"¶{p}", src, tgt)
+            Row(f"{p}.{s}" if mode == "sentence by sentence" else f"¶{p}", src, tgt,
+                tuple((KIND_LABELS.get(k, k), why) for k, why in cell(p - 1, s - 1).flags),
+                confidence(cell(p - 1, s - 1).conf))
             for s, (src, tgt) in enumerate(para, start=1)
         ]
         for p, para in enumerate(pairs, start=1)
     ]
+    n_flagged = sum(1 for para in rows for row in para if row.flags)
     heading = f"{'Summary' if part == 'summary' else 'Article'} → {code}"
-    return AlignedSection(heading, mode, code, rows)
+    return AlignedSection(heading, mode, code, rows, n_flagged)
 
 
 def translated_titles(record: Record) -> list[tuple[str, str]]:
@@ -351,7 +457,15 @@ def article_context(
         if "summary" in parts
     ]
     article_sections = sections("article")
+    review = record.review
+    summary_cell = review.summary if review is not None else None
     return {
+        "review": review,
+        "review_reasons": [(KIND_LABELS.get(k, k), n) for k, n in review.flags.items()]
+        if review is not None else [],
+        "summary_flags": [(KIND_LABELS.get(k, k), why) for k, why in summary_cell.flags]
+        if summary_cell is not None else [],
+        "summary_confidence": confidence(summary_cell.conf) if summary_cell else None,
         "record": record,
         "lang": record.lang or source_lang,
         "titles": translated_titles(record),

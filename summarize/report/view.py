@@ -77,6 +77,89 @@ def _cell(value: object) -> str:
     return value if isinstance(value, str) else str(value)
 
 
+# --------------------------------------------------------------------------- review
+
+
+@dataclass(frozen=True)
+class Cell:
+    """The review of one output (a translated sentence or the summary).
+
+    Attributes:
+        conf: (mean, min) natural-log token probability, or None when not recorded.
+        flags: (kind, reason) pairs.
+    """
+
+    conf: tuple[float, float] | None = None
+    flags: list[tuple[str, str]] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class Review:
+    """A record's ``review`` (see :mod:`summarize.review`) as the report reads it.
+
+    Attributes:
+        score: The review score (higher first), or None when not recorded.
+        flags: Flag counts by kind.
+        conf: Lowest (mean, min) over the article's outputs, or None.
+        summary: The summary's review, or None.
+        translations: ``{lang: {part: paragraphs of sentence cells}}``.
+    """
+
+    score: float | None = None
+    flags: dict[str, int] = field(default_factory=dict)
+    conf: tuple[float, float] | None = None
+    summary: Cell | None = None
+    translations: dict[str, dict[str, list[list[Cell]]]] = field(default_factory=dict)
+
+    def cell(self, lang: str, part: str, p: int, s: int) -> Cell | None:
+        """The cell of sentence ``s`` of paragraph ``p`` (0-based), or None."""
+        rows = self.translations.get(lang, {}).get(part, [])
+        if p < len(rows) and s < len(rows[p]):
+            return rows[p][s]
+        return None
+
+
+def _conf(value: object) -> tuple[float, float] | None:
+    items = as_list(value)
+    if len(items) != 2:
+        return None
+    mean, low = as_num(items[0]), as_num(items[1])
+    return None if mean is None or low is None else (mean, low)
+
+
+def _read_cell(value: object) -> Cell:
+    raw = as_dict(value)
+    flags = []
+    for item in as_list(raw.get("f")):
+        pair = as_list(item)
+        if len(pair) >= 1 and isinstance(pair[0], str):
+            flags.append((pair[0], pair[1] if len(pair) > 1 and isinstance(pair[1], str)
+                          else ""))
+    return Cell(_conf(raw.get("c")), flags)
+
+
+def read_review(value: object) -> Review | None:
+    """A record's review dict, tolerantly; None when there is none (older runs)."""
+    raw = as_dict(value)
+    if not raw:
+        return None
+    flags = {str(k): int(n) for k, n in as_dict(raw.get("flags")).items()
+             if as_num(n) is not None and float(n).is_integer() and n > 0}
+    translations = {
+        str(lang): {str(part): [[_read_cell(c) for c in as_list(row)] for row in as_list(rows)]
+                    for part, rows in as_dict(parts).items()}
+        for lang, parts in as_dict(raw.get("translations")).items()
+    }
+    summary = raw.get("summary")
+    return Review(
+        score=as_num(raw.get("score")),
+        flags=flags,
+        conf=_conf(raw.get("c")),
+        summary=_read_cell(summary) if isinstance(summary, dict) else None,
+        translations=translations,
+    )
+
+
 # --------------------------------------------------------------------------- records
 
 
@@ -97,6 +180,7 @@ class Record:
         alignment: ``{lang: {part: paragraphs of (source, translation) pairs}}``.
         timings: Seconds per step in recorded order (None where not a number).
         page: The Markdown page the run wrote, or None.
+        review: The review signals, or None for records without them (older runs).
     """
 
     id: str
@@ -117,6 +201,7 @@ class Record:
     page: str | None = None
     finished_at: str | None = None
     schema_version: float | None = None
+    review: Review | None = None
 
     @property
     def label(self) -> str:
@@ -158,6 +243,7 @@ def read_record(raw: dict) -> Record:
         page=result.page or None,
         finished_at=result.finished_at or None,
         schema_version=as_num(raw.get("schema_version")),
+        review=read_review(raw.get("review")),
     )
 
 
@@ -210,6 +296,8 @@ class Stats:
         counts: ``total``, ``ok``, ``failed``, ``skipped``, ``resumed`` where recorded.
         stages: Every recorded stage by name, in file order.
         skipped: The skipped files, or None when stats.json does not record them.
+        review_flags: Flag counts by kind (stats.json ``review_flags``), or None when not
+            recorded.
     """
 
     present: bool = False
@@ -232,6 +320,7 @@ class Stats:
     packages: list[tuple[str, str | None]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     skipped: list[Skip] | None = None
+    review_flags: dict[str, int] | None = None
 
 
 def read_stats(raw: dict) -> Stats:
@@ -281,6 +370,9 @@ def read_stats(raw: dict) -> Stats:
         failures=[Failure(f.id or None, f.source or None, f.error or None) for f in st.failures],
         skipped=([Skip(k.source or None, k.reason or None) for k in st.skipped]
                  if "skipped" in raw else None),
+        review_flags=({str(k): int(n) for k, n in raw["review_flags"].items()
+                       if as_num(n) is not None and float(n).is_integer() and n >= 0}
+                      if isinstance(raw.get("review_flags"), dict) else None),
     )
 
 
