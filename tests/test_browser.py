@@ -25,7 +25,14 @@ import pytest
 
 from summarize.naming import page_stem
 from summarize.report import write_report
-from tests.report_fixtures import ABSOLUTE_ID, TRAVERSAL_ID, make_run_dir
+from tests.report_fixtures import (
+    ABSOLUTE_ID,
+    FLOOD_ID,
+    TRAVERSAL_ID,
+    make_reviewed_stats,
+    make_run_dir,
+    reviewed_articles,
+)
 
 CHROMIUM = Path(os.environ.get("CHROMIUM", "/usr/bin/chromium"))
 
@@ -345,3 +352,32 @@ def test_screenshots_at_desktop_and_phone_widths(run: Path, tmp_path: Path) -> N
         expected = DESKTOP if "desktop" in name else PHONE
         assert (width, height) == tuple(int(v) for v in expected.split(",")), name
         assert path.stat().st_size > 10_000, f"{name} looks blank"
+
+
+def test_review_queue_and_flagged_rows_render_without_csp_violations(tmp_path: Path) -> None:
+    """The review markup (queue, flagged rows, reasons, confidence) loads cleanly and looks
+    right at both widths (``REPORT_SCREENSHOT_DIR`` keeps the screenshots)."""
+    out = make_run_dir(tmp_path / "reviewed", reviewed_articles(), stats_of=make_reviewed_stats)
+    write_report(out)
+    flood = (out / "articles" / f"{page_stem(FLOOD_ID)}.html").as_uri()
+    index = (out / "index.html").as_uri()
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        logs = list(pool.map(lambda url: console(tmp_path, url), [index, flood]))
+        dom = pool.submit(dump_dom, tmp_path, flood).result()
+        shots = {
+            name: pool.submit(screenshot, tmp_path, url, size, name)
+            for name, (url, size) in {
+                "review-index-desktop.png": (index, DESKTOP),
+                "review-index-phone.png": (index, PHONE),
+                "review-article-desktop.png": (flood + "#", "1280,1400"),
+                "review-article-phone.png": (flood, "390,2400"),
+            }.items()
+        }
+        paths = {name: f.result() for name, f in shots.items()}
+    for log in logs:
+        assert "Content Security Policy" not in log, log[:2000]
+    flagged = [a for t, a in dom.tags if t == "tr" and a.get("class") == "flagged"]
+    assert len(flagged) == 3
+    assert not any(t == "img" for t, _ in dom.tags)  # the loop's markup stayed text
+    for path in paths.values():
+        assert path.stat().st_size > 10_000
