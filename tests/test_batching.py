@@ -94,3 +94,17 @@ def test_usage_errors_are_not_isolated():
 
     with pytest.raises(ConfigError):
         run_batched(["a", "b"], [1, 1], TokenBudget(10), run)
+
+
+def test_scores_come_back_in_input_order():
+    items = [f"w{i} " * (i % 5 + 1) for i in range(20)]
+    lengths = [len(t.split()) for t in items]
+
+    def run(batch):
+        return Generated(list(batch), 0, 0, [False] * len(batch),
+                         [(-float(len(t)), -2.0 * len(t)) for t in batch])
+
+    out = run_batched(items, lengths, TokenBudget(6), run)
+    assert out.scores == [(-float(len(t)), -2.0 * len(t)) for t in items]
+    plain = run_batched(items, lengths, TokenBudget(6), lambda b: Generated(list(b), 0, 0))
+    assert plain.scores == [None] * len(items)

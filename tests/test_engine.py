@@ -99,3 +99,46 @@ def test_summaries_independent_of_batch_size(budget):
     assert [r.text for r in got.summarize_many(texts, BatchStats())] == [
         r.text for r in ref.summarize_many(texts, BatchStats())
     ]
+
+
+def _score(text: str) -> tuple[float, float]:
+    """A score that depends on the input alone: longer inputs are less sure."""
+    n = len(text.split())
+    return (-0.1 * n, -0.5 * n)
+
+
+@pytest.mark.parametrize("budget", [1, 8, 4096])
+def test_confidence_follows_every_sentence_whatever_the_batch(budget):
+    backend = FakeBackend("translate", confidence=_score)
+    results = Translator(backend, "ko", {}, TokenBudget(budget)).translate_many(
+        TEXTS, BatchStats())
+    for res in results:
+        assert [len(p) for p in res.confidence] == [len(p) for p in res.alignment]
+        for para, scores in zip(res.alignment, res.confidence, strict=True):
+            for (src, _), score in zip(para, scores, strict=True):
+                assert score == pytest.approx(_score(src))
+
+
+def test_split_sentence_confidence_combines_its_pieces():
+    backend = FakeBackend("translate", max_input_tokens=8, confidence=_score)
+    long = ("word " * 40 + "end.").strip()
+    translator = Translator(backend, "ko", {}, TokenBudget(64))
+    [res] = translator.translate_many([long], BatchStats())
+    pieces = translator._fit(long, translator.plan)  # repeated pieces are translated once
+    assert len(pieces) > 1
+    weights = backend.count_tokens(pieces)
+    mean = sum(_score(p)[0] * w for p, w in zip(pieces, weights, strict=True)) / sum(weights)
+    assert res.confidence == [[pytest.approx((mean, min(_score(p)[1] for p in pieces)))]]
+
+
+def test_summary_confidence_is_the_final_rounds():
+    backend = FakeBackend("summarize", max_input_tokens=24, summary_words=4, confidence=_score)
+    summarizer = Summarizer(backend, {}, TokenBudget(64))
+    long = " ".join(f"Sentence number {i} is here." for i in range(30))
+    short = "One short text."
+    res_long, res_short = summarizer.summarize_many([long, short], BatchStats())
+    assert res_short.confidence == _score(short)
+    assert res_long.rounds > 1
+    last_input = backend.batches[-1]  # the final round summarizes the merged partials
+    assert res_long.confidence in [_score(t) for t in last_input]
+    assert FakeBackend("summarize").generate(["a b"], {}, [4]).scores is None
