@@ -161,3 +161,22 @@ def test_scores_can_be_turned_off(tiny_marian, tmp_path):
     backend = hf.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path)
     backend.return_scores = False
     assert backend.generate(["The quick brown fox."], {}, [5]).scores is None
+
+
+@pytest.mark.parametrize("settings", [{}, {"num_beams": 3}])
+def test_ct2_scores_equal_torch_scores(tiny_marian, tmp_path, settings):
+    ct2 = pytest.importorskip("summarize.backends.ct2")
+    from tests.tiny_models import SENTENCES
+
+    torch_b = hf.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                              device="cpu", dtype="float32")
+    ct2_b = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
+                             device="cpu", quantization="float32", threads=1)
+    texts, limits = SENTENCES[:4], [8, 10, 12, 5]
+    a, b = ct2_b.generate(texts, settings, limits), torch_b.generate(texts, settings, limits)
+    assert a.texts == b.texts
+    for x, y in zip(a.scores, b.scores, strict=True):
+        assert x == pytest.approx(y, abs=1e-4)
+    ct2_b.return_scores = False
+    assert ct2_b.generate(texts, settings, limits).scores is None
+    ct2_b.close()
