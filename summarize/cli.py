@@ -189,9 +189,14 @@ def batch(
     to: Annotated[list[str] | None, typer.Option(
         "--to", help="Target language(s), ISO 639-1 or 639-3: ko or ko,ja. [default: ko]"
     )] = None,
-    source_lang: Annotated[str | None, typer.Option("--from",
-                                                    help="Source language. [default: en]")]
+    source_lang: Annotated[str | None, typer.Option(
+        "--from", help="Source language, or auto to detect each article's. [default: auto]")]
     = None,
+    pivot: Annotated[str | None, typer.Option(
+        help="Summaries of non-English articles: auto (through English unless the "
+             "summarizer is multilingual), never or always. [default: auto]")] = None,
+    max_loaded_models: Annotated[int | None, typer.Option(
+        help="Most translation models loaded at once. [default: 4]")] = None,
     translate: Annotated[str | None, typer.Option(
         help="What to translate: summary, article, both or none. [default: summary]"
     )] = None,
@@ -264,7 +269,8 @@ def batch(
             "trust_remote_code": trust_remote_code or None,
             "allow_pickle": allow_pickle or None, "backend": backend,
             "quantization": quantization, "threads": threads, "cpu_tuning": cpu_tuning,
-            "follow_symlinks": follow_symlinks or None, "debug": debug,
+            "follow_symlinks": follow_symlinks or None, "pivot": pivot,
+            "max_loaded_models": max_loaded_models, "debug": debug,
         }
         run_config = build_config(inputs, file, flags)
         from summarize.pipeline import run_batch

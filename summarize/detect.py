@@ -34,7 +34,7 @@ MODEL_FILE = "lid.176.ftz"
 #: Hangul syllables count twice: each carries about as much as two alphabet letters).
 MIN_RELIABLE_LETTERS = 12
 #: A detection is reliable when the model's probability for it is at least this.
-MIN_RELIABLE_CONFIDENCE = 0.5
+MIN_RELIABLE_CONFIDENCE = 0.7
 #: Characters examined per text: the start of an article is enough to name its language,
 #: and it keeps detection time bounded on huge inputs.
 MAX_CHARS = 4000

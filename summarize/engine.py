@@ -15,11 +15,12 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
-from summarize.errors import SummarizeError, UsageError
+from summarize.errors import ArticleError, SummarizeError, UnsupportedLanguageError, UsageError
 from summarize.inputs import SourceFile, read_file
-from summarize.loading import LoadedModels
+from summarize.languages import normalize_lang
+from summarize.loading import LoadedModels, same_language
 from summarize.records import SCHEMA_VERSION, Article, ArticleResult, InputFailure, RunConfig
 from summarize.resume import article_key, text_digest
 from summarize.stats import StatsCollector, now
@@ -58,11 +59,15 @@ class Silent:
 
 @dataclass
 class Pending:
-    """An article waiting in the current group, with its resume key and read time."""
+    """An article waiting in the current group, with its resume key and read time.
+
+    ``routes`` starts with how the article's language was decided (``lang``).
+    """
 
     article: Article
     key: str
     read_s: float
+    routes: dict[str, str] = field(default_factory=dict)
 
 
 @dataclass
@@ -92,8 +97,9 @@ class Engine:
 
     def __init__(self, config: RunConfig, out_dir: Path, log_: ResultsLog,
                  load: Callable[[], LoadedModels], reporter: Reporter,
-                 collector: StatsCollector, stop: threading.Event):
+                 collector: StatsCollector, stop: threading.Event, run_id: str = ""):
         self.config = config
+        self.run_id = run_id
         self.out_dir = out_dir
         self.results = log_
         self.load = load
@@ -137,13 +143,38 @@ class Engine:
                     self.tally.n_ok += 1
                     self.tally.n_resumed += 1
                 else:
-                    group.append(Pending(article, key, read_s))
+                    pending = self._with_language(Pending(article, key, read_s))
+                    if isinstance(pending, InputFailure):
+                        failed.append(pending)
+                    else:
+                        group.append(pending)
             if len(group) + len(failed) >= self.config.group_size:
                 self._flush(group, failed)
                 group, failed = [], []
             if self.stop.is_set():
                 raise Interrupted
         self._flush(group, failed)
+
+    def _with_language(self, item: Pending) -> Pending | InputFailure:
+        """Decide the article's language: its record's ``lang``, ``--from``, or detection."""
+        article = item.article
+        if article.lang:
+            try:
+                lang = normalize_lang(article.lang)
+            except UnsupportedLanguageError as exc:
+                return InputFailure(article.id, article.source, f"record 'lang': {exc}")
+            how = "given"
+        elif self.config.source_lang != "auto":
+            lang, how = self.config.source_lang, "forced"
+        else:
+            from summarize.detect import detect_language
+
+            found = detect_language(article.text)
+            lang = found.lang if found.reliable and found.lang != "und" else "en"
+            how = "detected" if found.reliable else "default (too short to detect)"
+        item.article = replace(article, lang=lang)
+        item.routes["lang"] = how
+        return item
 
     def _unique(self, article: Article) -> Article:
         """Give a repeated id (same record id twice, or two inputs) a distinct suffix."""
@@ -171,7 +202,12 @@ class Engine:
         if not records:
             return
         t0 = time.perf_counter()
-        written = [replace(r, page=write_article_page(self.out_dir, r)) for r in records]
+        written = []
+        for record in records:
+            record = replace(record, run=self.run_id or None,
+                             page=page_path(self.out_dir, record.id, ".html")
+                             .relative_to(self.out_dir).as_posix())
+            written.append(replace(record, page_md=write_article_page(self.out_dir, record)))
         self.results.append(written)
         self.collector.stage_s["write"] += time.perf_counter() - t0
 
@@ -222,77 +258,154 @@ class Engine:
         return records
 
     def _process(self, group: list[Pending]) -> list[ArticleResult]:
-        """Summarize and translate a group, pooled; an article that fails, fails alone."""
+        """Summarize and translate a group, pooled per model; an article that fails, fails
+        alone.
+
+        Each article has its language (given, forced or detected). Its summary is made
+        directly, or through English (``--pivot``); each text to translate is routed to the
+        model of its (source, target) pair, and the texts of every pair served by one model
+        are pooled into that model's batches; text already in the target language is
+        copied.
+        """
         assert self.models is not None
-        config = self.config
+        models = self.models
         n = len(group)
         texts = [p.article.text for p in group]
-        langs = [p.article.lang for p in group]
+        langs = [p.article.lang or "en" for p in group]
         errors: list[Exception | None] = [None] * n
+        routes: list[dict[str, str]] = [dict(p.routes) for p in group]
         summaries: list[str | None] = [None] * n
+        summary_langs = list(langs)
         chunks = [0] * n
-        share: dict[str, list[float]] = {}
-        if self.models.summarizer is not None:
+        share: dict[str, list[float]] = {"summarize": [0.0] * n, "translate": [0.0] * n}
+        if models.summarizer is not None:
+            inputs = list(texts)
+            pivot = [i for i in range(n) if self._pivots(langs[i])]
+            if pivot:
+                english = self._translate([(i, texts[i], langs[i]) for i in pivot], "en",
+                                          errors, share)
+                for i, (text, model, _) in english.items():
+                    inputs[i], summary_langs[i] = text, "en"
+                    routes[i]["summary"] = f"pivot:en ({model})"
+            todo = [i for i in range(n) if errors[i] is None]
             stats = self.collector.batches["summarize"]
             before = stats.seconds
-            results = self.models.summarizer.summarize_many(
-                texts, stats, self._on_batch("summarize"), self._on_work("summarize"))
+            results = models.summarizer.summarize_many(
+                [inputs[i] for i in todo], stats, self._on_batch("summarize"),
+                self._on_work("summarize"), langs=[summary_langs[i] for i in todo])
             spent = stats.seconds - before
             self.collector.stage_s["summarize"] += spent
-            for i, res in enumerate(results):
+            for i, res, part in zip(todo, results,
+                                    _shares([r.input_tokens for r in results], spent),
+                                    strict=True):
                 summaries[i], chunks[i] = res.text, res.chunks
                 errors[i] = errors[i] or res.error
-            share["summarize"] = _shares([r.input_tokens for r in results], spent)
+                share["summarize"][i] += part
+                routes[i].setdefault("summary", "direct")
         translations: list[dict[str, dict[str, str]]] = [{} for _ in range(n)]
         alignment: list[dict[str, dict[str, list[list[list[str]]]]]] = [{} for _ in range(n)]
-        translate_tokens = [0] * n
-        translate_s = 0.0
-        for lang, translator in self.models.translators.items():
-            jobs = [(i, part) for i in range(n) for part in PARTS[config.translate]
-                    if errors[i] is None]
-            sources = [summaries[i] or "" if part == "summary" else texts[i] for i, part in jobs]
-            stats = self.collector.batches["translate"]
-            before = stats.seconds
-            results = translator.translate_many(
-                sources, stats, self._on_batch("translate"), self._on_work("translate"),
-                source_langs=[langs[i] for i, _ in jobs])
-            translate_s += stats.seconds - before
-            for (i, part), res in zip(jobs, results, strict=True):
-                if res.error is not None:
-                    errors[i] = errors[i] or res.error
-                    continue
-                translations[i].setdefault(lang, {})[part] = res.text
-                alignment[i].setdefault(lang, {})[part] = [
-                    [list(pair) for pair in paragraph] for paragraph in res.alignment
-                ]
-                translate_tokens[i] += res.input_tokens
-        if self.models.translators:
-            self.collector.stage_s["translate"] += translate_s
-            share["translate"] = _shares(translate_tokens, translate_s)
+        if self.config.translate != "none":
+            for target in self.config.targets:
+                for part in PARTS[self.config.translate]:
+                    jobs = []
+                    for i in range(n):
+                        if errors[i] is not None:
+                            continue
+                        if part == "summary":
+                            jobs.append((i, summaries[i] or "", summary_langs[i]))
+                        else:
+                            jobs.append((i, texts[i], langs[i]))
+                    done = self._translate(jobs, target, errors, share)
+                    for i, (text, model, aligned) in done.items():
+                        translations[i].setdefault(target, {})[part] = text
+                        if aligned is not None:
+                            alignment[i].setdefault(target, {})[part] = aligned
+                        routes[i][f"{target}.{part}"] = model
         records = []
         for i, item in enumerate(group):
             if errors[i] is not None:
                 records.append(self._error_record(item, errors[i]))
                 continue
             timings = {"read": round(item.read_s, 6)}
-            for stage, values in share.items():
-                timings[stage] = round(values[i], 6)
+            if models.summarizer is not None:
+                timings["summarize"] = round(share["summarize"][i], 6)
+            if models.translators or self.config.translate != "none":
+                timings["translate"] = round(share["translate"][i], 6)
             records.append(self._ok_record(
-                item, summary=summaries[i] if config.summarize else None, chunks=chunks[i],
-                translations=translations[i], alignment=alignment[i], timings=timings))
+                item, summary=summaries[i] if self.config.summarize else None,
+                chunks=chunks[i], translations=translations[i], alignment=alignment[i],
+                timings=timings, routes=routes[i]))
         return records
+
+    def _pivots(self, lang: str) -> bool:
+        """Whether an article in ``lang`` is summarized through English."""
+        if lang == "en" or self.config.pivot == "never":
+            return False
+        if self.config.pivot == "always":
+            return True
+        assert self.models is not None
+        return not self.models.summarizer_multilingual
+
+    def _translate(self, jobs: list[tuple[int, str, str]], target: str,
+                   errors: list[Exception | None], share: dict[str, list[float]],
+                   ) -> dict[int, tuple[str, str, list[list[list[str]]] | None]]:
+        """Translate ``(article index, text, source language)`` jobs into ``target``.
+
+        Same-language texts are copied; the others are grouped by the model their pair
+        routes to, and each model translates its texts in pooled batches. An article whose
+        pair no model covers, or whose translation fails, gets its error in ``errors``.
+
+        Returns:
+            ``{article index: (translation, model id or "copy", sentence alignment or
+            None for a copy)}`` for the jobs that worked.
+        """
+        assert self.models is not None
+        out: dict[int, tuple[str, str, list[list[list[str]]] | None]] = {}
+        by_model: dict[str, tuple[Any, list[tuple[int, str, str]]]] = {}
+        for i, text, source in jobs:
+            if same_language(source, target):
+                out[i] = (text, "copy", None)
+                continue
+            try:
+                task, model = self.models.translation_task(source, target)
+            except UsageError as exc:
+                errors[i] = errors[i] or ArticleError(_uncovered(source, target, exc))
+                continue
+            by_model.setdefault(model, (task, []))[1].append((i, text, source))
+        stats = self.collector.batches["translate"]
+        for model, (task, items) in by_model.items():
+            before = stats.seconds
+            results = task.translate_many(
+                [text for _, text, _ in items], stats, self._on_batch("translate"),
+                self._on_work("translate"), source_langs=[src for _, _, src in items])
+            spent = stats.seconds - before
+            self.collector.stage_s["translate"] += spent
+            parts = _shares([r.input_tokens for r in results], spent)
+            for (i, _, source), res, seconds in zip(items, results, parts, strict=True):
+                share["translate"][i] += seconds
+                if res.error is not None:
+                    error = res.error
+                    if isinstance(error, UsageError):
+                        error = ArticleError(_uncovered(source, target, error))
+                    errors[i] = errors[i] or error
+                    continue
+                aligned = [[list(pair) for pair in paragraph] for paragraph in res.alignment]
+                out[i] = (res.text, model, aligned)
+        return out
 
     # -- records ---------------------------------------------------------------------------
     def _ok_record(self, item: Pending, *, summary: str | None, chunks: int,
                    translations: dict[str, dict[str, str]],
                    alignment: dict[str, dict[str, list[list[list[str]]]]],
-                   timings: dict[str, float]) -> ArticleResult:
+                   timings: dict[str, float], routes: dict[str, str] | None = None,
+                   ) -> ArticleResult:
         article = item.article
         self.tally.n_ok += 1
         return ArticleResult(
             id=article.id, source=article.source, status="ok", title=article.title,
             lang=article.lang or self.config.source_lang, error=None, text=article.text,
             summary=summary, chunks=chunks, translations=translations, alignment=alignment,
+            routes=dict(routes or item.routes),
             timings={**timings, "total": round(sum(timings.values()), 6)},
             n_words=len(article.text.split()), n_chars=len(article.text), key=item.key,
             finished_at=now(), schema_version=SCHEMA_VERSION,
@@ -313,6 +426,13 @@ class Engine:
             id=failure.id, source=failure.source, status="error", title="", lang=None,
             error=failure.error, finished_at=now(), schema_version=SCHEMA_VERSION,
         )
+
+
+def _uncovered(source: str, target: str, exc: Exception) -> str:
+    """The per-article error of a language pair no configured model covers."""
+    return (f"no configured model translates {source}->{target} ({exc}); pass --translator "
+            "with a model that covers the pair (e.g. facebook/m2m100_418M), or store one for "
+            "it with `summarize models download`")
 
 
 def _shares(weights: list[int], seconds: float) -> list[float]:

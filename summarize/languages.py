@@ -595,8 +595,9 @@ _WMT_NAME = re.compile(r"wmt\d\d-(?P<pair>[a-z]{2,3}-[a-z]{2,3})")
 _OPUS_NAME_CODES = {"jap": "ja", "zh_cn": "zh", "zh_tw": "zh-Hant"}
 
 
-def _name_targets(names: Iterable[str]) -> tuple[set[str], bool] | None:
-    """Target languages spelled in an OPUS-MT/WMT model name, and whether a part was unknown.
+def _name_targets(names: Iterable[str], side: int = 1) -> tuple[set[str], bool] | None:
+    """Target (``side=1``) or source (``side=0``) languages spelled in an OPUS-MT/WMT model
+    name, and whether a part was unknown.
 
     ``opus-mt-en-de`` -> ({"de"}, False); ``opus-mt-tc-big-en-ko`` -> ({"ko"}, False);
     ``opus-mt-en-ROMANCE`` -> (set(), True). Returns None when no name has that shape.
@@ -613,7 +614,7 @@ def _name_targets(names: Iterable[str]) -> tuple[set[str], bool] | None:
                 continue
             known: set[str] = set()
             unknown = False
-            for piece in re.split(r"[+]", pieces[1]):
+            for piece in re.split(r"[+]", pieces[side]):
                 code = _OPUS_NAME_CODES.get(piece)
                 if code is None:
                     try:
@@ -647,8 +648,24 @@ def _same_language(a: str, b: str) -> bool:
     return a == b or a.split("-")[0] == b.split("-")[0]
 
 
+def _check_name_source(names: list[str], source: str | None, label: str, family: str) -> None:
+    """Refuse a source language that an OPUS-MT/WMT model's name says it does not read."""
+    if source is None:
+        return
+    sources = _name_targets(names, side=0)
+    if sources is None:
+        return
+    known, unknown = sources
+    if known and not unknown and not any(_same_language(source, k) for k in known):
+        raise UnsupportedLanguageError(
+            f"translator {label!r} ({family}) cannot read source language {source!r} "
+            f"({language_name(source)}); it translates from: {_describe(sorted(known))}"
+        )
+
+
 def _plan_unlabelled(
-    vocab: _Vocab, family: str, target: str, label: str, model_name: str
+    vocab: _Vocab, family: str, target: str, label: str, model_name: str,
+    source: str | None = None,
 ) -> LangPlan:
     """Plan for a model that takes no target code: check what its name or config declare."""
     tok, config = vocab.tokenizer, vocab.config
@@ -662,6 +679,7 @@ def _plan_unlabelled(
         known, unknown = from_name
     if declared is not None:
         known.add(declared)
+    _check_name_source(names, source, label, family)
     if known and not any(_same_language(target, k) for k in known) and not unknown:
         raise UnsupportedLanguageError(
             f"translator {label!r} ({family}) cannot produce {target!r} ({language_name(target)}); "
@@ -735,8 +753,11 @@ def plan_target(
             picked = _pick(vocab, family, tgt)
             if picked is None:
                 raise refuse(tgt)
+            names = [n for n in (model_name, getattr(config, "_name_or_path", None))
+                     if isinstance(n, str) and n]
+            _check_name_source(names, src, label, family)
             return LangPlan(family, tgt, picked[0], picked[0] + " ", None, None)
-        return _plan_unlabelled(vocab, family, tgt, label, model_name)
+        return _plan_unlabelled(vocab, family, tgt, label, model_name, src)
 
     if family == "t5":
         if src != "en":
@@ -746,4 +767,4 @@ def plan_target(
         prefix = f"translate English to {T5_TASK_LANGUAGES[tgt]}: "
         return LangPlan(family, tgt, None, prefix, None, None)
 
-    return _plan_unlabelled(vocab, "generic", tgt, label, model_name)
+    return _plan_unlabelled(vocab, "generic", tgt, label, model_name, src)

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections import OrderedDict
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -29,14 +30,25 @@ DEFAULT_BATCH_TOKENS = {"cpu": 8192, "cuda": 65536, "mps": 16384}
 
 @dataclass
 class LoadedModels:
-    """The tasks of one run and what stats.json records about their models.
+    """The tasks of one run, the models behind them, and what stats.json records of them.
+
+    The summarizer and the translators of the configured source language are loaded when
+    the run starts (so a model that cannot be had is one error before any work). Other
+    language pairs, met as articles of other languages arrive, are routed through
+    :meth:`translation_task`: the per-pair default (or the configured ``--translator``),
+    loaded on first use, with at most ``max_loaded`` models kept (least recently used
+    first out).
 
     Attributes:
         summarizer: The summarization task, or None with ``--no-summary``.
-        translators: One translation task per target language.
-        infos: One entry per role (``summarizer``, ``translator:ko`` ...).
+        translators: Translation task per target language, for the configured source.
+        infos: One entry per loaded model and role (``summarizer``, ``translator:ko`` ...).
         load_s: Seconds spent loading, importing the engine included.
         import_s: Of ``load_s``, seconds spent importing the engine (torch, transformers).
+        config: The run configuration (routing and task settings).
+        load_backend: Loads a model by name for routed pairs; None when every backend was
+            given (routing then uses ``translators`` for every pair).
+        given: A translator backend supplied by the caller for every pair, or None.
     """
 
     summarizer: Summarizer | None
@@ -44,6 +56,13 @@ class LoadedModels:
     infos: list[ModelInfo] = field(default_factory=list)
     load_s: float = 0.0
     import_s: float = 0.0
+    config: RunConfig | None = None
+    load_backend: Callable[[str], Seq2SeqBackend] | None = None
+    given: Seq2SeqBackend | None = None
+    max_loaded: int = 4
+    _pool: OrderedDict[str, Seq2SeqBackend] = field(default_factory=OrderedDict)
+    _tasks: dict[tuple[str, str], Translator] = field(default_factory=dict)
+    _failed: dict[str, UsageError] = field(default_factory=dict)
 
     @property
     def device(self) -> str | None:
@@ -61,19 +80,91 @@ class LoadedModels:
     def engine(self) -> str | None:
         return self.infos[0].engine if self.infos else None
 
+    @property
+    def summarizer_multilingual(self) -> bool:
+        """Whether the summarizer is a multilingual family (mT5, mBART: e.g. XL-Sum)."""
+        if self.summarizer is None:
+            return False
+        return self.summarizer.backend.info.family in MULTILINGUAL_SUMMARIZER_FAMILIES
+
+    def translation_task(self, source: str, target: str) -> tuple[Translator, str]:
+        """The task translating ``source`` into ``target``, and its model's name.
+
+        Raises:
+            UsageError: The model for the pair cannot be loaded, or cannot translate it
+                (the message names the pair and how to add a model).
+        """
+        preset = self.translators.get(target)
+        if self.config is None or (self.load_backend is None and self.given is None):
+            if preset is None:
+                raise UsageError(f"no translator for {target!r}")
+            preset.plan_for(source)  # raises for a pair the model cannot translate
+            return preset, preset.backend.info.model_id
+        name = self.config.translator or default_translator(source, target)
+        if self.given is not None:
+            name = self.given.info.model_id
+        if preset is not None and preset.backend.info.model_id == name:
+            preset.plan_for(source)
+            return preset, name
+        key = (name, target)
+        if key not in self._tasks:
+            backend = self.given if self.given is not None else self._backend(name)
+            budget = TokenBudget(self.config.batch_tokens or _default_budget(backend))
+            task = Translator(backend, target, dict(self.config.translator_generation), budget,
+                              source_lang=source)
+            self._tasks[key] = task
+            self.infos.append(ModelInfo.of(f"translator:{source}-{target}", backend.info, 0.0,
+                                           family=task.plan.family))
+        task = self._tasks[key]
+        task.plan_for(source)
+        return task, name
+
+    def _backend(self, name: str) -> Seq2SeqBackend:
+        if name in self._failed:
+            raise self._failed[name]
+        for task in [*self.translators.values()]:
+            if task.backend.info.model_id == name:
+                return task.backend
+        if name in self._pool:
+            self._pool.move_to_end(name)
+            return self._pool[name]
+        while len(self._pool) >= max(1, self.max_loaded - 1 - len(self.translators)):
+            old, backend = self._pool.popitem(last=False)
+            self._tasks = {k: v for k, v in self._tasks.items() if k[0] != old}
+            backend.close()
+        assert self.load_backend is not None
+        t0 = time.perf_counter()
+        try:
+            backend = self.load_backend(name)
+        except UsageError as exc:
+            self._failed[name] = exc
+            raise
+        self.load_s += time.perf_counter() - t0
+        self._pool[name] = backend
+        return backend
+
     def close(self) -> None:
         """Release every backend (the run calls it for the models it loaded itself)."""
         seen: set[int] = set()
-        tasks: list[Any] = [self.summarizer, *self.translators.values()]
-        for task in tasks:
-            if task is not None and id(task.backend) not in seen:
-                seen.add(id(task.backend))
-                task.backend.close()
+        backends: list[Any] = [task.backend for task in
+                               [self.summarizer, *self.translators.values()] if task is not None]
+        for backend in [*backends, *self._pool.values()]:
+            if id(backend) not in seen:
+                seen.add(id(backend))
+                backend.close()
+        self._pool.clear()
+        self._tasks.clear()
 
 
-def translator_for(config: RunConfig, lang: str) -> str:
-    """The translation model used for ``lang``."""
-    return config.translator or default_translator(config.source_lang, lang)
+#: Summarizer families trained on many languages (mT5 XL-Sum, mBART): no pivot needed.
+MULTILINGUAL_SUMMARIZER_FAMILIES = frozenset({"mt5", "umt5", "mbart", "mbart50"})
+
+
+def translator_for(config: RunConfig, lang: str, source: str | None = None) -> str:
+    """The translation model used into ``lang`` from ``source`` (default: the configured
+    source; English when it is detected per article)."""
+    source = source or config.source_lang
+    return config.translator or default_translator("en" if source == "auto" else source, lang)
 
 
 def summarizer_name(config: RunConfig) -> str:
@@ -107,22 +198,40 @@ def build_tasks(
             raise UsageError("no summarizer backend was given")
         budget = TokenBudget(config.batch_tokens or _default_budget(summarizer))
         summary_task = Summarizer(summarizer, dict(config.summarizer_generation), budget,
-                                  config.source_lang)
+                                  base_source(config))
         infos.append(ModelInfo.of("summarizer", summarizer.info, times.get("summarizer", 0.0)))
     tasks: dict[str, Translator] = {}
     if config.translate != "none":
-        for lang in config.targets:
+        for lang in preset_targets(config):
             backend = translators.get(lang)
             if backend is None:
                 raise UsageError(f"no translator backend was given for {lang!r}")
             budget = TokenBudget(config.batch_tokens or _default_budget(backend))
             task = Translator(backend, lang, dict(config.translator_generation), budget,
-                              source_lang=config.source_lang)
+                              source_lang=base_source(config))
             tasks[lang] = task
             info = ModelInfo.of(f"translator:{lang}", backend.info,
                                 times.get(f"translator:{lang}", 0.0), family=task.plan.family)
             infos.append(info)
     return LoadedModels(summary_task, tasks, infos, sum(times.values()))
+
+
+def base_source(config: RunConfig) -> str:
+    """The source language the run prepares for: ``--from``, or English with ``auto``
+    (English articles, and summaries pivoted through English, are the common case)."""
+    return "en" if config.source_lang == "auto" else config.source_lang
+
+
+def preset_targets(config: RunConfig) -> list[str]:
+    """Targets whose translator loads at start: all but the base source's own language
+    (same-language text is copied, not translated)."""
+    base = base_source(config)
+    return [t for t in config.targets if not same_language(base, t)]
+
+
+def same_language(a: str, b: str) -> bool:
+    """``zh`` and ``zh-Hant`` are different targets; ``pt`` and ``pt-BR`` are not kept apart."""
+    return a == b
 
 
 def _default_budget(backend: Seq2SeqBackend) -> int:
@@ -170,10 +279,7 @@ def load_models(config: RunConfig,
         "allow_pickle": config.allow_pickle,
         "cpu_tuning": config.cpu_tuning,
     }
-    needs_engine = (config.summarize and "summarizer" not in given) or (
-        config.translate != "none" and "translator" not in given
-        and any(f"translator:{lang}" not in given for lang in config.targets))
-    load = engine_loader(config) if needs_engine else None
+    load = engine_loader(config) if _needs_engine(config, given) else None
     import_s = time.perf_counter() - started  # importing torch and transformers
     times: dict[str, float] = {}
     summarizer = given.get("summarizer")
@@ -187,7 +293,7 @@ def load_models(config: RunConfig,
     translators: dict[str, Seq2SeqBackend] = {}
     by_name: dict[str, Seq2SeqBackend] = {}
     if config.translate != "none":
-        for lang in config.targets:
+        for lang in preset_targets(config):
             backend = given.get(f"translator:{lang}") or given.get("translator")
             t0 = time.perf_counter()
             if backend is None:
@@ -204,7 +310,26 @@ def load_models(config: RunConfig,
     models = build_tasks(config, summarizer, translators, times)
     models.import_s = import_s
     models.load_s = time.perf_counter() - started
+    models.config = config
+    models.max_loaded = config.max_loaded_models
+    models.given = given.get("translator")
+    if models.given is None:
+        engine = load or engine_loader(config)
+
+        def load_routed(name: str) -> Seq2SeqBackend:
+            return engine(name, role="translator",
+                          max_input_tokens=config.translator_generation.get("max_input_tokens"),
+                          **common)
+
+        models.load_backend = load_routed
     return models
+
+
+def _needs_engine(config: RunConfig, given: Mapping[str, Seq2SeqBackend]) -> bool:
+    if config.summarize and "summarizer" not in given:
+        return True
+    return config.translate != "none" and "translator" not in given and any(
+        f"translator:{lang}" not in given for lang in preset_targets(config))
 
 
 def download_model(model_id: str, models_dir: Path, *, allow_pickle: bool = False) -> Path:

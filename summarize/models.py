@@ -46,15 +46,25 @@ DEFAULT_TRANSLATORS = {
     "zh": "Helsinki-NLP/opus-mt-en-zh",
     "ar": "Helsinki-NLP/opus-mt-en-ar",
 }
+# Source -> English (for English targets and the pivot through English); their licences are
+# read from the model card when the model is stored (not verified here: no hub access).
+TO_ENGLISH = {
+    lang: f"Helsinki-NLP/opus-mt-{lang}-en"
+    for lang in ("ko", "ja", "zh", "de", "fr", "es", "it", "nl", "ru", "ar")
+}
+#: Every per-pair default: (source, target) -> model; other pairs use MULTILINGUAL_FALLBACK.
+PAIR_TRANSLATORS: dict[tuple[str, str], str] = {
+    **{("en", target): model for target, model in DEFAULT_TRANSLATORS.items()},
+    **{(source, "en"): model for source, model in TO_ENGLISH.items()},
+}
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
 
 def default_translator(source: str, target: str) -> str:
-    """The default translation model for a language pair (normalized ISO codes)."""
-    if source == "en" and target in DEFAULT_TRANSLATORS:
-        return DEFAULT_TRANSLATORS[target]
-    return MULTILINGUAL_FALLBACK
+    """The default translation model for a language pair (normalized ISO codes): the
+    per-pair table, else the multilingual fallback (M2M100, 100 languages)."""
+    return PAIR_TRANSLATORS.get((source, target), MULTILINGUAL_FALLBACK)
 
 
 def is_hub_id(model: str) -> bool:

@@ -103,7 +103,8 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         results = ResultsLog(out_dir)
         existing = results.compact()
         collector = StatsCollector()
-        engine = Engine(config, out_dir, results, load, reporter, collector, stop)
+        engine = Engine(config, out_dir, results, load, reporter, collector, stop,
+                        run_id=started_at)
         interrupted = False
         try:
             engine.run(files, existing, settings_fingerprint(config), scan_failures)
@@ -128,13 +129,8 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
                                 wall_s=time.perf_counter() - t_start, models=engine.models,
                                 counts=counts, failures=failures, skipped=skipped,
                                 interrupted=interrupted)
-        if engine.models is None:
-            previous = _read_stats(out_dir)
-            if previous is not None:
-                # Nothing needed a model this time: keep the record of the models that
-                # produced the results in the folder.
-                stats = replace(stats, device=previous.device, device_name=previous.device_name,
-                                dtype=previous.dtype, models=previous.models)
+        stats = _with_history(stats, _read_stats(out_dir),
+                              did_work=bool(tally.n_ok - tally.n_resumed + tally.n_failed))
         try:
             write_stats(out_dir, stats)
         except OSError as exc:
@@ -154,6 +150,21 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         report_error=report_error,
         nothing_readable=not tally.n_ok and engine.models is None and not interrupted,
     )
+
+
+def _with_history(stats: RunStats, previous: RunStats | None, did_work: bool) -> RunStats:
+    """Add this run to the folder's history; a run that did nothing keeps the figures of
+    the runs that did the work (their timings, models and rates stay on top)."""
+    if previous is None:
+        return replace(stats, runs=[stats.summary()])
+    history = list(previous.runs)
+    if not history and previous.started_at:  # written before the history existed
+        history.append(previous.summary())
+    history.append(stats.summary())
+    if did_work:
+        return replace(stats, runs=history)
+    return replace(previous, runs=history, articles=replace(
+        previous.articles, resumed=stats.articles.resumed, skipped=stats.articles.skipped))
 
 
 def _read_stats(out_dir: Path) -> RunStats | None:

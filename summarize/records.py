@@ -77,11 +77,12 @@ class ModelInfo:
 #: Fields of a results.jsonl record, in the order they are written.
 RESULT_FIELDS = (
     "schema_version", "id", "source", "title", "lang", "status", "error", "text", "summary",
-    "chunks", "translations", "alignment", "timings", "n_words", "n_chars", "key",
-    "finished_at", "duplicate_of", "page",
+    "chunks", "translations", "alignment", "review", "routes", "timings", "n_words", "n_chars",
+    "key", "finished_at", "run", "duplicate_of", "page", "page_md",
 )
-#: Version of the results.jsonl and stats.json formats.
-SCHEMA_VERSION = 1
+#: Version of the results.jsonl and stats.json formats. 2 added ``review``, ``routes``,
+#: ``run`` and ``page_md`` to records (``page`` is now the HTML page) and ``runs`` to stats.
+SCHEMA_VERSION = 2
 
 
 @dataclass(frozen=True)
@@ -100,13 +101,19 @@ class ArticleResult:
         chunks: Windows the article was split into for summarization.
         translations: ``{lang: {"summary": ..., "article": ...}}``.
         alignment: ``{lang: {part: [[[source, translation], ...] per paragraph]}}``.
+        review: Review signals: confidence and flags per summary and translated sentence,
+            and the article's review score (see :mod:`summarize.review`).
+        routes: How each output was made: ``{"summary": "direct" | "pivot:en", "<lang>":
+            "<translation model>" | "copy"}``.
         timings: Seconds per stage (the article's share of its group), and ``total``.
         n_words: Words in ``text``.
         n_chars: Characters in ``text``.
         key: Resume key (content + settings), None for failures.
         finished_at: When the record was made (UTC, ISO 8601).
+        run: Id of the run that made the record (its start time), see stats.json ``runs``.
         duplicate_of: With ``--dedupe``, the id of the article whose results were copied.
-        page: The article's page, relative to the output folder.
+        page: The article's HTML page, relative to the output folder.
+        page_md: The article's Markdown page, relative to the output folder.
         schema_version: Format version of the record.
     """
 
@@ -121,13 +128,17 @@ class ArticleResult:
     chunks: int = 0
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
     alignment: dict[str, dict[str, list[list[list[str]]]]] = field(default_factory=dict)
+    review: dict[str, Any] = field(default_factory=dict)
+    routes: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     n_words: int = 0
     n_chars: int = 0
     key: str | None = None
     finished_at: str = ""
+    run: str | None = None
     duplicate_of: str | None = None
     page: str | None = None
+    page_md: str | None = None
     schema_version: int = SCHEMA_VERSION
 
     @property
@@ -138,11 +149,12 @@ class ArticleResult:
 def result_to_json(record: ArticleResult) -> dict[str, Any]:
     """The JSON object of a record, keys in :data:`RESULT_FIELDS` order.
 
-    ``duplicate_of`` and ``page`` are left out when unset (as the format always had it).
+    Optional fields (``review``, ``routes``, ``run``, ``duplicate_of``, ``page``,
+    ``page_md``) are left out when unset.
     """
     data = {name: getattr(record, name) for name in RESULT_FIELDS}
-    for optional in ("duplicate_of", "page"):
-        if data[optional] is None:
+    for optional in ("review", "routes", "run", "duplicate_of", "page", "page_md"):
+        if data[optional] in (None, {}):
             del data[optional]
     return data
 
@@ -176,14 +188,18 @@ def result_from_json(data: Any) -> ArticleResult | None:
             for lang, parts in _as_dict(data.get("alignment")).items()
             if isinstance(parts, dict)
         },
+        review=_as_dict(data.get("review")),
+        routes={str(k): v for k, v in _as_dict(data.get("routes")).items() if isinstance(v, str)},
         timings={str(k): float(v) for k, v in _as_dict(data.get("timings")).items()
                  if _is_number(v)},
         n_words=_as_int(data.get("n_words")),
         n_chars=_as_int(data.get("n_chars")),
         key=_as_opt_str(data.get("key")),
         finished_at=_as_str(data.get("finished_at")),
+        run=_as_opt_str(data.get("run")),
         duplicate_of=_as_opt_str(data.get("duplicate_of")),
         page=_as_opt_str(data.get("page")),
+        page_md=_as_opt_str(data.get("page_md")),
         schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
     )
 
@@ -223,9 +239,34 @@ class Failure:
 
 
 @dataclass(frozen=True)
-class RunStats:
-    """stats.json: what one run did, where, with which models, and how fast."""
+class RunSummary:
+    """One run's figures in the history that stats.json keeps (``runs``)."""
 
+    run: str
+    started_at: str = ""
+    finished_at: str = ""
+    wall_s: float = 0.0
+    processed: int = 0
+    ok: int = 0
+    failed: int = 0
+    resumed: int = 0
+    articles_per_s: float | None = None
+    interrupted: bool = False
+    device: str | None = None
+    dtype: str | None = None
+    models: list[str] = field(default_factory=list)
+    stage_seconds: dict[str, float] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class RunStats:
+    """stats.json: what the run that did the work did, where, with which models, how fast.
+
+    A run with nothing to do (every article already done) keeps the figures of the run
+    before it and only adds itself to ``runs``, the history of every run on the folder.
+    """
+
+    run: str = ""
     started_at: str = ""
     finished_at: str = ""
     wall_s: float = 0.0
@@ -247,7 +288,21 @@ class RunStats:
     failures: list[Failure] = field(default_factory=list)
     skipped: list[Skipped] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
+    runs: list[RunSummary] = field(default_factory=list)
     schema_version: int = SCHEMA_VERSION
+
+    def summary(self) -> RunSummary:
+        """This run's entry for the history."""
+        a = self.articles
+        return RunSummary(
+            run=self.run or self.started_at, started_at=self.started_at,
+            finished_at=self.finished_at, wall_s=self.wall_s,
+            processed=a.ok - a.resumed + a.failed, ok=a.ok, failed=a.failed,
+            resumed=a.resumed, articles_per_s=self.articles_per_s,
+            interrupted=self.interrupted, device=self.device, dtype=self.dtype,
+            models=[m.model_id for m in self.models],
+            stage_seconds={k: v.seconds for k, v in self.stages.items()},
+        )
 
 
 def stats_to_json(stats: RunStats) -> dict[str, Any]:
@@ -310,7 +365,26 @@ def stats_from_json(data: Any) -> RunStats:
         skipped=[Skipped(_as_str(f.get("source")), _as_str(f.get("reason")))
                  for f in _as_list(data.get("skipped")) if isinstance(f, dict)],
         config=_as_dict(data.get("config")),
+        runs=[_run_summary(r) for r in _as_list(data.get("runs")) if isinstance(r, dict)
+              and isinstance(r.get("run"), str)],
+        run=_as_str(data.get("run")),
         schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
+    )
+
+
+def _run_summary(data: dict[str, Any]) -> RunSummary:
+    return RunSummary(
+        run=data["run"], started_at=_as_str(data.get("started_at")),
+        finished_at=_as_str(data.get("finished_at")),
+        wall_s=float(_num_or_none(data.get("wall_s")) or 0.0),
+        processed=_as_int(data.get("processed")), ok=_as_int(data.get("ok")),
+        failed=_as_int(data.get("failed")), resumed=_as_int(data.get("resumed")),
+        articles_per_s=_num_or_none(data.get("articles_per_s")),
+        interrupted=data.get("interrupted") is True,
+        device=_as_opt_str(data.get("device")), dtype=_as_opt_str(data.get("dtype")),
+        models=[m for m in _as_list(data.get("models")) if isinstance(m, str)],
+        stage_seconds={str(k): float(v) for k, v in _as_dict(data.get("stage_seconds")).items()
+                       if _is_number(v)},
     )
 
 
@@ -363,7 +437,8 @@ class RunConfig:
         translator: Hub id or local folder used for every target; None picks a default
             per target language.
         targets: Target languages (ISO 639-1 or 639-3 codes as the user wrote them).
-        source_lang: Source language code.
+        source_lang: Source language code, or "auto" to detect each article's language
+            (a ``lang`` field of a JSON record always wins).
         translate: Which text to translate: the summary, the article, both or none.
         summarize: Whether to summarize at all.
         device: "auto", "cpu", "cuda", "cuda:N" or "mps".
@@ -384,6 +459,10 @@ class RunConfig:
         cpu_tuning: Apply the CPU tuning of :mod:`summarize.backends.cpu_tuning` (oneDNN
             linear layers, and glibc keeping freed memory: a process-wide change).
         follow_symlinks: Follow symbolic links that lead outside the input folders.
+        pivot: Summaries of non-English articles: "auto" (translate to English first unless
+            the summarizer is multilingual), "never" or "always".
+        max_loaded_models: Most translation models kept loaded at once (least recently used
+            are released first).
         debug: Show tracebacks.
     """
 
@@ -392,7 +471,7 @@ class RunConfig:
     summarizer: str | None = None
     translator: str | None = None
     targets: tuple[str, ...] = ("ko",)
-    source_lang: str = "en"
+    source_lang: str = "auto"
     translate: TranslateWhat = "summary"
     summarize: bool = True
     device: str = "auto"
@@ -412,4 +491,6 @@ class RunConfig:
     threads: int = 0
     cpu_tuning: bool = True
     follow_symlinks: bool = False
+    pivot: str = "auto"
+    max_loaded_models: int = 4
     debug: bool = False

@@ -14,14 +14,18 @@ from typing import Any
 
 from summarize.loading import summarizer_name, translator_for
 from summarize.models import model_fingerprint
-from summarize.records import SCHEMA_VERSION, Article, RunConfig
+from summarize.records import Article, RunConfig
+
+#: Version of the resume key recipe. Kept apart from the output format's version, so a new
+#: field in results.jsonl does not make every earlier record look out of date.
+KEY_VERSION = 1
 
 
 def settings_fingerprint(config: RunConfig) -> str:
     """Everything besides the article that changes its record, as a short hash."""
     models_dir = Path(config.models_dir)
     parts: dict[str, Any] = {
-        "schema": SCHEMA_VERSION,
+        "schema": KEY_VERSION,
         "source_lang": config.source_lang,
         "summarize": config.summarize,
         "translate": config.translate if config.targets else "none",

@@ -26,6 +26,7 @@ from summarize.records import RunConfig
 TRANSLATE_CHOICES = ("summary", "article", "both", "none")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("torch", "ct2")
+PIVOTS = ("auto", "never", "always")
 QUANTIZATIONS = ("auto", "int8", "int8_float16", "int8_bfloat16", "float16", "bfloat16",
                  "float32")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -38,7 +39,8 @@ FILE_KEYS = {
     "models_dir": "models_dir", "force": "force", "trust_remote_code": "trust_remote_code",
     "allow_pickle": "allow_pickle", "dedupe": "dedupe", "backend": "backend",
     "quantization": "quantization", "threads": "threads", "cpu_tuning": "cpu_tuning",
-    "follow_symlinks": "follow_symlinks",
+    "follow_symlinks": "follow_symlinks", "pivot": "pivot",
+    "max_loaded_models": "max_loaded_models",
 }
 TABLES = ("summarizer", "translator")
 #: How each RunConfig field is named to the user.
@@ -223,6 +225,8 @@ def validate_config(config: RunConfig) -> RunConfig:
     _check_int("group_size", config.group_size, 1)
     _check_int("max_bytes", config.max_bytes, 1)
     _check_int("threads", config.threads, 0)
+    _check_int("max_loaded_models", config.max_loaded_models, 1)
+    _check_choice("pivot", config.pivot, PIVOTS)
     summarizer_settings = _check_generation("summarizer", config.summarizer_generation)
     translator_settings = _check_generation("translator", config.translator_generation)
     if not config.summarize and config.translate in ("summary", "both"):
@@ -237,9 +241,12 @@ def validate_config(config: RunConfig) -> RunConfig:
     targets = tuple(dict.fromkeys(_check_lang("targets", t) for t in targets))
     if config.translate != "none" and not targets:
         raise UsageError("--to names no language")
+    source = config.source_lang
+    if source != "auto":
+        source = _check_lang("source_lang", source)
     return replace(
         config, inputs=tuple(str(p) for p in config.inputs), targets=targets,
-        source_lang=_check_lang("source_lang", config.source_lang),
+        source_lang=source,
         out_dir=str(config.out_dir), models_dir=str(config.models_dir),
         summarizer_generation=summarizer_settings, translator_generation=translator_settings,
     )

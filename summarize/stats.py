@@ -98,6 +98,7 @@ class StatsCollector:
                 packages[name] = package_version(name)
         processed = counts.ok - counts.resumed + counts.failed
         return RunStats(
+            run=started_at,
             started_at=started_at,
             finished_at=now(),
             wall_s=round(wall_s, 4),

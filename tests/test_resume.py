@@ -140,7 +140,13 @@ def test_rerun_with_unchanged_inputs_loads_no_model_and_generates_nothing(tmp_pa
     assert set(check_results_file(out)) == set(ids)
     stats = stats_of(out)
     assert stats["articles"] == {"total": 7, "ok": 7, "failed": 0, "skipped": 0, "resumed": 7}
-    assert stats["models_loaded"] is False and stats["interrupted"] is False
+    # the run that did the work keeps its figures on top; the instant rerun joins the history
+    assert stats["models_loaded"] is True and stats["interrupted"] is False
+    assert stats["wall_s"] == first.stats.wall_s
+    assert stats["stages"]["summarize"]["n_items"] == first.stats.stages["summarize"].n_items
+    assert [r["processed"] for r in stats["runs"]] == [7, 0]
+    assert stats["runs"][0]["run"] == stats["run"] == first.stats.run
+    assert {r["run"] for r in check_results_file(out).values()} == {first.stats.run}
 
 
 def test_cli_rerun_resumes_with_tiny_models(article_dir, tmp_path, tiny_bart, tiny_marian):
@@ -161,7 +167,7 @@ def test_cli_rerun_resumes_with_tiny_models(article_dir, tmp_path, tiny_bart, ti
     assert (out / "results.jsonl").read_bytes() == before
     stats = stats_of(out)
     assert stats["articles"]["resumed"] == 3 and stats["articles"]["ok"] == 3
-    assert stats["models_loaded"] is False
+    assert [r["processed"] for r in stats["runs"]] == [3, 0]  # the rerun did nothing
     assert stats["models"] == models  # the models that made the results are still named
 
     forced = invoke(*args, "--force")
@@ -194,7 +200,7 @@ def test_changed_article_alone_is_recomputed(tmp_path):
     assert records["a002.txt"]["key"] != old["a002.txt"]["key"]
     for rid in set(records) - {"a002.txt"}:
         assert records[rid] == old[rid]
-    assert new_body in (out / records["a002.txt"]["page"]).read_text("utf-8")
+    assert new_body in (out / records["a002.txt"]["page_md"]).read_text("utf-8")
 
 
 def test_new_file_alone_is_processed(tmp_path):
@@ -219,7 +225,7 @@ def test_missing_page_or_failed_record_is_recomputed(tmp_path):
     assert (first.n_ok, first.n_failed) == (4, 1)
     records = check_results_file(out)
     assert records["a003.txt"]["status"] == "error"
-    (out / records["a001.txt"]["page"]).unlink()
+    (out / records["a001.txt"]["page_md"]).unlink()
 
     loader = CountingLoader()
     second = run_batch(config, loader=loader)
@@ -227,7 +233,7 @@ def test_missing_page_or_failed_record_is_recomputed(tmp_path):
     assert sorted(loader.summarized()) == sorted([ids["a001.txt"], ids["a003.txt"]])
     records = check_results_file(out)
     assert all(r["status"] == "ok" for r in records.values()) and len(records) == 5
-    assert (out / records["a001.txt"]["page"]).is_file()
+    assert (out / records["a001.txt"]["page_md"]).is_file()
 
 
 @pytest.mark.parametrize(
@@ -516,13 +522,13 @@ def check_output_folder(out: Path, ids: dict[str, str]) -> list[str]:
     assert set(records) == set(ids)
     for record in records.values():
         assert record["status"] == "ok", record
-        page = out / record["page"]
+        page = out / record["page_md"]
         assert page.parent == out / "articles"
         # complete, not torn
         assert page.read_text("utf-8") == render_markdown(result_from_json(record))
     articles = out / "articles"
     pages = {p.name for p in articles.glob("*.md")}
-    assert pages == {Path(r["page"]).name for r in records.values()}
+    assert pages == {Path(r["page_md"]).name for r in records.values()}
     html = sorted(articles.glob("*.html"))
     assert {p.stem for p in html} == {Path(r["page"]).stem for r in records.values()}
     for page in html:
