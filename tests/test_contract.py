@@ -90,3 +90,19 @@ def test_one_failing_article_keeps_the_others_pooled(tmp_path):
     assert sorted(summarizer.calls, reverse=True) == [4, 2, 1]
     assert sum(summarizer.calls) == 7
     assert translator.calls == [7]
+
+
+def test_titles_are_translated_with_the_article(tmp_path):
+    from tests.fakes import fake_loader
+
+    src = tmp_path / "in"
+    src.mkdir()
+    (src / "a.txt").write_text("Voters head to the polls\n\nOfficials said the talks would "
+                               "continue. The report comes before the election.", "utf-8")
+    out = tmp_path / "out"
+    result = run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), targets=("ko",)),
+                       loader=fake_loader())
+    assert result.exit_code == 0
+    [record] = [json.loads(line) for line in (out / "results.jsonl").read_text().splitlines()]
+    assert record["title"] == "Voters head to the polls"
+    assert record["translations"]["ko"]["title"] == "<VOTERS HEAD TO THE POLLS>"

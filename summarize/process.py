@@ -1,0 +1,265 @@
+"""The model work of one group of articles: summaries, translations, records (no writing).
+
+:class:`GroupProcessor` turns a group of pending articles into their records: it routes each
+article's texts to the models of its language pairs, pools every model's texts into batches,
+pivots summaries through English where needed, and builds one record per article (an
+article that fails, fails alone). It reads and writes no files, so the local engine, a Ray
+actor or a test can run it the same way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from summarize.errors import ArticleError, SummarizeError, UsageError
+from summarize.loading import LoadedModels, same_language
+from summarize.records import SCHEMA_VERSION, Article, ArticleResult, InputFailure, RunConfig
+from summarize.stats import StatsCollector, now
+
+PARTS = {"summary": ("summary",), "article": ("article",), "both": ("summary", "article"),
+         "none": ()}
+
+
+class Interrupted(Exception):
+    """Ctrl-C was pressed; the run stops after the current batch."""
+
+
+@dataclass
+class Pending:
+    """An article waiting in the current group, with its resume key and read time.
+
+    ``routes`` starts with how the article's language was decided (``lang``).
+    """
+
+    article: Article
+    key: str
+    read_s: float
+    routes: dict[str, str] = field(default_factory=dict)
+
+
+class GroupProcessor:
+    """Summarizes and translates groups of articles with loaded models.
+
+    Args:
+        config: The validated configuration.
+        models: The run's models.
+        collector: Accumulates stage seconds and batch statistics.
+        on_batch: Called with (stage, items) after each batch; may raise Interrupted.
+        on_work: Called with (stage, items) when work is queued (progress totals).
+    """
+
+    def __init__(self, config: RunConfig, models: LoadedModels, collector: StatsCollector,
+                 on_batch: Callable[[str, int], None] | None = None,
+                 on_work: Callable[[str, int], None] | None = None):
+        self.config = config
+        self.models = models
+        self.collector = collector
+        self._batch = on_batch or (lambda stage, n: None)
+        self._work = on_work or (lambda stage, n: None)
+
+    def _on_batch(self, stage: str) -> Callable[[int], None]:
+        return lambda n: self._batch(stage, n)
+
+    def _on_work(self, stage: str) -> Callable[[int], None]:
+        return lambda n: self._work(stage, n)
+
+    def process(self, group: list[Pending]) -> list[ArticleResult]:
+        """Summarize and translate a group, pooled per model; an article that fails, fails
+        alone.
+
+        Each article has its language (given, forced or detected). Its summary is made
+        directly, or through English (``--pivot``); each text to translate is routed to the
+        model of its (source, target) pair, and the texts of every pair served by one model
+        are pooled into that model's batches; text already in the target language is
+        copied.
+        """
+        assert self.models is not None
+        models = self.models
+        n = len(group)
+        texts = [p.article.text for p in group]
+        langs = [p.article.lang or "en" for p in group]
+        errors: list[Exception | None] = [None] * n
+        routes: list[dict[str, str]] = [dict(p.routes) for p in group]
+        summaries: list[str | None] = [None] * n
+        summary_langs = list(langs)
+        chunks = [0] * n
+        share: dict[str, list[float]] = {"summarize": [0.0] * n, "translate": [0.0] * n}
+        if models.summarizer is not None:
+            inputs = list(texts)
+            pivot = [i for i in range(n) if self._pivots(langs[i])]
+            if pivot:
+                english = self._translate([(i, texts[i], langs[i]) for i in pivot], "en",
+                                          errors, share)
+                for i, (text, model, _) in english.items():
+                    inputs[i], summary_langs[i] = text, "en"
+                    routes[i]["summary"] = f"pivot:en ({model})"
+            todo = [i for i in range(n) if errors[i] is None]
+            stats = self.collector.batches["summarize"]
+            t0 = time.perf_counter()
+            try:
+                results = models.summarizer.summarize_many(
+                    [inputs[i] for i in todo], stats, self._on_batch("summarize"),
+                    self._on_work("summarize"), langs=[summary_langs[i] for i in todo])
+            finally:  # an interrupted stage still counts the time it spent
+                spent = time.perf_counter() - t0
+                self.collector.stage_s["summarize"] += spent
+            for i, res, part in zip(todo, results,
+                                    _shares([r.input_tokens for r in results], spent),
+                                    strict=True):
+                summaries[i], chunks[i] = res.text, res.chunks
+                errors[i] = errors[i] or res.error
+                share["summarize"][i] += part
+                routes[i].setdefault("summary", "direct")
+        translations: list[dict[str, dict[str, str]]] = [{} for _ in range(n)]
+        alignment: list[dict[str, dict[str, list[list[list[str]]]]]] = [{} for _ in range(n)]
+        if self.config.translate != "none":
+            for target in self.config.targets:
+                for part in PARTS[self.config.translate]:
+                    jobs = []
+                    for i in range(n):
+                        if errors[i] is not None:
+                            continue
+                        if part == "summary":
+                            jobs.append((i, summaries[i] or "", summary_langs[i]))
+                        else:
+                            jobs.append((i, texts[i], langs[i]))
+                    done = self._translate(jobs, target, errors, share)
+                    for i, (text, model, aligned) in done.items():
+                        translations[i].setdefault(target, {})[part] = text
+                        if aligned is not None:
+                            alignment[i].setdefault(target, {})[part] = aligned
+                        routes[i][f"{target}.{part}"] = model
+                # the headline too: a reviewer reading Korean expects it in Korean
+                titles = [(i, group[i].article.title, langs[i]) for i in range(n)
+                          if errors[i] is None and group[i].article.title]
+                for i, (text, _, _) in self._translate(titles, target, errors, share).items():
+                    translations[i].setdefault(target, {})["title"] = text
+        records = []
+        for i, item in enumerate(group):
+            if errors[i] is not None:
+                records.append(error_record(item, errors[i], self.config.debug))
+                continue
+            timings = {"read": round(item.read_s, 6)}
+            if models.summarizer is not None:
+                timings["summarize"] = round(share["summarize"][i], 6)
+            if models.translators or self.config.translate != "none":
+                timings["translate"] = round(share["translate"][i], 6)
+            records.append(ok_record(
+                item, summary=summaries[i] if self.config.summarize else None,
+                chunks=chunks[i], translations=translations[i], alignment=alignment[i],
+                timings=timings, routes=routes[i]))
+        return records
+
+    def _pivots(self, lang: str) -> bool:
+        """Whether an article in ``lang`` is summarized through English."""
+        if lang == "en" or self.config.pivot == "never":
+            return False
+        if self.config.pivot == "always":
+            return True
+        assert self.models is not None
+        return not self.models.summarizer_multilingual
+
+    def _translate(self, jobs: list[tuple[int, str, str]], target: str,
+                   errors: list[Exception | None], share: dict[str, list[float]],
+                   ) -> dict[int, tuple[str, str, list[list[list[str]]] | None]]:
+        """Translate ``(article index, text, source language)`` jobs into ``target``.
+
+        Same-language texts are copied; the others are grouped by the model their pair
+        routes to, and each model translates its texts in pooled batches. An article whose
+        pair no model covers, or whose translation fails, gets its error in ``errors``.
+
+        Returns:
+            ``{article index: (translation, model id or "copy", sentence alignment or
+            None for a copy)}`` for the jobs that worked.
+        """
+        assert self.models is not None
+        out: dict[int, tuple[str, str, list[list[list[str]]] | None]] = {}
+        by_model: dict[str, tuple[Any, list[tuple[int, str, str]]]] = {}
+        for i, text, source in jobs:
+            if same_language(source, target):
+                out[i] = (text, "copy", None)
+                continue
+            try:
+                task, model = self.models.translation_task(source, target)
+            except UsageError as exc:
+                errors[i] = errors[i] or ArticleError(_uncovered(source, target, exc))
+                continue
+            by_model.setdefault(model, (task, []))[1].append((i, text, source))
+        stats = self.collector.batches["translate"]
+        for model, (task, items) in by_model.items():
+            t0 = time.perf_counter()
+            try:
+                results = task.translate_many(
+                    [text for _, text, _ in items], stats, self._on_batch("translate"),
+                    self._on_work("translate"), source_langs=[src for _, _, src in items])
+            finally:  # an interrupted stage still counts the time it spent
+                spent = time.perf_counter() - t0
+                self.collector.stage_s["translate"] += spent
+            parts = _shares([r.input_tokens for r in results], spent)
+            for (i, _, source), res, seconds in zip(items, results, parts, strict=True):
+                share["translate"][i] += seconds
+                if res.error is not None:
+                    error = res.error
+                    if isinstance(error, UsageError):
+                        error = ArticleError(_uncovered(source, target, error))
+                    errors[i] = errors[i] or error
+                    continue
+                aligned = [[list(pair) for pair in paragraph] for paragraph in res.alignment]
+                out[i] = (res.text, model, aligned)
+        return out
+
+
+
+def ok_record(item: Pending, *, summary: str | None, chunks: int,
+              translations: dict[str, dict[str, str]],
+              alignment: dict[str, dict[str, list[list[list[str]]]]],
+              timings: dict[str, float], routes: dict[str, str] | None = None,
+              ) -> ArticleResult:
+    """The record of an article that worked."""
+    article = item.article
+    return ArticleResult(
+        id=article.id, source=article.source, status="ok", title=article.title,
+        lang=article.lang, error=None, text=article.text, summary=summary, chunks=chunks,
+        translations=translations, alignment=alignment, routes=dict(routes or item.routes),
+        timings={**timings, "total": round(sum(timings.values()), 6)},
+        n_words=len(article.text.split()), n_chars=len(article.text), key=item.key,
+        finished_at=now(), schema_version=SCHEMA_VERSION,
+    )
+
+
+def error_record(item: Pending, exc: Exception, debug: bool = False) -> ArticleResult:
+    """The record of an article that failed (``debug`` raises the error instead)."""
+    if debug:
+        raise exc
+    message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+    if not isinstance(exc, SummarizeError):
+        message = f"{type(exc).__name__}: {message}"
+    return failure_record(InputFailure(item.article.id, item.article.source, message))
+
+
+def failure_record(failure: InputFailure) -> ArticleResult:
+    """The record of an input or article that failed."""
+    return ArticleResult(
+        id=failure.id, source=failure.source, status="error", title="", lang=None,
+        error=failure.error, finished_at=now(), schema_version=SCHEMA_VERSION,
+    )
+
+
+def _uncovered(source: str, target: str, exc: Exception) -> str:
+    """The per-article error of a language pair no configured model covers."""
+    return (f"no configured model translates {source}->{target} ({exc}); pass --translator "
+            "with a model that covers the pair (e.g. facebook/m2m100_418M), or store one for "
+            "it with `summarize models download`")
+
+
+def _shares(weights: list[int], seconds: float) -> list[float]:
+    """Split a pooled stage's seconds over its articles by their share of input tokens."""
+    total = sum(weights)
+    if total <= 0:
+        return [seconds / max(1, len(weights))] * len(weights)
+    return [seconds * w / total for w in weights]
+
+
