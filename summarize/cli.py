@@ -17,13 +17,34 @@ import typer
 from summarize.bench import bench
 from summarize.errors import SummarizeError
 
+
+def _plain_argument_help() -> None:
+    """Show ``INPUT...`` in usage and help, as click does, instead of typer 0.29's
+    ``{INPUT}...`` and Python type hints (``<list[Path]>``) beside arguments."""
+    argument = typer.core.TyperArgument
+    if hasattr(argument, "_usage_display_name"):
+        argument._usage_display_name = (  # type: ignore[method-assign]
+            lambda self: self.display_name_raw + ("..." if self.nargs != 1 else ""))
+    if hasattr(argument, "display_type_rich"):
+        argument.display_type_rich = lambda self, ctx=None: ""  # type: ignore[method-assign]
+    if hasattr(argument, "_rich_display_name"):
+        argument._rich_display_name = (  # type: ignore[method-assign]
+            lambda self: self.display_name_raw + ("..." if self.nargs != 1 else ""))
+
+
+_plain_argument_help()
+
+# Plain click help (no rich panels): it wraps cleanly at 80 columns, keeps option names
+# whole, shows "[default: ...]" and brackets literally, and shows no Python type hints.
 app = typer.Typer(
     help="Summarize and translate a folder of news articles with Hugging Face models.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
+    rich_markup_mode=None,
 )
-models_app = typer.Typer(help="Show and fetch the models the tool uses.", no_args_is_help=True)
+models_app = typer.Typer(help="Show and fetch the models the tool uses.", no_args_is_help=True,
+                         rich_markup_mode=None)
 app.add_typer(models_app, name="models")
 
 
@@ -176,69 +197,105 @@ def _fail(exc: SummarizeError, debug: bool) -> None:
 
 @app.command()
 def batch(
-    inputs: Annotated[list[Path], typer.Argument(help="Files or folders (searched recursively).",
-                                                 show_default=False)],
-    out: Annotated[Path | None, typer.Option("--out", help="Output folder. [default: outputs]")]
-    = None,
+    inputs: Annotated[list[Path], typer.Argument(
+        metavar="INPUT", help="Files or folders (searched recursively).",
+        show_default=False)],
+    out: Annotated[Path | None, typer.Option(
+        "--out", metavar="DIR", help="Output folder. [default: outputs]")] = None,
     summarizer: Annotated[str | None, typer.Option(
+        metavar="MODEL",
         help="Summarization model: hub id or folder. [default: sshleifer/distilbart-cnn-12-6]"
     )] = None,
     translator: Annotated[str | None, typer.Option(
+        metavar="MODEL",
         help="Translation model for every target: hub id or folder. [default: per language]"
     )] = None,
     to: Annotated[list[str] | None, typer.Option(
-        "--to", help="Target language(s), ISO 639-1 or 639-3: ko or ko,ja. [default: ko]"
+        "--to", metavar="LANGS",
+        help="Target language(s), ISO 639-1 or 639-3: ko or ko,ja. [default: ko]"
     )] = None,
     source_lang: Annotated[str | None, typer.Option(
-        "--from", help="Source language, or auto to detect each article's. [default: auto]")]
+        "--from", metavar="LANG",
+        help="Source language, or auto to detect each article's. [default: auto]")]
     = None,
     pivot: Annotated[str | None, typer.Option(
+        metavar="WHEN",
         help="Summaries of non-English articles: auto (through English unless the "
              "summarizer is multilingual), never or always. [default: auto]")] = None,
     max_loaded_models: Annotated[int | None, typer.Option(
+        metavar="N",
         help="Most translation models loaded at once. [default: 4]")] = None,
+    glossary: Annotated[list[str] | None, typer.Option(
+        metavar="[LANG=]FILE",
+        help="Glossary TSV (source term, tab, required target term) whose misses the review "
+             "flags: FILE for every target or LANG=FILE; repeatable.")] = None,
+    engine: Annotated[str | None, typer.Option(
+        metavar="NAME",
+        help="local, or ray for every GPU of the machine or a cluster "
+             "(pip install 'summarize[ray]'). [default: local]")] = None,
+    ray_address: Annotated[str | None, typer.Option(
+        metavar="ADDRESS",
+        help="Ray cluster to join (or RAY_ADDRESS); default: start a local one.")] = None,
+    replicas: Annotated[int | None, typer.Option(
+        metavar="N",
+        help="Model replicas per stage with --engine ray; 0: one per GPU (or CPU). "
+             "[default: 0]")] = None,
+    gpus_per_replica: Annotated[float | None, typer.Option(
+        metavar="GPUS",
+        help="GPUs per replica with --engine ray; 0.5 lets two share one GPU.")] = None,
     translate: Annotated[str | None, typer.Option(
+        metavar="WHAT",
         help="What to translate: summary, article, both or none. [default: summary]"
     )] = None,
     no_summary: Annotated[bool, typer.Option("--no-summary",
                                              help="Translate only; skip summaries.")] = False,
     device: Annotated[str | None, typer.Option(
+        metavar="DEVICE",
         help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
     dtype: Annotated[str | None, typer.Option(
+        metavar="DTYPE",
         help="auto, float32, bfloat16 or float16. [default: auto]")] = None,
     config: Annotated[Path | None, typer.Option(
-        "--config", help="TOML file with options and [summarizer]/[translator] settings.",
+        "--config", metavar="FILE",
+        help="TOML file with options and [summarizer]/[translator] settings.",
         exists=True, dir_okay=False)] = None,
     batch_tokens: Annotated[int | None, typer.Option(
+        metavar="N",
         help="Token budget per batch, padding counted. [default: per device]")] = None,
     group_size: Annotated[int | None, typer.Option(
+        metavar="N",
         help="Articles pooled per group; bounds memory. [default: 64]")] = None,
     max_bytes: Annotated[int | None, typer.Option(
+        metavar="N",
         help="Refuse input files larger than this. [default: 50000000]")] = None,
     models_dir: Annotated[Path | None, typer.Option(
+        metavar="DIR",
         help="Local model store searched before the hub. [default: models]")] = None,
-    force: Annotated[bool, typer.Option(help="Recompute articles already in the output.")]
-    = False,
-    dedupe: Annotated[bool, typer.Option(help="Process identical texts once.")] = False,
-    trust_remote_code: Annotated[bool, typer.Option(
+    force: Annotated[bool, typer.Option(
+        "--force", help="Recompute articles already in the output.")] = False,
+    dedupe: Annotated[bool, typer.Option("--dedupe", help="Process identical texts once.")] = False,
+    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code",
         help="Allow models that run their own code.")] = False,
-    allow_pickle: Annotated[bool, typer.Option(
+    allow_pickle: Annotated[bool, typer.Option("--allow-pickle",
         help="Allow .bin pickle weights when no safetensors exist.")] = False,
     backend: Annotated[str | None, typer.Option(
+        metavar="NAME",
         help="Inference engine: torch or ct2 (CTranslate2). [default: torch]")] = None,
     quantization: Annotated[str | None, typer.Option(
+        metavar="TYPE",
         help="CTranslate2 compute type: auto, int8, int8_float16, int8_bfloat16, float16, "
              "bfloat16 or float32. [default: auto]")] = None,
     threads: Annotated[int | None, typer.Option(
+        metavar="N",
         help="CPU threads for the ct2 engine; 0 uses every core. [default: 0]")] = None,
     cpu_tuning: Annotated[bool | None, typer.Option(
         "--cpu-tuning/--no-cpu-tuning",
         help="Tune float32 CPU runs (oneDNN linear layers; glibc keeps freed memory). "
              "[default: on]")] = None,
-    follow_symlinks: Annotated[bool, typer.Option(
+    follow_symlinks: Annotated[bool, typer.Option("--follow-symlinks",
         help="Follow symbolic links that lead outside the input folders.")] = False,
     quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Summarize and translate every article in INPUT... into the output folder."""
     from rich.console import Console
@@ -270,7 +327,10 @@ def batch(
             "allow_pickle": allow_pickle or None, "backend": backend,
             "quantization": quantization, "threads": threads, "cpu_tuning": cpu_tuning,
             "follow_symlinks": follow_symlinks or None, "pivot": pivot,
-            "max_loaded_models": max_loaded_models, "debug": debug,
+            "max_loaded_models": max_loaded_models, "engine": engine,
+            "ray_address": ray_address, "replicas": replicas,
+            "gpus_per_replica": gpus_per_replica,
+            "glossary": tuple(glossary) if glossary else None, "debug": debug,
         }
         run_config = build_config(inputs, file, flags)
         from summarize.pipeline import run_batch
@@ -300,7 +360,7 @@ def batch(
 
 @app.command()
 def report(
-    out: Annotated[Path, typer.Argument(help="Output folder of an earlier run.",
+    out: Annotated[Path, typer.Argument(metavar="DIR", help="Output folder of an earlier run.",
                                         exists=True, file_okay=False)],
 ) -> None:
     """Rebuild the HTML report from results.jsonl and stats.json (no model is loaded)."""
@@ -314,12 +374,13 @@ def report(
 
 @app.command("eval")
 def eval_command(
-    out: Annotated[Path, typer.Argument(help="Output folder of an earlier run.",
+    out: Annotated[Path, typer.Argument(metavar="DIR", help="Output folder of an earlier run.",
                                         exists=True, file_okay=False)],
     references: Annotated[Path, typer.Option(
-        "--references", help="Reference summaries/translations: a folder of files named "
+        "--references", metavar="PATH",
+        help="Reference summaries/translations: a folder of files named "
         "like the inputs, or a JSONL file with id, summary, translations.", exists=True)],
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Score a finished run against references: ROUGE for summaries, chrF/chrF++/BLEU for
     translations; writes OUT/eval.json (no model is loaded)."""
@@ -349,7 +410,8 @@ def eval_command(
 
 @models_app.command("list")
 def models_list(
-    models_dir: Annotated[Path, typer.Option(help="Local model store.")] = Path("models"),
+    models_dir: Annotated[Path, typer.Option(
+        metavar="DIR", help="Local model store.")] = Path("models"),
 ) -> None:
     """Show the default models (with licences) and what is stored under models/."""
     from summarize.models import (
@@ -380,11 +442,13 @@ def models_list(
 
 @models_app.command("download")
 def models_download(
-    model_id: Annotated[str, typer.Argument(help="Hub id, e.g. Helsinki-NLP/opus-mt-en-de.")],
-    models_dir: Annotated[Path, typer.Option(help="Local model store.")] = Path("models"),
-    allow_pickle: Annotated[bool, typer.Option(
+    model_id: Annotated[str, typer.Argument(
+        metavar="ID", help="Hub id, e.g. Helsinki-NLP/opus-mt-en-de.")],
+    models_dir: Annotated[Path, typer.Option(
+        metavar="DIR", help="Local model store.")] = Path("models"),
+    allow_pickle: Annotated[bool, typer.Option("--allow-pickle",
         help="Accept .bin pickle weights (stored as safetensors).")] = False,
-    debug: Annotated[bool, typer.Option(help="Show tracebacks.")] = False,
+    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Store a hub model under models/ for offline use."""
     from summarize.loading import download_model

@@ -3,8 +3,15 @@
 Articles stream from the inputs one at a time and gather into groups of ``group_size``
 (a JSONL file of 100,000 lines is 100,000 articles, not one group). Each group's work is
 pooled (all windows, all sentences of all its articles) and batched by tokens; its records
-are built and written before the next group starts, so memory depends on the group size,
-not on the input count, and a kill loses at most the group in flight.
+are written whole, in input order, so memory depends on the group size, not on the input
+count, and a kill loses at most the groups in flight.
+
+By default the stages overlap (:mod:`summarize.overlap`): worker processes read and
+extract the next files while the model works, the groups form in a reading thread, and a
+writing thread writes each finished group while the model starts the next one. The model
+work stays in the calling thread, so Ctrl-C stops after the current batch as before.
+``SUMMARIZE_SYNC=1`` (or ``Engine(..., overlap=False)``) runs the stages in turn, one group
+at a time: the same records, slower.
 """
 
 from __future__ import annotations
@@ -15,12 +22,21 @@ import time
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 
 from summarize.errors import UnsupportedLanguageError
 from summarize.inputs import SourceFile, read_file
 from summarize.languages import normalize_lang
 from summarize.loading import LoadedModels
+from summarize.overlap import (
+    Handoff,
+    Writer,
+    files_ahead,
+    produce,
+    read_ahead,
+    start_pool,
+    sync_requested,
+)
 from summarize.process import (
     GroupProcessor,
     Interrupted,
@@ -35,7 +51,10 @@ from summarize.writers import RecordState, ResultsLog, page_path, write_article_
 
 log = logging.getLogger(__name__)
 
-
+#: Files handed to the reader processes ahead of the run, in groups (``group_size`` files
+#: each): with the formed group waiting and the two groups the writer may hold, memory
+#: holds about five groups whatever the input count.
+FILES_AHEAD = 1
 
 class Reporter(Protocol):
     """Progress sink; the CLI draws bars, tests and the Python API may pass nothing."""
@@ -69,6 +88,17 @@ class Tally:
     generate_calls: int = 0
 
 
+@dataclass
+class _Group:
+    """A group formed by the reading thread: articles to process, failures, resumed count,
+    and the input files finished since the previous group (for the progress bar)."""
+
+    pending: list[Pending]
+    failed: list[InputFailure]
+    n_resumed: int = 0
+    files_read: int = 0
+
+
 class Engine:
     """Runs the groups of one run through the models and into the output folder.
 
@@ -81,11 +111,17 @@ class Engine:
         reporter: Progress sink.
         collector: Accumulates stage seconds and batch statistics.
         stop: Set by Ctrl-C; the run stops after the current batch.
+        run_id: Written into each record (``run``).
+        overlap: Overlap reading, model work and writing (see the module doc); None: yes
+            unless ``SUMMARIZE_SYNC=1``. A subclass that replaces :meth:`_flush` runs
+            synchronously (one that replaces :meth:`_records` keeps the overlap).
     """
 
     def __init__(self, config: RunConfig, out_dir: Path, log_: ResultsLog,
                  load: Callable[[], LoadedModels], reporter: Reporter,
-                 collector: StatsCollector, stop: threading.Event, run_id: str = ""):
+                 collector: StatsCollector, stop: threading.Event, run_id: str = "",
+                 *, overlap: bool | None = None):
+        self.overlap = not sync_requested() if overlap is None else overlap
         self.config = config
         self.run_id = run_id
         self.out_dir = out_dir
@@ -116,7 +152,84 @@ class Engine:
 
     def run(self, files: list[SourceFile], existing: dict[str, RecordState],
             fingerprint: str, failures: Iterable[InputFailure] = ()) -> None:
-        """Process every article of ``files``; raises Interrupted on Ctrl-C."""
+        """Process every article of ``files``; raises Interrupted on Ctrl-C.
+
+        Raises:
+            Interrupted: ``stop`` was set; every group finished before is written.
+            OSError: Writing failed; every group finished before is written.
+        """
+        if not self.overlap or type(self)._flush is not Engine._flush:
+            self._run_sync(files, existing, fingerprint, failures)
+            return
+        self.reporter.add_work("read", len(files))
+        pool = start_pool(len(files))
+        groups = Handoff(maxsize=1)  # one formed group waits while the model works
+        produce(lambda out: self._read_groups(out, files, existing, fingerprint, failures,
+                                              pool), groups, "summarize-reader")
+        writer = Writer(self._write_job, maxsize=2)
+        try:
+            try:
+                while True:
+                    if self.stop.is_set():
+                        raise Interrupted
+                    try:
+                        group = groups.get()
+                    except StopIteration:
+                        break
+                    if group.files_read:
+                        self.reporter.advance("read", group.files_read)
+                    records = self._records(group.pending, group.failed)
+                    writer.put((records, group.n_resumed))
+            finally:
+                groups.close()
+                writer.close()  # what is finished is written, even on Ctrl-C
+        finally:
+            if pool is not None:
+                pool.shutdown(wait=True, cancel_futures=True)
+
+    def _read_groups(self, out: Handoff, files: list[SourceFile],
+                     existing: dict[str, RecordState], fingerprint: str,
+                     failures: Iterable[InputFailure], pool: Any) -> None:
+        """The reading thread: form the groups exactly as the synchronous loop does."""
+        files_read = 0
+
+        def on_file(tail_s: float) -> None:
+            nonlocal files_read
+            self.collector.stage_s["read"] += tail_s
+            files_read += 1
+
+        group = _Group([], list(failures))
+        detect = self.config.source_lang == "auto"
+        window = files_ahead(pool, FILES_AHEAD * self.config.group_size)
+        for item, read_s, found in read_ahead(files, self.config.max_bytes, detect=detect,
+                                               pool=pool, window=window, on_file=on_file):
+            self.collector.stage_s["read"] += read_s
+            self.collector.n_read += 1
+            if isinstance(item, InputFailure):
+                group.failed.append(item)
+            else:
+                article = self._unique(item)
+                key = article_key(article, fingerprint)
+                old = existing.get(article.id)
+                if (not self.config.force and old and old.status == "ok" and old.key == key
+                        and page_path(self.out_dir, article.id, ".md").is_file()):
+                    group.n_resumed += 1
+                else:
+                    pending = self._with_language(Pending(article, key, read_s), found)
+                    if isinstance(pending, InputFailure):
+                        group.failed.append(pending)
+                    else:
+                        group.pending.append(pending)
+            if len(group.pending) + len(group.failed) >= self.config.group_size:
+                group.files_read, files_read = files_read, 0
+                out.put(group)
+                group = _Group([], [])
+        group.files_read = files_read
+        out.put(group)
+
+    def _run_sync(self, files: list[SourceFile], existing: dict[str, RecordState],
+                  fingerprint: str, failures: Iterable[InputFailure] = ()) -> None:
+        """The stages in turn: read a group, process it, write it, read the next."""
         self.reporter.add_work("read", len(files))
         group: list[Pending] = []
         failed: list[InputFailure] = list(failures)
@@ -144,8 +257,9 @@ class Engine:
                 raise Interrupted
         self._flush(group, failed)
 
-    def _with_language(self, item: Pending) -> Pending | InputFailure:
-        """Decide the article's language: its record's ``lang``, ``--from``, or detection."""
+    def _with_language(self, item: Pending, found: Any = None) -> Pending | InputFailure:
+        """Decide the article's language: its record's ``lang``, ``--from``, or detection
+        (``found``: the detection a reader process already made, or None)."""
         article = item.article
         if article.lang:
             try:
@@ -156,9 +270,10 @@ class Engine:
         elif self.config.source_lang != "auto":
             lang, how = self.config.source_lang, "forced"
         else:
-            from summarize.detect import detect_language
+            if found is None:
+                from summarize.detect import detect_language
 
-            found = detect_language(article.text)
+                found = detect_language(article.text)
             lang = found.lang if found.reliable and found.lang != "und" else "en"
             how = "detected" if found.reliable else "default (too short to detect)"
         item.article = replace(article, lang=lang)
@@ -179,6 +294,13 @@ class Engine:
 
     # -- one group -------------------------------------------------------------------------
     def _flush(self, group: list[Pending], failures: list[InputFailure]) -> None:
+        """Process one group and write its records (the synchronous loop's step)."""
+        self._write(self._records(group, failures))
+
+    def _records(self, group: list[Pending], failures: list[InputFailure]
+                 ) -> list[ArticleResult]:
+        """The records of one group: its articles processed (models loaded on first need),
+        then its failures."""
         records: list[ArticleResult] = []
         if group and self.models is None:
             self.models = self.load()
@@ -190,6 +312,17 @@ class Engine:
             records.extend(self._process_deduped(group) if self.config.dedupe
                            else self.processor.process(group))
         records.extend(failure_record(f) for f in failures)
+        return records
+
+    def _write_job(self, job: tuple[list[ArticleResult], int]) -> None:
+        """The writing thread's step: count the group's resumed articles, write its records."""
+        records, n_resumed = job
+        self.tally.n_ok += n_resumed
+        self.tally.n_resumed += n_resumed
+        self._write(records)
+
+    def _write(self, records: list[ArticleResult]) -> None:
+        """Count the records, write their pages, then append them to results.jsonl whole."""
         if not records:
             return
         for record in records:
@@ -247,6 +380,7 @@ class Engine:
             copy = ok_record(item, summary=leader.summary, chunks=leader.chunks,
                              translations=leader.translations, alignment=leader.alignment,
                              timings={"read": item.read_s}, routes=leader.routes)
+            copy = replace(copy, review=leader.review)
             records.append(replace(copy, duplicate_of=leader.id))
         return records
 

@@ -35,6 +35,7 @@ from summarize.writers import (
     STATS,
     ResultsLog,
     claim_out_dir,
+    iter_result_fields,
     refuse_input_as_out,
     remove_stale_temp_files,
     write_stats,
@@ -103,8 +104,8 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         results = ResultsLog(out_dir)
         existing = results.compact()
         collector = StatsCollector()
-        engine = Engine(config, out_dir, results, load, reporter, collector, stop,
-                        run_id=started_at)
+        engine = _engine_class(config)(config, out_dir, results, load, reporter, collector,
+                                       stop, run_id=started_at)
         interrupted = False
         try:
             engine.run(files, existing, settings_fingerprint(config), scan_failures)
@@ -131,6 +132,10 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
                                 interrupted=interrupted)
         stats = _with_history(stats, _read_stats(out_dir),
                               did_work=bool(tally.n_ok - tally.n_resumed + tally.n_failed))
+        from summarize.review import count_flags
+
+        # over the whole folder, resumed records included: what the report shows
+        stats = replace(stats, review_flags=count_flags(iter_result_fields(out_dir, "review")))
         try:
             write_stats(out_dir, stats)
         except OSError as exc:
@@ -150,6 +155,19 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         report_error=report_error,
         nothing_readable=not tally.n_ok and engine.models is None and not interrupted,
     )
+
+
+def _engine_class(config: RunConfig) -> type[Engine]:
+    """The stage loop: this process, or Ray actor pools (``--engine ray``)."""
+    if config.engine != "ray":
+        return Engine
+    try:
+        from summarize.ray_engine import RayEngine
+    except ImportError as exc:
+        raise UsageError(
+            f"--engine ray needs Ray: pip install 'summarize[ray]' ({exc})"
+        ) from None
+    return RayEngine
 
 
 def _with_history(stats: RunStats, previous: RunStats | None, did_work: bool) -> RunStats:

@@ -11,13 +11,15 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from summarize.errors import ArticleError, SummarizeError, UsageError
 from summarize.loading import LoadedModels, same_language
 from summarize.records import SCHEMA_VERSION, Article, ArticleResult, InputFailure, RunConfig
+from summarize.review import ReviewEvidence, review_article
 from summarize.stats import StatsCollector, now
+from summarize.translator import TranslationResult
 
 PARTS = {"summary": ("summary",), "article": ("article",), "both": ("summary", "article"),
          "none": ()}
@@ -59,6 +61,12 @@ class GroupProcessor:
         self.collector = collector
         self._batch = on_batch or (lambda stage, n: None)
         self._work = on_work or (lambda stage, n: None)
+        from summarize.review import ReviewSettings, glossaries_from_options, reliable_language
+
+        self.review_settings = ReviewSettings(
+            glossaries=glossaries_from_options(config.glossary, config.targets),
+            detect=reliable_language, source_lang="en" if config.source_lang == "auto"
+            else config.source_lang)
 
     def _on_batch(self, stage: str) -> Callable[[int], None]:
         return lambda n: self._batch(stage, n)
@@ -85,6 +93,8 @@ class GroupProcessor:
         routes: list[dict[str, str]] = [dict(p.routes) for p in group]
         summaries: list[str | None] = [None] * n
         summary_langs = list(langs)
+        evidence: list[dict[str, Any]] = [
+            {"hit_limit": {}, "confidence": {}, "source_langs": {}} for _ in range(n)]
         chunks = [0] * n
         share: dict[str, list[float]] = {"summarize": [0.0] * n, "translate": [0.0] * n}
         if models.summarizer is not None:
@@ -110,6 +120,8 @@ class GroupProcessor:
                                     _shares([r.input_tokens for r in results], spent),
                                     strict=True):
                 summaries[i], chunks[i] = res.text, res.chunks
+                evidence[i]["summary_hit_limit"] = res.hit_limit
+                evidence[i]["summary_confidence"] = res.confidence
                 errors[i] = errors[i] or res.error
                 share["summarize"][i] += part
                 routes[i].setdefault("summary", "direct")
@@ -127,11 +139,18 @@ class GroupProcessor:
                         else:
                             jobs.append((i, texts[i], langs[i]))
                     done = self._translate(jobs, target, errors, share)
-                    for i, (text, model, aligned) in done.items():
+                    for i, (text, model, res) in done.items():
                         translations[i].setdefault(target, {})[part] = text
-                        if aligned is not None:
-                            alignment[i].setdefault(target, {})[part] = aligned
                         routes[i][f"{target}.{part}"] = model
+                        if res is None:  # copied
+                            continue
+                        alignment[i].setdefault(target, {})[part] = [
+                            [list(pair) for pair in paragraph] for paragraph in res.alignment]
+                        evidence[i]["hit_limit"].setdefault(target, {})[part] = res.hit_limit
+                        evidence[i]["confidence"].setdefault(target, {})[part] = (
+                            res.confidence)
+                        if part == "summary" and summary_langs[i] != langs[i]:
+                            evidence[i]["source_langs"]["summary"] = summary_langs[i]
                 # the headline too: a reviewer reading Korean expects it in Korean
                 titles = [(i, group[i].article.title, langs[i]) for i in range(n)
                           if errors[i] is None and group[i].article.title]
@@ -147,10 +166,15 @@ class GroupProcessor:
                 timings["summarize"] = round(share["summarize"][i], 6)
             if models.translators or self.config.translate != "none":
                 timings["translate"] = round(share["translate"][i], 6)
-            records.append(ok_record(
+            record = ok_record(
                 item, summary=summaries[i] if self.config.summarize else None,
                 chunks=chunks[i], translations=translations[i], alignment=alignment[i],
-                timings=timings, routes=routes[i]))
+                timings=timings, routes=routes[i])
+            if summary_langs[i] != langs[i]:
+                evidence[i]["source_langs"]["summary"] = summary_langs[i]
+            review = review_article(record, ReviewEvidence(**evidence[i]),
+                                    self.review_settings)
+            records.append(replace(record, review=review))
         return records
 
     def _pivots(self, lang: str) -> bool:
@@ -164,7 +188,7 @@ class GroupProcessor:
 
     def _translate(self, jobs: list[tuple[int, str, str]], target: str,
                    errors: list[Exception | None], share: dict[str, list[float]],
-                   ) -> dict[int, tuple[str, str, list[list[list[str]]] | None]]:
+                   ) -> dict[int, tuple[str, str, TranslationResult | None]]:
         """Translate ``(article index, text, source language)`` jobs into ``target``.
 
         Same-language texts are copied; the others are grouped by the model their pair
@@ -172,11 +196,11 @@ class GroupProcessor:
         pair no model covers, or whose translation fails, gets its error in ``errors``.
 
         Returns:
-            ``{article index: (translation, model id or "copy", sentence alignment or
-            None for a copy)}`` for the jobs that worked.
+            ``{article index: (translation, model id or "copy", the task's result, or None
+            for a copy)}`` for the jobs that worked.
         """
         assert self.models is not None
-        out: dict[int, tuple[str, str, list[list[list[str]]] | None]] = {}
+        out: dict[int, tuple[str, str, TranslationResult | None]] = {}
         by_model: dict[str, tuple[Any, list[tuple[int, str, str]]]] = {}
         for i, text, source in jobs:
             if same_language(source, target):
@@ -207,8 +231,7 @@ class GroupProcessor:
                         error = ArticleError(_uncovered(source, target, error))
                     errors[i] = errors[i] or error
                     continue
-                aligned = [[list(pair) for pair in paragraph] for paragraph in res.alignment]
-                out[i] = (res.text, model, aligned)
+                out[i] = (res.text, model, res)
         return out
 
 

@@ -289,6 +289,8 @@ class RunStats:
     skipped: list[Skipped] = field(default_factory=list)
     config: dict[str, Any] = field(default_factory=dict)
     runs: list[RunSummary] = field(default_factory=list)
+    replicas: list[dict[str, Any]] = field(default_factory=list)
+    review_flags: dict[str, int] = field(default_factory=dict)
     schema_version: int = SCHEMA_VERSION
 
     def summary(self) -> RunSummary:
@@ -368,6 +370,9 @@ def stats_from_json(data: Any) -> RunStats:
         runs=[_run_summary(r) for r in _as_list(data.get("runs")) if isinstance(r, dict)
               and isinstance(r.get("run"), str)],
         run=_as_str(data.get("run")),
+        replicas=[r for r in _as_list(data.get("replicas")) if isinstance(r, dict)],
+        review_flags={str(k): v for k, v in _as_dict(data.get("review_flags")).items()
+                      if isinstance(v, int) and not isinstance(v, bool)},
         schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
     )
 
@@ -463,6 +468,16 @@ class RunConfig:
             the summarizer is multilingual), "never" or "always".
         max_loaded_models: Most translation models kept loaded at once (least recently used
             are released first).
+        glossary: Glossary files (``FILE.tsv`` for every target, ``ko=FILE.tsv`` for one):
+            source term, tab, required target term; checked in the review only.
+        engine: "local" (this process) or "ray" (Ray Data actor pools: every GPU of the
+            machine, or a cluster).
+        ray_address: Ray cluster to join (``ray://host:10001`` or ``auto``); None starts a
+            local instance unless ``RAY_ADDRESS`` is set.
+        replicas: Model replicas (actors) per stage with ``engine="ray"``; 0: one per GPU,
+            or one per CPU core on a machine without GPUs.
+        gpus_per_replica: GPUs each replica holds (0.5 lets two replicas share one GPU);
+            None: 1 where GPUs exist, else 0.
         debug: Show tracebacks.
     """
 
@@ -493,4 +508,9 @@ class RunConfig:
     follow_symlinks: bool = False
     pivot: str = "auto"
     max_loaded_models: int = 4
+    glossary: tuple[str, ...] = ()
+    engine: str = "local"
+    ray_address: str | None = None
+    replicas: int = 0
+    gpus_per_replica: float | None = None
     debug: bool = False

@@ -71,12 +71,15 @@ class ReviewEvidence:
         hit_limit: ``{lang: {part: grid of bool}}``, as ``TranslationResult.hit_limit``.
         confidence: ``{lang: {part: grid of (mean, min) | None}}``, as
             ``TranslationResult.confidence``.
+        source_langs: Language of each translated part's source text when it is not the
+            article's (a summary made through English: ``{"summary": "en"}``).
     """
 
     summary_hit_limit: bool = False
     summary_confidence: Score = None
     hit_limit: Mapping[str, Mapping[str, Grid]] = field(default_factory=dict)
     confidence: Mapping[str, Mapping[str, Grid]] = field(default_factory=dict)
+    source_langs: Mapping[str, str] = field(default_factory=dict)
 
 
 @dataclass(frozen=True)
@@ -161,7 +164,8 @@ def review_article(record: ArticleResult, evidence: ReviewEvidence,
     review: dict[str, Any] = {}
     summary_part: dict[str, Any] | None = None
     if record.summary is not None:
-        flags = check_summary(record.text, record.summary, lang=lang,
+        flags = check_summary(record.text, record.summary,
+                              lang=evidence.source_langs.get("summary", lang),
                               hit_limit=evidence.summary_hit_limit, detect=settings.detect)
         all_flags += flags
         note(evidence.summary_confidence)
@@ -170,6 +174,7 @@ def review_article(record: ArticleResult, evidence: ReviewEvidence,
     for target, parts in record.alignment.items():
         glossary = settings.glossaries.get(target)
         for part, paragraphs in parts.items():
+            part_lang = evidence.source_langs.get(part, lang)
             rows: list[list[dict[str, Any]]] = []
             for p, paragraph in enumerate(paragraphs):
                 row = []
@@ -178,7 +183,8 @@ def review_article(record: ArticleResult, evidence: ReviewEvidence,
                     out = pair[1] if len(pair) > 1 else ""
                     hit = bool(_cell_of(evidence.hit_limit, target, part, p, s))
                     score = _cell_of(evidence.confidence, target, part, p, s)
-                    flags = check_translation(src, out, source_lang=lang, target_lang=target,
+                    flags = check_translation(src, out, source_lang=part_lang,
+                                              target_lang=target,
                                               hit_limit=hit, glossary=glossary,
                                               detect=settings.detect)
                     all_flags += flags

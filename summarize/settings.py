@@ -27,6 +27,7 @@ TRANSLATE_CHOICES = ("summary", "article", "both", "none")
 DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("torch", "ct2")
 PIVOTS = ("auto", "never", "always")
+ENGINES = ("local", "ray")
 QUANTIZATIONS = ("auto", "int8", "int8_float16", "int8_bfloat16", "float16", "bfloat16",
                  "float32")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -40,7 +41,9 @@ FILE_KEYS = {
     "allow_pickle": "allow_pickle", "dedupe": "dedupe", "backend": "backend",
     "quantization": "quantization", "threads": "threads", "cpu_tuning": "cpu_tuning",
     "follow_symlinks": "follow_symlinks", "pivot": "pivot",
-    "max_loaded_models": "max_loaded_models",
+    "max_loaded_models": "max_loaded_models", "engine": "engine",
+    "ray_address": "ray_address", "replicas": "replicas",
+    "gpus_per_replica": "gpus_per_replica", "glossary": "glossary",
 }
 TABLES = ("summarizer", "translator")
 #: How each RunConfig field is named to the user.
@@ -227,6 +230,15 @@ def validate_config(config: RunConfig) -> RunConfig:
     _check_int("threads", config.threads, 0)
     _check_int("max_loaded_models", config.max_loaded_models, 1)
     _check_choice("pivot", config.pivot, PIVOTS)
+    _check_choice("engine", config.engine, ENGINES)
+    _check_int("replicas", config.replicas, 0)
+    if config.ray_address is not None and (not isinstance(config.ray_address, str)
+                                           or not config.ray_address.strip()):
+        raise _bad("ray_address", config.ray_address, "a Ray address such as ray://host:10001")
+    gpus = config.gpus_per_replica
+    if gpus is not None and (isinstance(gpus, bool) or not isinstance(gpus, (int, float))
+                             or not 0 <= gpus <= 64):
+        raise _bad("gpus_per_replica", gpus, "a number of GPUs from 0 to 64 (0.5 shares one)")
     summarizer_settings = _check_generation("summarizer", config.summarizer_generation)
     translator_settings = _check_generation("translator", config.translator_generation)
     if not config.summarize and config.translate in ("summary", "both"):
@@ -244,9 +256,17 @@ def validate_config(config: RunConfig) -> RunConfig:
     source = config.source_lang
     if source != "auto":
         source = _check_lang("source_lang", source)
+    glossary = config.glossary
+    if isinstance(glossary, str):
+        glossary = (glossary,)
+    if not isinstance(glossary, (tuple, list)) or not all(isinstance(g, str) for g in glossary):
+        raise _bad("glossary", config.glossary, "glossary file paths ([LANG=]FILE.tsv)")
+    from summarize.review import glossaries_from_options
+
+    glossaries_from_options(tuple(glossary), targets)  # a bad file: one line, before any model
     return replace(
         config, inputs=tuple(str(p) for p in config.inputs), targets=targets,
-        source_lang=source,
+        source_lang=source, glossary=tuple(glossary),
         out_dir=str(config.out_dir), models_dir=str(config.models_dir),
         summarizer_generation=summarizer_settings, translator_generation=translator_settings,
     )

@@ -6,6 +6,7 @@ import platform
 import sys
 from dataclasses import asdict
 from datetime import datetime, timezone
+from typing import Any
 
 from summarize import __version__
 from summarize.batching import BatchStats
@@ -72,6 +73,8 @@ class StatsCollector:
         self.batches = {"summarize": BatchStats(), "translate": BatchStats()}
         self.n_read = 0
         self.import_s = 0.0
+        #: Per-replica figures of a distributed engine (Ray), written to stats.json.
+        self.replicas: list[dict[str, Any]] = []
 
     def build(self, config: RunConfig, *, started_at: str, wall_s: float,
               models: LoadedModels | None, counts: ArticleCounts, failures: list[Failure],
@@ -120,4 +123,5 @@ class StatsCollector:
             failures=failures,
             skipped=skipped,
             config={k: v for k, v in asdict(config).items() if k != "debug"},
+            replicas=list(self.replicas),
         )

@@ -13,7 +13,7 @@ import logging
 import os
 import re
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from functools import cache
 from pathlib import Path
@@ -208,6 +208,19 @@ def _parse_line(raw: bytes, strict: bool = True) -> dict[str, Any] | None:
                        and record.get("status") in ("ok", "error")):
         return None
     return record
+
+
+def iter_result_fields(out_dir: Path, name: str) -> Iterator[Any]:
+    """The value of one field of every record in results.jsonl, streamed (memory stays
+    flat however many records the folder holds)."""
+    path = out_dir / RESULTS
+    if not path.is_file():
+        return
+    with path.open("rb") as handle:
+        for raw in handle:
+            record = _parse_line(raw, strict=False)
+            if record is not None and record.get("status") == "ok":
+                yield record.get(name)
 
 
 def read_results(out_dir: Path) -> tuple[dict[str, dict[str, Any]], int]:

@@ -61,7 +61,8 @@ def test_batch_writes_every_output(article_dir, tmp_path, tiny_bart, tiny_marian
         assert record["status"] == "ok" and record["error"] is None
         for key in ("id", "source", "title", "summary", "translations", "chunks", "timings"):
             assert key in record
-        assert set(record["translations"]["ko"]) == {"summary", "article"}
+        expected = {"summary", "article"} | ({"title"} if record["title"] else set())
+        assert set(record["translations"]["ko"]) == expected
         assert record["chunks"] >= 1
         assert record["timings"]["summarize"] > 0 and record["timings"]["translate"] > 0
         assert (out / record["page"]).is_file()
@@ -185,7 +186,7 @@ def test_multi_target_and_config_file(article_dir, tmp_path, tiny_bart, tiny_mar
     records = read_jsonl(out / "results.jsonl")
     for record in records:
         assert set(record["translations"]) == {"ko", "ja"}
-        assert set(record["translations"]["ko"]) == {"summary"}
+        assert set(record["translations"]["ko"]) - {"title"} == {"summary"}
     stats = json.loads((out / "stats.json").read_text())
     assert stats["config"]["summarizer_generation"]["num_beams"] == 2
     assert stats["targets"] == ["ko", "ja"]
@@ -215,7 +216,7 @@ def test_no_summary_translates_article_only(article_dir, tmp_path, tiny_marian):
     assert result.exit_code == 0, result.output
     for record in read_jsonl(out / "results.jsonl"):
         assert record["summary"] is None
-        assert set(record["translations"]["ko"]) == {"article"}
+        assert set(record["translations"]["ko"]) - {"title"} == {"article"}
 
 
 def test_models_list_shows_defaults_and_store(tmp_path, tiny_marian):
@@ -276,3 +277,18 @@ def test_version():
 
     result = invoke("--version")
     assert result.exit_code == 0 and result.output.strip() == f"summarize {__version__}"
+
+
+def test_batch_help_reads_cleanly_at_80_columns():
+    result = CliRunner().invoke(app, ["batch", "--help"], terminal_width=80,
+                                env={"COLUMNS": "80"})
+    assert result.exit_code == 0
+    text = result.output
+    assert max(len(line) for line in text.splitlines()) <= 80
+    assert "[summarizer]/[translator]" in text  # brackets are not eaten as markup
+    for default in ("[default: outputs]", "[default: ko]", "[default: 64]",
+                    "[default: sshleifer/distilbart-cnn-12-6]", "[default: auto]"):
+        assert default in " ".join(text.split()), default
+    assert "<list[" not in text and "<bool>" not in text and "{" not in text
+    assert "--trust-remote-code" in text and "--max-loaded-models" in text  # names whole
+    assert "batch [OPTIONS] INPUT...\n" in text
