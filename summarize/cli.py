@@ -168,16 +168,19 @@ def _print_summary(console: Any, result: Any) -> None:
             stage, f"{entry.seconds:.2f}", cell(entry.n_items), cell(entry.input_tokens),
             cell(entry.output_tokens), f"{rate:.1f}" if rate else "",
         )
+        if stage == "load" and stats.import_s:
+            # importing torch and transformers is most of a CPU run's load time
+            table.add_row("  of which import", f"{stats.import_s:.2f}", "", "", "", "")
     console.print(table)
     counts = stats.articles
     aps = stats.articles_per_s
-    console.print(
-        f"articles: {counts.ok} ok ({counts.resumed} already done), "
-        f"{counts.failed} failed, {counts.skipped} skipped; "
-        f"wall {stats.wall_s:.1f} s"
-        + (f", {aps:.2f} articles/s" if aps else "")
-        + (f"; device {stats.device} ({stats.dtype})" if stats.device else "")
-    )
+    # short lines, each a whole phrase: nothing wraps mid-phrase at 80 columns
+    console.print(f"articles: {counts.ok} ok ({counts.resumed} already done), "
+                  f"{counts.failed} failed, {counts.skipped} skipped", highlight=False)
+    pace = f"wall {stats.wall_s:.1f} s" + (f", {aps:.2f} articles/s" if aps else "")
+    if stats.device:
+        pace += f"; device {stats.device} ({stats.dtype})"
+    console.print(pace, highlight=False, markup=False)
     if result.failures:
         console.print(f"[bold red]{len(result.failures)} failed:[/]")
         for failure in result.failures:

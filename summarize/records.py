@@ -291,6 +291,7 @@ class RunStats:
     runs: list[RunSummary] = field(default_factory=list)
     replicas: list[dict[str, Any]] = field(default_factory=list)
     review_flags: dict[str, int] = field(default_factory=dict)
+    import_s: float = 0.0
     schema_version: int = SCHEMA_VERSION
 
     def summary(self) -> RunSummary:
@@ -373,6 +374,7 @@ def stats_from_json(data: Any) -> RunStats:
         replicas=[r for r in _as_list(data.get("replicas")) if isinstance(r, dict)],
         review_flags={str(k): v for k, v in _as_dict(data.get("review_flags")).items()
                       if isinstance(v, int) and not isinstance(v, bool)},
+        import_s=float(_num_or_none(data.get("import_s")) or 0.0),
         schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
     )
 

@@ -124,4 +124,5 @@ class StatsCollector:
             skipped=skipped,
             config={k: v for k, v in asdict(config).items() if k != "debug"},
             replicas=list(self.replicas),
+            import_s=round(self.import_s, 4),
         )
