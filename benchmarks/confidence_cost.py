@@ -5,8 +5,9 @@ as ``summarize batch`` runs it) translates or summarizes the same texts with
 ``backend.return_scores`` on and off, alternating (off, on, on, off, ...) so that drift of
 the machine hits both sides alike, and prints the median seconds of each side and their
 ratio (and the fastest run of each side: on a machine shared with other work the fastest
-run is the least disturbed one). Models and texts are those of ``summarize bench`` (random-weight models of the
-published sizes, NTREX sentences / CNN-DM articles with ``--data``). Outputs must be
+run is the least disturbed one). Models and texts are those of ``summarize bench``
+(random-weight models of the published sizes, NTREX sentences / CNN-DM articles with
+``--data``). Outputs must be
 identical on both sides: scoring never changes what is generated.
 
     python benchmarks/confidence_cost.py --stage translate --sentences 100 --rounds 6
