@@ -413,6 +413,8 @@ class RayEngine(Engine):
             ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False  # the tool draws its own
             logging.getLogger("ray.data").setLevel(logging.WARNING)
+            # its "progress bars disabled" notice: the tool's own bars are on screen
+            logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
             n_groups = -(-len(pending) // self.config.group_size)
             self.plan = plan_replicas(self.config, ray.cluster_resources(), n_groups)
             log.info("ray: %d replica(s), %s GPU and %s CPU each (%.1f s to connect)",
@@ -438,7 +440,9 @@ class RayEngine(Engine):
                                    "fault_marker": os.environ.get(FAULT_ENV) or None,
                                    "poison": os.environ.get(POISON_ENV) or None},
             batch_size=self.config.group_size, batch_format="numpy",
-            compute=ray.data.ActorPoolStrategy(size=self.plan.replicas),
+            # two in flight: the next group waits at the replica, the tail stays balanced
+            compute=ray.data.ActorPoolStrategy(size=self.plan.replicas,
+                                               max_tasks_in_flight_per_actor=2),
             num_cpus=self.plan.num_cpus, **gpu_args)
         waiting: dict[str, list[ArticleResult]] = {}
         rows = iter(results.iter_rows())
