@@ -195,13 +195,6 @@ def ensure_model(kind: str, size: str = "base", work_dir: Path | None = None,
 # --- the two sides --------------------------------------------------------------------------
 
 
-def _peak_rss_mb() -> float:
-    import resource
-
-    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
-    return peak / 1024 / (1024 if sys.platform == "darwin" else 1)
-
-
 @contextmanager
 def _rss_sampler(every_s: float = 0.01) -> Iterator[dict[str, float]]:
     """Sample this process's RSS in a thread; yields a dict whose ``peak_mb`` grows."""
@@ -241,15 +234,6 @@ def _warm(settings: dict[str, Any]) -> dict[str, Any]:
     return {**settings, "min_new_tokens": 2, "min_length": 0}
 
 
-def _cut(row: list[int], limit: int, eos_ids: set[int], pad: int | None) -> list[int]:
-    """The generated ids of one output as the engine counts them (after the start token)."""
-    tokens = row[1:1 + limit]
-    for i, tok in enumerate(tokens):
-        if tok in eos_ids:
-            return [t for t in tokens[: i + 1] if t != pad]
-    return [t for t in tokens if t != pad]
-
-
 class _NaiveModel:
     """A model and tokenizer loaded the documented way, plus the engine's own settings.
 
@@ -277,10 +261,6 @@ class _NaiveModel:
         self.model.to(self.device).eval()
         self.backend = HFBackend(model_dir, self.tokenizer, self.model, path=model_dir,
                                  revision=None, license=None)
-        gen = self.model.generation_config
-        eos = gen.eos_token_id
-        self.eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
-        self.pad = gen.pad_token_id
 
     def use_plan(self, plan: Any) -> dict[str, Any]:
         """Set the plan's source language on the tokenizer (as the docs do); returns the
@@ -293,11 +273,15 @@ class _NaiveModel:
 
     def generate_one(self, text: str, kwargs: dict[str, Any], limit: int) -> tuple[str, int]:
         """One input through tokenizer -> generate -> decode; returns (text, output tokens)."""
+        from summarize.backends.hf import cut_outputs
+
         inputs = self.tokenizer(text, return_tensors="pt").to(self.device)
         out = self.model.generate(**inputs, **kwargs, max_new_tokens=limit)
-        tokens = _cut(out[0].tolist(), limit, self.eos_ids, self.pad)
+        # counted as the engine counts its outputs (same cut, padding excluded)
+        [tokens], _, n_out = cut_outputs([out[0].tolist()], [limit],
+                                         self.model.generation_config)
         decoded = self.tokenizer.decode(tokens, skip_special_tokens=True)
-        return decoded.strip(), len(tokens)
+        return decoded.strip(), n_out
 
     def sync(self) -> None:
         if self.device.type == "cuda":
@@ -586,7 +570,9 @@ def worker_main(argv: Sequence[str] | None = None) -> None:
     spec = json.loads(Path(args[0]).read_text("utf-8"))
     fn = SIDES[f"{spec['side']}:{spec['stage']}"]
     result = fn(spec["model"], spec["items"], **spec["kwargs"])
-    result["peak_rss_mb"] = round(_peak_rss_mb(), 1)
+    from summarize.stats import peak_rss_mb
+
+    result["peak_rss_mb"] = round(peak_rss_mb(), 1)
     result["rss_method"] = "ru_maxrss"
     _add_gpu_peak(result)
     Path(args[1]).write_text(json.dumps(result), "utf-8")
