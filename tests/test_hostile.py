@@ -642,3 +642,64 @@ def test_no_readable_article_is_a_usage_error(monkeypatch, tmp_path):
     result, _ = run_fake(monkeypatch, tmp_path, src, "--out", tmp_path / "out")
     assert result.exit_code == 2
     assert "no readable article in" in result.stderr and "2 input(s) failed" in result.stderr
+
+
+# --- bounded work in flight, whatever the input shape -------------------------------------
+
+
+def test_a_big_jsonl_is_written_group_by_group(monkeypatch, tmp_path):
+    """150 records with --group-size 8: records reach results.jsonl as each group finishes,
+    so a kill after a few groups keeps them (here: a failure injected at the 4th group)."""
+    src = tmp_path / "in"
+    lines = [json.dumps({"id": f"r{i:03d}", "text": story(i)}) for i in range(150)]
+    write(src / "feed.jsonl", "\n".join(lines) + "\n")
+    out = tmp_path / "out"
+    from summarize import writers
+
+    real_append = writers.ResultsLog.append
+    groups = []
+
+    def append(self, records):
+        groups.append(len(records))
+        if len(groups) == 4:
+            raise OSError(errno.ENOSPC, "No space left on device")
+        real_append(self, records)
+
+    monkeypatch.setattr(writers.ResultsLog, "append", append)
+    result, loader = run_fake(monkeypatch, tmp_path, src, "--out", out, "--group-size", "8")
+    assert result.exit_code == 1 and "No space left" in result.stderr
+    assert groups[:3] == [8, 8, 8]
+    assert len(read_jsonl(out / "results.jsonl")) == 24  # three whole groups were kept
+    # the summarizer saw one group at a time, not the whole file
+    assert max(len(b) for b in loader.summarizer.batches) <= 8
+
+
+def test_an_unparsable_jsonl_line_fails_that_line_alone(monkeypatch, tmp_path):
+    src = tmp_path / "in"
+    huge = "1" * 5000  # over Python's int-string limit: json.loads raises ValueError
+    write(src / "feed.jsonl", "\n".join([
+        json.dumps({"id": "a", "text": story(1)}),
+        '{"id": "b", "text": "x", "n": ' + huge + "}",
+        '{"id": "c", "text": ' + "[" * 100_000 + "}",
+        json.dumps({"id": "d", "text": story(2)}),
+    ]) + "\n")
+    out = tmp_path / "out"
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out)
+    assert result.exit_code == 1, result.output
+    records = records_by_id(out)
+    assert records["a"]["status"] == "ok" and records["d"]["status"] == "ok"
+    assert records["feed.jsonl#2"]["status"] == "error"
+    assert "line 2" in records["feed.jsonl#2"]["error"]
+    assert records["feed.jsonl#3"]["status"] == "error"
+    assert "Traceback" not in result.output
+
+
+def test_models_download_without_the_hub_does_not_advise_itself(monkeypatch, tmp_path):
+    monkeypatch.setenv("HF_HUB_OFFLINE", "1")
+    result = invoke("models", "download", "Helsinki-NLP/opus-mt-en-de", "--models-dir",
+                    tmp_path / "models")
+    assert result.exit_code == 2
+    line = " ".join(result.stderr.split())
+    assert "cannot download 'Helsinki-NLP/opus-mt-en-de'" in line
+    assert "summarize models download" not in line
+    assert not (tmp_path / "models" / "Helsinki-NLP" / "opus-mt-en-de").exists()
