@@ -142,3 +142,94 @@ class ScriptedTranslator(FakeBackend):
                 ) -> tuple[list[str], list[bool]]:
         done = [self.translate(t) for t in texts]
         return [o for o, _ in done], [h for _, h in done]
+
+
+class SimulatedDevice:
+    """One accelerator shared by backends: a batch holds it and sleeps per token.
+
+    ``time.sleep`` releases the GIL as a GPU kernel does, so CPU work in other threads
+    and processes goes on meanwhile; the lock serializes batches as one device queue does.
+    Busy time is measured here, inside the device.
+
+    Args:
+        seconds_per_token: Sleep per token of a batch (padded input plus output).
+        batch_s: Fixed cost of every batch (a kernel launch, a copy).
+    """
+
+    def __init__(self, seconds_per_token: float, batch_s: float = 0.0):
+        import threading
+
+        self.seconds_per_token = seconds_per_token
+        self.batch_s = batch_s
+        self.lock = threading.Lock()
+        self.busy_s = 0.0
+        self.n_batches = 0
+        self.tokens = 0
+        self.first_start: float | None = None
+        self.last_end: float | None = None
+
+    def run(self, tokens: int) -> None:
+        """Hold the device for ``tokens`` tokens' worth of time."""
+        import time
+
+        with self.lock:
+            t0 = time.perf_counter()
+            if self.first_start is None:
+                self.first_start = t0
+            time.sleep(self.batch_s + tokens * self.seconds_per_token)
+            self.last_end = time.perf_counter()
+            self.busy_s += self.last_end - t0
+            self.n_batches += 1
+            self.tokens += tokens
+
+    def busy_fraction(self) -> float:
+        """Busy time over the span from the first batch's start to the last one's end."""
+        if self.first_start is None or self.last_end is None:
+            return 0.0
+        return self.busy_s / max(1e-9, self.last_end - self.first_start)
+
+
+class SimulatedBackend:
+    """The Seq2SeqBackend contract on a :class:`SimulatedDevice` (the shape of
+    tests/test_contract.py's ProtocolBackend), with deterministic outputs.
+
+    A summary is the first ``summary_words`` words of its input; a translation is the
+    input upper-cased between ``<>``. Tokens are whitespace words plus one end token. Each
+    batch costs ``len(batch) * longest input + output words`` tokens of device time. It
+    keeps no per-batch log, so memory does not grow with the run.
+    """
+
+    def __init__(self, kind: str, device: SimulatedDevice, *, max_input_tokens: int = 512,
+                 summary_words: int = 30):
+        self.info = BackendInfo(model_id=f"sim-{kind}", path="", revision=None,
+                                license="test", family="sim", engine="sim", device="sim:0",
+                                device_name="simulated device", dtype="bfloat16")
+        self.kind = kind
+        self.device = device
+        self.max_input_tokens = max_input_tokens
+        self.max_output_tokens = None
+        self.summary_words = summary_words
+
+    def task_defaults(self, task: str) -> TaskDefaults:
+        return TaskDefaults(prefix="", settings={}, max_new_tokens=self.summary_words + 8)
+
+    def plan_language(self, target: str, source: str) -> LangPlan:
+        return LangPlan("generic", target, None, "", source, None)
+
+    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
+        return [len(t.split()) + 1 for t in texts]
+
+    def generate(self, texts: Sequence[str], settings: Mapping[str, Any],
+                 max_new_tokens: Sequence[int], plan: LangPlan | None = None) -> Generated:
+        lengths = self.count_tokens(texts)
+        if self.kind == "translate":
+            outs = [f"<{t.upper()}>" for t in texts]
+        else:
+            outs = [" ".join(t.split()[: min(self.summary_words, limit)])
+                    for t, limit in zip(texts, max_new_tokens, strict=True)]
+        n_out = sum(len(o.split()) for o in outs)
+        self.device.run(len(texts) * max(lengths, default=0) + n_out)
+        return Generated(outs, sum(lengths), n_out, [False] * len(texts))
+
+    def close(self) -> None:
+        pass
