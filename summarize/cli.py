@@ -397,6 +397,9 @@ def eval_command(
     except SummarizeError as exc:
         _fail(exc, debug)
     path = write_eval(out, report)
+    from summarize.report import write_report
+
+    write_report(out)  # the report shows the scores: corpus lines and sortable columns
     typer.echo(f"matched {report.n_matched} of {report.n_records} articles to "
                f"{report.n_references} references")
     if report.summary.scores is not None:

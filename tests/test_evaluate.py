@@ -240,6 +240,13 @@ def test_eval_command_scores_a_run_and_writes_eval_json(tmp_path):
         "The council approved the plan.", "The council approved the plan on")
     assert data["summary"]["scores"]["rouge1"] == pytest.approx(
         100 * expected["rouge1"].fmeasure)
+    # the report shows the corpus scores and a sortable per-article column
+    index = (out / "index.html").read_text("utf-8")
+    assert "Scores against references" in index and "ROUGE-Lsum" in index
+    from summarize.report.format import num2
+
+    lsum = data["articles"][0]["summary"]["rougeLsum"]
+    assert f'data-label="ROUGE-Lsum">{num2(lsum)}</td>' in index
     bad = tmp_path / "bad.jsonl"
     bad.write_text("not json\n")
     result = CliRunner().invoke(app, ["eval", str(out), "--references", str(bad)])

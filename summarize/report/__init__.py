@@ -35,7 +35,7 @@ from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from summarize.report import format as fmt
 from summarize.report.pages import article_context, index_context, pager_label, translated_titles
-from summarize.report.view import read_record, read_stats
+from summarize.report.view import read_eval, read_record, read_stats
 from summarize.writers import (
     ARTICLES,
     RESULTS,
@@ -49,6 +49,8 @@ from summarize.writers import (
 __all__ = ["INDEX_SCRIPT", "STYLESHEET", "load_results", "load_stats", "write_report"]
 
 INDEX = "index.html"
+#: Written by ``summarize eval``; shown when present.
+EVAL = "eval.json"
 #: The stylesheet every page links, written once into the output folder.
 STYLESHEET = "report.css"
 
@@ -129,6 +131,15 @@ def load_stats(out_dir: Path) -> dict:
     return data if isinstance(data, dict) else {}
 
 
+def _load_json(path: Path) -> dict:
+    """A JSON object file (eval.json), or {} when missing or unreadable."""
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return {}
+    return data if isinstance(data, dict) else {}
+
+
 # --------------------------------------------------------------------------- writing
 
 
@@ -150,6 +161,7 @@ def write_report(out_dir: Path) -> Path:
     out_dir = Path(out_dir)
     records = [read_record(raw) for raw in load_results(out_dir)]
     stats = read_stats(load_stats(out_dir))
+    evaluation = read_eval(_load_json(out_dir / EVAL))
     (out_dir / ARTICLES).mkdir(parents=True, exist_ok=True)
     write_if_changed(out_dir / STYLESHEET, _static(STYLESHEET))
     env = _environment()
@@ -166,6 +178,7 @@ def write_report(out_dir: Path) -> Path:
         write_if_changed(page_path(out_dir, record.id, ".html"), page)
     index = out_dir / INDEX
     context = index_context(records, stats, out_dir.name, generated)
+    context["evaluation"] = evaluation
     page = env.get_template("index.html").render(
         context,
         csp=_csp(f"'sha256-{_script_hash(INDEX_SCRIPT)}'"),

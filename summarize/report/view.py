@@ -381,3 +381,76 @@ def _shown(value: object) -> str | None:
     if value is None or value == "" or isinstance(value, (dict, list)):
         return None
     return str(value)
+
+
+# --------------------------------------------------------------------------- eval.json
+
+
+@dataclass(frozen=True)
+class CorpusScores:
+    """One corpus line of eval.json: a summary ROUGE or a translation score set."""
+
+    what: str  # "summary" or "<part> -> <lang>"
+    n: float | None
+    scores: list[tuple[str, float | None]]
+    note: str | None = None  # e.g. the BLEU tokenizer
+
+
+@dataclass(frozen=True)
+class EvalView:
+    """What the report shows of ``summarize eval``'s eval.json.
+
+    Attributes:
+        corpus: Corpus-level lines (summary ROUGE first, then each translation).
+        columns: Per-article score columns, as (key, label), e.g. ("rougeLsum", "ROUGE-Lsum").
+        per_article: ``{record id: {column key: score}}``.
+        n_matched: Articles matched to a reference.
+    """
+
+    corpus: list[CorpusScores]
+    columns: list[tuple[str, str]]
+    per_article: dict[str, dict[str, float | None]]
+    n_matched: float | None
+
+
+def read_eval(raw: dict) -> EvalView | None:
+    """Read eval.json without trusting its types; None when there is nothing to show."""
+    if not raw:
+        return None
+    corpus: list[CorpusScores] = []
+    summary = as_dict(raw.get("summary"))
+    s_scores = as_dict(summary.get("scores"))
+    if s_scores:
+        corpus.append(CorpusScores("summary", as_num(summary.get("n")), [
+            ("ROUGE-1", as_num(s_scores.get("rouge1"))),
+            ("ROUGE-2", as_num(s_scores.get("rouge2"))),
+            ("ROUGE-Lsum", as_num(s_scores.get("rougeLsum")))]))
+    columns: list[tuple[str, str]] = []
+    if s_scores:
+        columns.append(("rougeLsum", "ROUGE-Lsum"))
+    for lang, parts in as_dict(raw.get("translation")).items():
+        for part, entry in as_dict(parts).items():
+            entry = as_dict(entry)
+            t_scores = as_dict(entry.get("scores"))
+            if not t_scores:
+                continue
+            corpus.append(CorpusScores(f"{part} -> {lang}", as_num(entry.get("n")), [
+                ("chrF", as_num(t_scores.get("chrf"))),
+                ("chrF++", as_num(t_scores.get("chrf_pp"))),
+                ("BLEU", as_num(t_scores.get("bleu")))], as_str(entry.get("bleu_tokenizer"))))
+            columns.append((f"chrf:{lang}:{part}", f"chrF {part} {lang}"))
+    per_article: dict[str, dict[str, float | None]] = {}
+    for item in as_list(raw.get("articles")):
+        item = as_dict(item)
+        rid = as_str(item.get("id"))
+        if rid is None:
+            continue
+        row: dict[str, float | None] = {}
+        row["rougeLsum"] = as_num(as_dict(item.get("summary")).get("rougeLsum"))
+        for lang, parts in as_dict(item.get("translations")).items():
+            for part, scores in as_dict(parts).items():
+                row[f"chrf:{lang}:{part}"] = as_num(as_dict(scores).get("chrf"))
+        per_article[rid] = row
+    if not corpus and not per_article:
+        return None
+    return EvalView(corpus, columns, per_article, as_num(raw.get("n_matched")))
