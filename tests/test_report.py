@@ -737,3 +737,23 @@ def test_a_review_with_no_flags_says_nothing_to_review(tmp_path: Path) -> None:
     out = make_run_dir(tmp_path, records)
     index = (write_report(out)).read_text("utf-8")
     assert "Nothing to review" in index
+
+
+def test_the_run_history_and_the_run_of_each_article_are_shown(tmp_path: Path) -> None:
+    out = make_run_dir(tmp_path)
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    stats["runs"] = [
+        {"run": "2026-12-01T10:00:00+00:00", "wall_s": 120.0, "processed": 8, "ok": 8,
+         "failed": 0, "resumed": 0, "articles_per_s": 0.07, "device": "cpu"},
+        {"run": "2026-12-01T11:00:00+00:00", "wall_s": 0.2, "processed": 0, "ok": 8,
+         "failed": 0, "resumed": 8, "articles_per_s": None},
+    ]
+    (out / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    first = {**load_results(out)[0], "run": "2026-12-01T10:00:00+00:00"}
+    with (out / "results.jsonl").open("a", encoding="utf-8") as handle:
+        handle.write("\n" + json.dumps(first) + "\n")  # the latest line of an id wins
+    index = write_report(out).read_text("utf-8")
+    assert "Runs on this folder (2)" in index
+    assert index.index("2026-12-01T11:00:00+00:00") < index.index("2026-12-01T10:00:00+00:00")
+    page = (out / "articles" / f"{page_stem(first['id'])}.html").read_text("utf-8")
+    assert "Made by run" in page and "2026-12-01T10:00:00+00:00" in page

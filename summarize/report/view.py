@@ -200,6 +200,7 @@ class Record:
     timings: dict[str, float | None] = field(default_factory=dict)
     page: str | None = None
     finished_at: str | None = None
+    run: str | None = None
     schema_version: float | None = None
     review: Review | None = None
 
@@ -242,6 +243,7 @@ def read_record(raw: dict) -> Record:
         timings={k: as_num(v) for k, v in as_dict(raw.get("timings")).items()},
         page=result.page or None,
         finished_at=result.finished_at or None,
+        run=result.run,
         schema_version=as_num(raw.get("schema_version")),
         review=read_review(raw.get("review")),
     )
@@ -320,6 +322,7 @@ class Stats:
     packages: list[tuple[str, str | None]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
     skipped: list[Skip] | None = None
+    runs: list[Any] = field(default_factory=list)
     review_flags: dict[str, int] | None = None
 
 
@@ -370,6 +373,7 @@ def read_stats(raw: dict) -> Stats:
         failures=[Failure(f.id or None, f.source or None, f.error or None) for f in st.failures],
         skipped=([Skip(k.source or None, k.reason or None) for k in st.skipped]
                  if "skipped" in raw else None),
+        runs=list(st.runs),
         review_flags=({str(k): int(n) for k, n in raw["review_flags"].items()
                        if as_num(n) is not None and float(n).is_integer() and n >= 0}
                       if isinstance(raw.get("review_flags"), dict) else None),
