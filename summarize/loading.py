@@ -26,6 +26,10 @@ from summarize.translator import Translator
 
 #: Token budget per batch (padding counted) by device type, when the user sets none.
 DEFAULT_BATCH_TOKENS = {"cpu": 8192, "cuda": 65536, "mps": 16384}
+#: What :func:`load_models` loads: both sides by default; a Ray stage's replica loads one
+#: (``("summarizer",)``: routed translators, such as a pivot's into English, still load on
+#: first use; ``("translators",)``: no summarizer).
+ROLES = ("summarizer", "translators")
 
 
 @dataclass
@@ -177,6 +181,8 @@ def build_tasks(
     summarizer: Seq2SeqBackend | None,
     translators: Mapping[str, Seq2SeqBackend],
     load_s: Mapping[str, float] | None = None,
+    *,
+    roles: tuple[str, ...] = ROLES,
 ) -> LoadedModels:
     """Build the summarization and translation tasks over loaded backends.
 
@@ -185,6 +191,7 @@ def build_tasks(
         summarizer: Backend of the summarizer (None when the run makes no summary).
         translators: Backend per target language (the same object may serve several).
         load_s: Seconds each role took to load, for stats.json.
+        roles: The sides to build (:data:`ROLES`); a side left out gets no task.
 
     Raises:
         UsageError: A target language the translator cannot produce, a summarizer whose
@@ -193,7 +200,7 @@ def build_tasks(
     times = dict(load_s or {})
     infos: list[ModelInfo] = []
     summary_task = None
-    if config.summarize:
+    if config.summarize and "summarizer" in roles:
         if summarizer is None:
             raise UsageError("no summarizer backend was given")
         budget = TokenBudget(config.batch_tokens or _default_budget(summarizer))
@@ -201,7 +208,7 @@ def build_tasks(
                                   base_source(config))
         infos.append(ModelInfo.of("summarizer", summarizer.info, times.get("summarizer", 0.0)))
     tasks: dict[str, Translator] = {}
-    if config.translate != "none":
+    if config.translate != "none" and "translators" in roles:
         for lang in preset_targets(config):
             backend = translators.get(lang)
             if backend is None:
@@ -260,7 +267,8 @@ def engine_loader(config: RunConfig) -> Callable[..., Seq2SeqBackend]:
 
 
 def load_models(config: RunConfig,
-                backends: Mapping[str, Seq2SeqBackend] | None = None) -> LoadedModels:
+                backends: Mapping[str, Seq2SeqBackend] | None = None, *,
+                roles: tuple[str, ...] = ROLES) -> LoadedModels:
     """Load every model the run needs and check each target language (exit 2 on failure).
 
     Args:
@@ -268,6 +276,8 @@ def load_models(config: RunConfig,
         backends: Backends supplied by the caller, by role: ``"summarizer"``,
             ``"translator"`` (every target) or ``"translator:<lang>"``; the others are
             loaded with the configured engine.
+        roles: The sides to load (:data:`ROLES`, both by default); a Ray stage's replica
+            loads only its own.
     """
     started = time.perf_counter()
     given = dict(backends or {})
@@ -283,7 +293,7 @@ def load_models(config: RunConfig,
     import_s = time.perf_counter() - started  # importing torch and transformers
     times: dict[str, float] = {}
     summarizer = given.get("summarizer")
-    if config.summarize and summarizer is None:
+    if config.summarize and summarizer is None and "summarizer" in roles:
         assert load is not None
         t0 = time.perf_counter()
         summarizer = load(summarizer_name(config), role="summarizer",
@@ -292,7 +302,7 @@ def load_models(config: RunConfig,
         times["summarizer"] = time.perf_counter() - t0
     translators: dict[str, Seq2SeqBackend] = {}
     by_name: dict[str, Seq2SeqBackend] = {}
-    if config.translate != "none":
+    if config.translate != "none" and "translators" in roles:
         for lang in preset_targets(config):
             backend = given.get(f"translator:{lang}") or given.get("translator")
             t0 = time.perf_counter()
@@ -307,7 +317,7 @@ def load_models(config: RunConfig,
                 backend = by_name[name]
             translators[lang] = backend
             times[f"translator:{lang}"] = time.perf_counter() - t0
-    models = build_tasks(config, summarizer, translators, times)
+    models = build_tasks(config, summarizer, translators, times, roles=roles)
     models.import_s = import_s
     models.load_s = time.perf_counter() - started
     models.config = config

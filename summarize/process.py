@@ -5,6 +5,13 @@ article's texts to the models of its language pairs, pools every model's texts i
 pivots summaries through English where needed, and builds one record per article (an
 article that fails, fails alone). It reads and writes no files, so the local engine, a Ray
 actor or a test can run it the same way.
+
+The work has two phases, so that they can run in different processes:
+:meth:`GroupProcessor.summarize_phase` (summaries, made through English where the article
+pivots) leaves a :class:`GroupState` of plain data, and
+:meth:`GroupProcessor.translate_phase` (translations, review, records) finishes it.
+:meth:`GroupProcessor.process` runs both back to back (the local engine); the Ray engine
+runs them in the replicas of two stages, the state travelling between them as JSON.
 """
 
 from __future__ import annotations
@@ -40,6 +47,105 @@ class Pending:
     key: str
     read_s: float
     routes: dict[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        """The pending article as plain data (:meth:`from_json` reads it back)."""
+        a = self.article
+        return {"id": a.id, "source": a.source, "text": a.text, "title": a.title,
+                "lang": a.lang, "key": self.key, "read_s": self.read_s,
+                "routes": dict(self.routes)}
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> Pending:
+        article = Article(id=d["id"], source=d["source"], text=d["text"], title=d["title"],
+                          lang=d["lang"])
+        return cls(article, d["key"], float(d["read_s"]), dict(d["routes"]))
+
+
+@dataclass
+class GroupState:
+    """A group between its two phases: what the summaries left for the translations.
+
+    Plain data, one entry per article in each list (:meth:`to_json` / :meth:`from_json`
+    carry it between processes). ``errors`` holds the message of each article's error
+    (None while it works); ``exceptions`` the errors themselves, in this process only (so
+    ``--debug`` raises the original).
+
+    Attributes:
+        items: The group's articles.
+        langs: Each article's language.
+        summaries: Each summary (None: none made, or the article failed).
+        summary_langs: The language each summary is in (``en`` when made through English).
+        chunks: Windows each article was split into for its summary.
+        routes: Each article's routes so far (language, summary).
+        evidence: Each article's review evidence so far (summary confidence and limit).
+        share: Seconds of each model stage spent on each article (``summarize``,
+            ``translate``: a pivot's translation into English counts there).
+        errors: Each article's error message, or None.
+        summarized: A summarizer ran (records then carry its seconds).
+        exceptions: The errors as raised (this process only; not serialised).
+    """
+
+    items: list[Pending]
+    langs: list[str]
+    summaries: list[str | None]
+    summary_langs: list[str]
+    chunks: list[int]
+    routes: list[dict[str, str]]
+    evidence: list[dict[str, Any]]
+    share: dict[str, list[float]]
+    errors: list[str | None]
+    summarized: bool = False
+    exceptions: list[Exception | None] = field(default_factory=list, repr=False,
+                                               compare=False)
+
+    _LISTS = ("langs", "summaries", "summary_langs", "chunks", "routes", "evidence", "errors")
+
+    def to_json(self) -> dict[str, Any]:
+        """The state as JSON-ready data (the exceptions stay behind)."""
+        out: dict[str, Any] = {name: getattr(self, name) for name in self._LISTS}
+        out["items"] = [item.to_json() for item in self.items]
+        out["share"] = self.share
+        out["summarized"] = self.summarized
+        return out
+
+    @classmethod
+    def from_json(cls, d: dict[str, Any]) -> GroupState:
+        evidence = []
+        for ev in d["evidence"]:
+            ev = dict(ev)
+            if ev.get("summary_confidence") is not None:  # JSON made the pair a list
+                ev["summary_confidence"] = tuple(ev["summary_confidence"])
+            evidence.append(ev)
+        return cls(items=[Pending.from_json(i) for i in d["items"]], langs=list(d["langs"]),
+                   summaries=list(d["summaries"]), summary_langs=list(d["summary_langs"]),
+                   chunks=[int(c) for c in d["chunks"]], routes=[dict(r) for r in d["routes"]],
+                   evidence=evidence,
+                   share={k: [float(x) for x in v] for k, v in d["share"].items()},
+                   errors=list(d["errors"]), summarized=bool(d["summarized"]))
+
+    def split(self) -> list[GroupState]:
+        """One state per article (to retry a group article by article)."""
+        out = []
+        for i, item in enumerate(self.items):
+            one = {name: [getattr(self, name)[i]] for name in self._LISTS}
+            out.append(GroupState(
+                items=[item], share={k: [v[i]] for k, v in self.share.items()},
+                summarized=self.summarized,
+                exceptions=[self.exceptions[i]] if self.exceptions else [], **one))
+        return out
+
+    @classmethod
+    def merge(cls, states: list[GroupState]) -> GroupState:
+        """The states of parts of a group as one (the inverse of :meth:`split`)."""
+        lists = {name: [x for s in states for x in getattr(s, name)] for name in cls._LISTS}
+        share = {k: [x for s in states for x in s.share.get(k, [0.0] * len(s.items))]
+                 for k in ("summarize", "translate")}
+        exceptions = ([e for s in states for e in (s.exceptions or [None] * len(s.items))]
+                      if any(s.exceptions for s in states) else [])
+        return cls(items=[i for s in states for i in s.items], share=share,
+                   summarized=any(s.summarized for s in states), exceptions=exceptions,
+                   **lists)
 
 
 class GroupProcessor:
@@ -82,7 +188,16 @@ class GroupProcessor:
         directly, or through English (``--pivot``); each text to translate is routed to the
         model of its (source, target) pair, and the texts of every pair served by one model
         are pooled into that model's batches; text already in the target language is
-        copied.
+        copied. The two phases back to back: :meth:`summarize_phase`, then
+        :meth:`translate_phase`.
+        """
+        return self.translate_phase(self.summarize_phase(group))
+
+    def summarize_phase(self, group: list[Pending]) -> GroupState:
+        """The summaries of a group (through English where an article pivots).
+
+        Needs the summarizer (and, for pivoted articles, translators into English); with
+        no summarizer it only prepares the state.
         """
         assert self.models is not None
         models = self.models
@@ -125,6 +240,34 @@ class GroupProcessor:
                 errors[i] = errors[i] or res.error
                 share["summarize"][i] += part
                 routes[i].setdefault("summary", "direct")
+        return GroupState(
+            items=list(group), langs=langs, summaries=summaries, summary_langs=summary_langs,
+            chunks=chunks, routes=routes, evidence=evidence, share=share,
+            errors=[None if e is None else error_message(e) for e in errors],
+            summarized=models.summarizer is not None, exceptions=errors)
+
+    def translate_phase(self, state: GroupState) -> list[ArticleResult]:
+        """Finish a group after :meth:`summarize_phase`: translations, review, records.
+
+        Needs the translators (none with ``--translate none``); the state may come from
+        another process.
+        """
+        assert self.models is not None
+        models = self.models
+        group = state.items
+        n = len(group)
+        texts = [p.article.text for p in group]
+        langs, summaries, summary_langs = state.langs, state.summaries, state.summary_langs
+        routes = [dict(r) for r in state.routes]
+        evidence = [{**ev, "hit_limit": dict(ev["hit_limit"]),
+                     "confidence": dict(ev["confidence"]),
+                     "source_langs": dict(ev["source_langs"])} for ev in state.evidence]
+        share = {k: list(v) for k, v in state.share.items()}
+        errors: list[Exception | None] = [
+            None if message is None
+            else (state.exceptions[i] if state.exceptions and state.exceptions[i] is not None
+                  else ArticleError(message))
+            for i, message in enumerate(state.errors)]
         translations: list[dict[str, dict[str, str]]] = [{} for _ in range(n)]
         alignment: list[dict[str, dict[str, list[list[list[str]]]]]] = [{} for _ in range(n)]
         if self.config.translate != "none":
@@ -162,14 +305,14 @@ class GroupProcessor:
                 records.append(error_record(item, errors[i], self.config.debug))
                 continue
             timings = {"read": round(item.read_s, 6)}
-            if models.summarizer is not None:
+            if state.summarized:
                 timings["summarize"] = round(share["summarize"][i], 6)
             if models.translators or self.config.translate != "none":
                 timings["translate"] = round(share["translate"][i], 6)
             record = ok_record(
                 item, summary=summaries[i] if self.config.summarize else None,
-                chunks=chunks[i], translations=translations[i], alignment=alignment[i],
-                timings=timings, routes=routes[i])
+                chunks=state.chunks[i], translations=translations[i],
+                alignment=alignment[i], timings=timings, routes=routes[i])
             if summary_langs[i] != langs[i]:
                 evidence[i]["source_langs"]["summary"] = summary_langs[i]
             review = review_article(record, ReviewEvidence(**evidence[i]),
@@ -235,7 +378,6 @@ class GroupProcessor:
         return out
 
 
-
 def ok_record(item: Pending, *, summary: str | None, chunks: int,
               translations: dict[str, dict[str, str]],
               alignment: dict[str, dict[str, list[list[list[str]]]]],
@@ -257,10 +399,17 @@ def error_record(item: Pending, exc: Exception, debug: bool = False) -> ArticleR
     """The record of an article that failed (``debug`` raises the error instead)."""
     if debug:
         raise exc
+    return failure_record(InputFailure(item.article.id, item.article.source,
+                                       error_message(exc)))
+
+
+def error_message(exc: Exception) -> str:
+    """An article's error as its record says it: one line, the type named unless it is one
+    of the tool's own errors."""
     message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
     if not isinstance(exc, SummarizeError):
         message = f"{type(exc).__name__}: {message}"
-    return failure_record(InputFailure(item.article.id, item.article.source, message))
+    return message
 
 
 def failure_record(failure: InputFailure) -> ArticleResult:
