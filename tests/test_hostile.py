@@ -19,7 +19,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarize import engine, pipeline
+from summarize import engine, overlap, pipeline
 from summarize.cli import app
 from summarize.inputs import find_files
 from summarize.inputs import read as inputs_read
@@ -133,7 +133,7 @@ def test_file_that_vanishes_after_discovery_fails_alone(
     src = tmp_path / "in"
     for i in range(5):
         write(src / f"n{i}.txt", story(i))
-    real_read_file = engine.read_file
+    real_read_file = overlap.read_file
 
     def read_file(source, max_bytes):
         if source.rel == "n2.txt":
@@ -142,7 +142,8 @@ def test_file_that_vanishes_after_discovery_fails_alone(
                 source.path.mkdir()
         return real_read_file(source, max_bytes)
 
-    monkeypatch.setattr(engine, "read_file", read_file)
+    monkeypatch.setattr(overlap, "read_file", read_file)  # the reading thread's reader
+    monkeypatch.setattr(engine, "read_file", read_file)  # the synchronous loop's
     out = tmp_path / "out"
     result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out, "--group-size", "2")
     assert result.exit_code == 1, result.output
