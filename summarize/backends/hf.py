@@ -299,7 +299,11 @@ class HFBackend:
         # limits; without it each text's output depends on that text alone.
         kwargs.setdefault("forced_eos_token_id", None)
         enc = self._tokenize(texts, plan, return_tensors="pt", padding=True, truncation=False)
-        enc = {k: v.to(self.device) for k, v in enc.items()}
+        if self.device.type == "cuda":
+            # pinned host memory lets the copy run asynchronously, overlapping the launch
+            enc = {k: v.pin_memory().to(self.device, non_blocking=True) for k, v in enc.items()}
+        else:
+            enc = {k: v.to(self.device) for k, v in enc.items()}
         beams = int(kwargs.get("num_beams") or self.model.generation_config.num_beams or 1)
         tracker: _ChosenLogProbs | None = None
         if self.return_scores and beams > 1:
