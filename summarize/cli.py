@@ -425,6 +425,7 @@ def models_list(
         DEFAULT_TRANSLATORS,
         KNOWN_LICENSES,
         MULTILINGUAL_FALLBACK,
+        TO_ENGLISH,
         list_stored,
     )
 
@@ -439,6 +440,8 @@ def models_list(
     for lang, model_id in DEFAULT_TRANSLATORS.items():
         typer.echo(f"  translator en->{lang:<3}{model_id}  "
                    f"({KNOWN_LICENSES.get(model_id, '?')}, {where(model_id)})")
+    for lang, model_id in TO_ENGLISH.items():
+        typer.echo(f"  translator {lang}->en {model_id}  (licence on its card, {where(model_id)})")
     typer.echo(f"  translator other  {MULTILINGUAL_FALLBACK}  "
                f"({KNOWN_LICENSES[MULTILINGUAL_FALLBACK]}, {where(MULTILINGUAL_FALLBACK)})")
     typer.echo(f"stored in {models_dir}/:" if stored else f"nothing stored in {models_dir}/")
