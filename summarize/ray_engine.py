@@ -1,35 +1,53 @@
-"""The Ray engine: the model work of a run on Ray Data actor pools, the writing on the driver.
+"""The Ray engine: the model work of a run in two Ray Data stages of model replicas; reading
+and writing stay on the driver.
 
 ``--engine ray`` keeps everything a run writes where the local engine writes it, and moves
 only the model work out of the process:
 
-1. the driver reads the inputs, decides each article's language and filters out what is
-   already done (resume), exactly as :class:`summarize.engine.Engine` does: nothing
-   finished is sent to Ray, and a run with nothing left starts no Ray at all;
-2. the pending articles become a Ray Data source (:func:`ray.data.from_items`, one row per
-   article);
-3. ``map_batches`` runs them through a fixed pool of :class:`Replica` actors
-   (:class:`ray.data.ActorPoolStrategy`), ``batch_size`` = ``group_size``: each actor
-   batch is one group, pooled and length-sorted inside the replica by
-   :class:`summarize.process.GroupProcessor`, with the models loaded once per actor;
-4. records stream back (:meth:`ray.data.Dataset.iter_rows`) and the driver writes them,
-   whole, to results.jsonl and the Markdown pages as each group arrives; per-replica
-   figures go to ``stats.json`` (``replicas``).
+1. a feeding thread of the driver reads the inputs, decides each article's language,
+   filters out what is already done (resume) and forms the groups exactly as
+   :class:`summarize.engine.Engine` does: nothing finished is sent to Ray, and a run with
+   nothing left starts no Ray at all;
+2. the groups enter Ray Data through :class:`GroupSource`, a datasource whose one read
+   task takes them from a queue as the driver reads them, one row per group. At most
+   :func:`window` groups are in flight (sent and not yet written), so memory stays flat
+   whatever the input count, and reading overlaps the model work;
+3. two chained ``map_batches`` stages over actor pools (:class:`ray.data.ActorPoolStrategy`),
+   one group per call (``batch_size=1``: the group is the engine's unit, pooled and
+   length-sorted inside the replica as in the local engine). The summarize stage
+   (:class:`SummarizeReplica`: the summarizer, and the translators into English that a
+   pivoted summary needs, loaded on first use) runs
+   :meth:`summarize.process.GroupProcessor.summarize_phase`; its rows (the
+   :class:`summarize.process.GroupState` as JSON) flow into the translate stage
+   (:class:`TranslateReplica`: the translators), which runs ``translate_phase`` and emits
+   the group's records. A run without summaries (or without translations) has only the
+   other stage, which then runs both phases. Each stage has its own replicas
+   (``--replicas`` per stage, ``--gpus-per-replica`` each: :func:`plan_replicas`);
+4. records stream back (:meth:`ray.data.Dataset.iter_rows`, one row per group) and the
+   driver writes each group whole to results.jsonl and the Markdown pages. Groups finish
+   in any order, so **results.jsonl is in completion order**, not input order (the report,
+   stats.json and resume do not depend on the order); each replica of each stage has its
+   row in ``stats.json`` (``replicas``).
 
-Faults: Ray restarts a replica that dies and retries its batch. A batch that already
-killed a replica is retried article by article, and an article that kills a replica on
-its own is recorded as an error, so a poison article cannot loop or stop the run. The
-attempts are counted by a small ledger actor.
+Faults: Ray restarts a replica that dies and retries its call. A group that already killed
+a replica of a stage is retried there article by article, and an article that kills a
+replica on its own is recorded as an error (and skips the later stage), so a poison
+article cannot loop or stop the run. A small ledger actor counts the attempts.
 """
 
 from __future__ import annotations
 
+import dataclasses
+import functools
 import hashlib
 import json
 import logging
 import os
+import queue
+import threading
 import time
-from collections.abc import Iterable
+import warnings
+from collections.abc import Iterable, Iterator
 from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
@@ -40,8 +58,16 @@ import ray.util.scheduling_strategies
 from summarize import errors
 from summarize.engine import Engine
 from summarize.errors import SummarizeError, UsageError
-from summarize.inputs import SourceFile
-from summarize.process import GroupProcessor, Interrupted, Pending, failure_record, ok_record
+from summarize.inputs import SourceFile, read_file
+from summarize.process import (
+    GroupProcessor,
+    GroupState,
+    Interrupted,
+    Pending,
+    error_record,
+    failure_record,
+    ok_record,
+)
 from summarize.records import (
     Article,
     ArticleResult,
@@ -53,19 +79,24 @@ from summarize.records import (
 )
 from summarize.resume import article_key, text_digest
 from summarize.stats import StatsCollector
-from summarize.writers import RecordState, page_path, write_article_page
+from summarize.writers import RecordState, page_path
 
 log = logging.getLogger(__name__)
 
-#: Test hook: a file path. The first replica batch that finds no file there creates it and
-#: kills its replica (``os._exit(1)``), once per run; Ray must restart it and retry.
+#: The model stages, in pipeline order.
+STAGES = ("summarize", "translate")
+#: Test hook: a path. In each stage, the first call that finds no ``<path>.<stage>`` file
+#: creates it and kills its replica (``os._exit(1)``), once per run; Ray must restart it.
 FAULT_ENV = "SUMMARIZE_RAY_FAULT"
-#: Test hook: an article id. Every replica that processes this article dies, every time.
+#: Test hook: an article id, or ``id@stage``. Every replica (of that stage) that processes
+#: this article dies, every time.
 POISON_ENV = "SUMMARIZE_RAY_POISON"
-#: A batch is retried article by article after it killed this many replicas.
+#: A group is retried article by article after it killed this many replicas of a stage.
 GROUP_DEATHS = 1
 #: An article alone that killed this many replicas is recorded as an error.
 ARTICLE_DEATHS = 1
+#: Calls queued per replica (one runs, one waits: the next group is there when it ends).
+IN_FLIGHT_PER_REPLICA = 2
 
 
 @dataclass
@@ -90,7 +121,7 @@ class RemoteModels:
 
 @dataclass(frozen=True)
 class ReplicaPlan:
-    """How many replicas run and what each one reserves."""
+    """How many replicas a stage runs and what each one reserves."""
 
     replicas: int
     num_gpus: float
@@ -98,61 +129,108 @@ class ReplicaPlan:
     threads: int
 
 
-def plan_replicas(config: RunConfig, resources: dict[str, float], n_groups: int) -> ReplicaPlan:
-    """Size the actor pool from the cluster's resources.
+def model_stages(config: RunConfig) -> tuple[str, ...]:
+    """The stages a run needs: ``summarize`` unless ``--no-summary``, ``translate`` unless
+    ``--translate none`` (at least one: it builds the records)."""
+    stages = tuple(s for s, on in zip(STAGES, (config.summarize, config.translate != "none"),
+                                      strict=True) if on)
+    return stages or ("translate",)
+
+
+def plan_replicas(config: RunConfig, resources: dict[str, float], n_groups: int | None = None,
+                  n_stages: int = 1) -> ReplicaPlan:
+    """Size each stage's actor pool from the cluster's resources.
 
     Args:
-        config: ``replicas`` (0: one per GPU, or one per CPU without GPUs) and
-            ``gpus_per_replica`` (None: 1 where GPUs exist, else 0).
+        config: ``replicas`` per stage (0: one per GPU, or the CPUs split between the
+            stages' replicas) and ``gpus_per_replica`` (None: where GPUs exist, each GPU
+            holds one replica of every stage, ``1 / n_stages`` each; else 0).
         resources: :func:`ray.cluster_resources`.
-        n_groups: Groups to process; there is no point in more replicas than groups.
+        n_groups: Groups to process when known (there is no point in more replicas).
+        n_stages: Model stages sharing the resources.
 
     Returns:
-        The plan; CPU replicas share the CPUs evenly and use that many threads each.
+        The plan of one stage (every stage gets the same); CPU replicas share the CPUs
+        evenly (fractions where there are fewer CPUs than replicas) and use that many
+        threads each (at least one).
     """
     total_gpus = float(resources.get("GPU", 0.0))
     total_cpus = max(1.0, float(resources.get("CPU", 1.0)))
+    n_stages = max(1, n_stages)
     gpus = config.gpus_per_replica
     if gpus is None:
-        gpus = 1.0 if total_gpus >= 1 else 0.0
+        gpus = 1.0 / n_stages if total_gpus >= 1 else 0.0
     if gpus > 0:
-        replicas = config.replicas or max(1, int(total_gpus // gpus))
-        cpus = 1.0
+        replicas = config.replicas or max(1, int(total_gpus / (gpus * n_stages) + 1e-9))
     else:
-        replicas = config.replicas or max(1, int(total_cpus))
-        cpus = float(max(1, int(total_cpus // replicas)))
-    replicas = max(1, min(replicas, n_groups))
-    threads = config.threads or int(cpus)
+        replicas = config.replicas or max(1, int(total_cpus // n_stages))
+    if n_groups:
+        replicas = max(1, min(replicas, n_groups))
+    cpus = total_cpus / (replicas * n_stages)
+    cpus = min(1.0, cpus) if gpus > 0 else (float(int(cpus)) if cpus >= 1 else round(cpus, 4))
+    threads = config.threads or max(1, int(cpus))
     return ReplicaPlan(replicas=replicas, num_gpus=float(gpus), num_cpus=cpus, threads=threads)
 
 
-# -- rows: what travels through Ray -------------------------------------------------------------
-def pending_to_row(item: Pending) -> dict[str, str]:
-    """One pending article as a Ray Data row (``id`` and its JSON)."""
-    a = item.article
-    return {"id": a.id, "pending": json.dumps({
-        "id": a.id, "source": a.source, "text": a.text, "title": a.title, "lang": a.lang,
-        "key": item.key, "read_s": item.read_s, "routes": item.routes}, ensure_ascii=False)}
+def window(plans: dict[str, ReplicaPlan]) -> int:
+    """Groups in flight at most: enough to keep every replica's queue full, no more."""
+    return max(2, sum(p.replicas for p in plans.values()) * IN_FLIGHT_PER_REPLICA + 1)
 
 
-def row_to_pending(data: str) -> Pending:
-    """A pending article back from :func:`pending_to_row`'s JSON."""
-    d = json.loads(data)
-    article = Article(id=d["id"], source=d["source"], text=d["text"], title=d["title"],
-                      lang=d["lang"])
-    return Pending(article, d["key"], float(d["read_s"]), dict(d["routes"]))
-
-
-def _batch_key(ids: Iterable[str]) -> str:
+def _group_key(ids: Iterable[str]) -> str:
     return hashlib.sha256("\n".join(ids).encode("utf-8", "surrogatepass")).hexdigest()[:24]
 
 
-class Ledger:
-    """Counts how often a batch or an article was started, across replica restarts.
+# -- the source: groups from the driver, as it reads them ---------------------------------------
+class GroupSource(ray.data.Datasource):
+    """A Ray Data source fed by the driver: one read task takes rows from a Ray queue until
+    ``None``, one block per group, so groups flow into the stages as they are read.
 
-    Runs as a small actor beside the pool (no CPU reserved): a replica that dies loses its
-    memory, the ledger does not. It also keeps the records of the articles a retried batch
-    already finished, so a later retry of the same batch does not redo them.
+    Args:
+        rows: A :class:`ray.util.queue.Queue` of row dicts (column -> value), then None.
+    """
+
+    def __init__(self, rows: Any):
+        self.rows = rows
+
+    def estimate_inmemory_data_size(self) -> int | None:
+        return None
+
+    def get_read_tasks(self, parallelism: int, *args: Any, **kwargs: Any
+                       ) -> list[ray.data.ReadTask]:
+        return [ray.data.ReadTask(functools.partial(_read_rows, self.rows), _unknown_meta())]
+
+
+def _read_rows(rows: Any) -> Iterator[Any]:
+    import pyarrow as pa
+
+    while True:
+        row = rows.get(block=True)
+        if row is None:
+            return
+        yield pa.table({name: [value] for name, value in row.items()})
+
+
+def _unknown_meta() -> Any:
+    """Block metadata with nothing known (its fields differ between Ray versions)."""
+    from ray.data.block import BlockMetadata
+
+    if dataclasses.is_dataclass(BlockMetadata):
+        required = {f.name: None for f in dataclasses.fields(BlockMetadata)
+                    if f.default is dataclasses.MISSING
+                    and f.default_factory is dataclasses.MISSING}
+        return BlockMetadata(**required)
+    return BlockMetadata(num_rows=None, size_bytes=None, schema=None, input_files=None,
+                         exec_stats=None)
+
+
+# -- the replicas -------------------------------------------------------------------------------
+class Ledger:
+    """Counts how often a call or an article was started, across replica restarts.
+
+    Runs as a small actor beside the pools (no CPU reserved): a replica that dies loses its
+    memory, the ledger does not. It also keeps what an article of a retried group gave, so
+    a later retry of the same group does not redo it.
     """
 
     def __init__(self) -> None:
@@ -160,41 +238,56 @@ class Ledger:
         self.done: dict[str, str] = {}
 
     def begin(self, key: str) -> tuple[int, str | None]:
-        """Count a start of ``key``; returns (starts so far, its finished record or None)."""
+        """Count a start of ``key``; returns (starts so far, its finished output or None)."""
         self.starts[key] = self.starts.get(key, 0) + 1
         return self.starts[key], self.done.get(key)
 
-    def finish(self, key: str, record: str) -> None:
-        self.done[key] = record
+    def finish(self, key: str, output: str) -> None:
+        self.done[key] = output
 
 
-class Replica:
-    """One model replica: loads the models once, turns batches of articles into records.
+#: What one call of a stage gives: the state for the next stage (None at the last) and
+#: the records finished so far.
+_Output = tuple[GroupState | None, list[ArticleResult]]
 
-    Ray Data constructs it once per actor (again after a restart) and calls it with each
-    batch: ``{"id": [...], "pending": [JSON of a Pending, ...]}``. It returns one row per
-    article: ``record`` (the record's JSON), ``batch`` (the batch's key), ``n`` (rows in
-    the batch) and, on the batch's first row, ``figures`` (JSON of the batch's seconds,
-    tokens and the replica's identity; "" on the others) and ``fatal`` (a usage error
-    that stops the run, such as a model that cannot load; "" normally).
+
+class _Replica:
+    """One model replica of a stage: loads its models once, runs its phases on groups.
+
+    Ray Data constructs it once per actor (again after a restart) and calls it with rows
+    of ``key`` (the group's), ``n`` (its articles), ``payload`` (JSON: ``items``, the
+    pending articles, at the first stage; ``state``, a GroupState or null, and
+    ``records``, those already finished, after it), ``figures`` (JSON list of each
+    stage's figures for the group) and ``fatal`` (a usage error that stops the run, such
+    as a model that cannot load; "" normally). It returns the same columns.
 
     Args:
         config: The run's configuration.
         ledger: Handle of the :class:`Ledger` actor.
         threads: CPU threads for the engine (CPU replicas share the cores).
+        first: This stage makes the summaries (``summarize_phase``) from pending articles.
+        last: This stage makes the records (``translate_phase``).
         fault_marker: :data:`FAULT_ENV` test hook.
         poison: :data:`POISON_ENV` test hook.
     """
 
-    def __init__(self, config: RunConfig, ledger: Any, threads: int = 0,
-                 fault_marker: str | None = None, poison: str | None = None):
+    stage = ""
+    roles: tuple[str, ...] = ()
+
+    def __init__(self, config: RunConfig, ledger: Any, threads: int = 0, first: bool = True,
+                 last: bool = True, fault_marker: str | None = None,
+                 poison: str | None = None):
         t0 = time.perf_counter()
-        self.fault_marker = fault_marker
-        self.poison = poison
+        self.first, self.last = first, last
+        self.fault_marker = f"{fault_marker}.{self.stage}" if fault_marker else None
+        self.poison = None
+        if poison:
+            article, _, stage = poison.partition("@")
+            self.poison = article if stage in ("", self.stage) else None
         self.ledger = ledger
         ctx = ray.get_runtime_context()
-        self.identity = {"actor": ctx.get_actor_id() or "", "node": ctx.get_node_id()[:12],
-                         "pid": os.getpid()}
+        self.identity = {"stage": self.stage, "actor": ctx.get_actor_id() or "",
+                         "node": ctx.get_node_id()[:12], "pid": os.getpid()}
         # Ray runs __init__ again in a restarted actor: the ledger counts the starts
         n_starts, _ = ray.get(ledger.begin.remote("init:" + self.identity["actor"]))
         self.identity["restarts"] = n_starts - 1
@@ -218,7 +311,7 @@ class Replica:
         try:
             from summarize.loading import load_models
 
-            self.models = load_models(config)
+            self.models = load_models(config, roles=self.roles)
         except SummarizeError as exc:  # one line for the user, not a crashed actor
             self.fatal = json.dumps({"type": type(exc).__name__, "message": str(exc)})
         else:
@@ -238,53 +331,85 @@ class Replica:
         self.work[stage] = self.work.get(stage, 0) + n
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
+        out: dict[str, list[Any]] = {"key": [], "n": [], "payload": [], "figures": [],
+                                     "fatal": []}
+        for key, n, payload, figures, fatal in zip(
+                batch["key"], batch["n"], batch["payload"], batch["figures"], batch["fatal"],
+                strict=True):
+            payload, figures, fatal = self._row(str(key), str(payload), str(figures),
+                                                str(fatal))
+            for name, value in (("key", str(key)), ("n", int(n)), ("payload", payload),
+                                ("figures", figures), ("fatal", fatal)):
+                out[name].append(value)
+        return out
+
+    def _row(self, key: str, payload: str, figures: str, fatal: str) -> tuple[str, str, str]:
+        if fatal or self.fatal:
+            return payload, figures, fatal or self.fatal
         t0 = time.perf_counter()
-        ids = [str(i) for i in batch["id"]]
-        key = _batch_key(ids)
-        if self.fatal:
-            return self._rows([""] * len(ids), key, {}, fatal=self.fatal)
-        group = [row_to_pending(str(p)) for p in batch["pending"]]
+        data = json.loads(payload)
+        passed = list(data.get("records", []))  # finished in an earlier stage
+        if self.first:
+            work: list[Pending] | GroupState | None = [
+                Pending.from_json(i) for i in data["items"]]
+        else:
+            work = GroupState.from_json(data["state"]) if data.get("state") else None
+        items = (work if isinstance(work, list) else work.items) if work is not None else []
+        if not items:
+            return _payload(None, [], passed), figures, ""
         self.collector = StatsCollector()
         assert self.processor is not None
         self.processor.collector = self.collector
         self.work, self.done = {}, {}
-        starts, _ = ray.get(self.ledger.begin.remote(key))
+        starts, _ = ray.get(self.ledger.begin.remote(f"{self.stage}:{key}"))
+        ids = [item.article.id for item in items]
         if starts <= GROUP_DEATHS:
             self._maybe_die(ids)
-            records = self._process(group)
-        else:  # this batch killed a replica before: find the article that does
-            records = [self._process_alone(item) for item in group]
-        figures = self._figures(len(ids), time.perf_counter() - t0, starts)
-        return self._rows([json.dumps(result_to_json(r), ensure_ascii=False) for r in records],
-                          key, figures)
+            state, records = self._run(work)
+        else:  # this group killed a replica of this stage before: find the article that does
+            units: list[Any] = ([[item] for item in items] if isinstance(work, list)
+                                else work.split())
+            parts = [self._run_alone(unit, key) for unit in units]
+            states = [s for s, _ in parts if s is not None]
+            state = GroupState.merge(states) if states else None
+            records = [r for _, rs in parts for r in rs]
+        fig = self._figures(len(items), time.perf_counter() - t0, starts)
+        return (_payload(state, records, passed), json.dumps([*json.loads(figures), fig]), "")
 
-    def _process(self, group: list[Pending]) -> list[ArticleResult]:
+    def _run(self, work: list[Pending] | GroupState) -> _Output:
+        """This stage's phases on ``work``; a bug or a broken model fails the articles, not
+        the run."""
+        assert self.processor is not None
         try:
-            return self.processor.process(group)
-        except Exception as exc:  # a bug or a broken model: the group fails, the run goes on
+            state = self.processor.summarize_phase(work) if self.first else work
+            assert isinstance(state, GroupState)
+            if self.last:
+                return None, self.processor.translate_phase(state)
+            return state, []
+        except Exception as exc:
             if self.config.debug:
                 raise
-            from summarize.process import error_record
+            items = work if isinstance(work, list) else work.items
+            return None, [error_record(item, exc) for item in items]
 
-            return [error_record(item, exc) for item in group]
-
-    def _process_alone(self, item: Pending) -> ArticleResult:
-        key = "article:" + item.article.id + ":" + item.key
+    def _run_alone(self, unit: list[Pending] | GroupState, group_key: str) -> _Output:
+        item = unit[0] if isinstance(unit, list) else unit.items[0]
+        key = f"{self.stage}:article:{item.article.id}:{item.key}:{group_key}"
         starts, done = ray.get(self.ledger.begin.remote(key))
         if done is not None:
-            record = result_from_json(json.loads(done))
-            assert record is not None
-            return record
+            data = json.loads(done)
+            state = GroupState.from_json(data["state"]) if data.get("state") else None
+            return state, [_record(r) for r in data["records"]]
         if starts > ARTICLE_DEATHS:
-            return failure_record(InputFailure(
+            return None, [failure_record(InputFailure(
                 item.article.id, item.article.source,
-                f"the Ray replica processing this article died {starts - 1} time(s); "
-                "it was left out (run again with --engine local to see the error)"))
+                f"the Ray replica processing this article ({self.stage} stage) died "
+                f"{starts - 1} time(s); it was left out (run again with --engine local to "
+                "see the error)"))]
         self._maybe_die([item.article.id])
-        [record] = self._process([item])
-        ray.get(self.ledger.finish.remote(key, json.dumps(result_to_json(record),
-                                                          ensure_ascii=False)))
-        return record
+        state, records = self._run(unit)
+        ray.get(self.ledger.finish.remote(key, _payload(state, records, [])))
+        return state, records
 
     def _maybe_die(self, ids: list[str]) -> None:
         """The test hooks: kill this replica the way a crash or the OOM killer would."""
@@ -317,13 +442,52 @@ class Replica:
             self.loads_reported = True
         return figures
 
-    @staticmethod
-    def _rows(records: list[str], key: str, figures: dict[str, Any], fatal: str = ""
-              ) -> dict[str, list[Any]]:
-        n = len(records)
-        return {"record": records, "batch": [key] * n, "n": [n] * n,
-                "figures": [json.dumps(figures)] + [""] * (n - 1),
-                "fatal": [fatal] + [""] * (n - 1)}
+
+class SummarizeReplica(_Replica):
+    """A replica of the summarize stage: the summarizer (and, loaded on first use, the
+    translators into English of pivoted articles)."""
+
+    stage = "summarize"
+    roles = ("summarizer",)
+
+
+class TranslateReplica(_Replica):
+    """A replica of the translate stage: the translators of the targets (and those of
+    other pairs, loaded on first use)."""
+
+    stage = "translate"
+    roles = ("translators",)
+
+
+REPLICAS = {"summarize": SummarizeReplica, "translate": TranslateReplica}
+
+
+def _payload(state: GroupState | None, records: list[ArticleResult],
+             passed: list[dict[str, Any]]) -> str:
+    return json.dumps({"state": state.to_json() if state is not None else None,
+                       "records": [*passed, *(result_to_json(r) for r in records)]},
+                      ensure_ascii=False)
+
+
+def _record(data: dict[str, Any]) -> ArticleResult:
+    record = result_from_json(data)
+    assert record is not None
+    return record
+
+
+# -- the driver ---------------------------------------------------------------------------------
+@dataclass
+class _Fed:
+    """What the reading formed since the previous group: a group to send (``pending``,
+    ``--dedupe`` leaders only), and what the driver handles itself (failures, resumed
+    articles, finished input files, copies of texts already done)."""
+
+    pending: list[Pending] = field(default_factory=list)
+    failed: list[InputFailure] = field(default_factory=list)
+    n_resumed: int = 0
+    files_read: int = 0
+    copies: list[tuple[Pending, ArticleResult]] = field(default_factory=list)
+    counted: int = 0  # articles toward the group size, as the local engine counts them
 
 
 class RayEngine(Engine):
@@ -335,39 +499,65 @@ class RayEngine(Engine):
 
     def __init__(self, *args: Any, **kwargs: Any):
         super().__init__(*args, **kwargs)
-        self.plan: ReplicaPlan | None = None
-        self._replicas: dict[str, dict[str, Any]] = {}
-        self._followers: dict[str, list[Pending]] = {}
+        self.plans: dict[str, ReplicaPlan] = {}
+        self._replicas: dict[tuple[str, str], dict[str, Any]] = {}
+        self._infos: dict[str, list[ModelInfo]] = {}
+        self._lock = threading.Lock()  # --dedupe tables, shared with the feeding thread
+        self._followers: dict[str, list[Pending]] = {}  # text digest -> copies waiting
+        self._leader_of: dict[str, str] = {}  # leader id in flight -> its text digest
+        self._finished_texts: dict[str, ArticleResult] = {}  # digest -> ok leader record
+        self._side: queue.Queue[_Fed] = queue.Queue()
+        self._closing = threading.Event()
+        self._feed_error: BaseException | None = None
 
     # -- the run ---------------------------------------------------------------------------
     def run(self, files: list[SourceFile], existing: dict[str, RecordState],
             fingerprint: str, failures: Iterable[InputFailure] = ()) -> None:
         """Process every article of ``files``; raises Interrupted on Ctrl-C."""
         self.reporter.add_work("read", len(files))
-        pending: list[Pending] = []
-        failed: list[InputFailure] = list(failures)
-        for item, read_s in self._items(files):
-            if isinstance(item, InputFailure):
-                failed.append(item)
-            else:
-                article = self._unique(item)
-                key = article_key(article, fingerprint)
-                if self._is_done(article, key, existing):
-                    self.tally.n_ok += 1
-                    self.tally.n_resumed += 1
-                else:
-                    ready = self._with_language(Pending(article, key, read_s))
-                    if isinstance(ready, InputFailure):
-                        failed.append(ready)
-                    else:
-                        pending.append(ready)
+        groups = self._groups(files, existing, fingerprint, failures)
+        for fed in groups:  # Ray starts with the first group to send, if there is one
+            self._apply(fed)
             if self.stop.is_set():
                 raise Interrupted
-        if failed:
-            self._write([failure_record(f) for f in failed])
-        leaders = self._leaders(pending) if self.config.dedupe else pending
-        if leaders:
-            self._run_on_ray(leaders)
+            if fed.pending:
+                self._run_on_ray(fed.pending, groups)
+                return
+
+    def _groups(self, files: list[SourceFile], existing: dict[str, RecordState],
+                fingerprint: str, failures: Iterable[InputFailure]) -> Iterator[_Fed]:
+        """Read the inputs into groups as the local engine forms them (resumed articles
+        left out)."""
+        fed = _Fed(failed=list(failures))
+        for src in files:
+            t0 = time.perf_counter()
+            for item in read_file(src, self.config.max_bytes):
+                spent = time.perf_counter() - t0
+                self.collector.stage_s["read"] += spent
+                self.collector.n_read += 1
+                if isinstance(item, InputFailure):
+                    fed.failed.append(item)
+                else:
+                    article = self._unique(item)
+                    key = article_key(article, fingerprint)
+                    if self._is_done(article, key, existing):
+                        fed.n_resumed += 1
+                    else:
+                        ready = self._with_language(Pending(article, key, spent))
+                        if isinstance(ready, InputFailure):
+                            fed.failed.append(ready)
+                        else:
+                            fed.counted += 1
+                            self._route(ready, fed)
+                if fed.counted + len(fed.failed) >= self.config.group_size:
+                    yield fed
+                    fed = _Fed()
+                if self._closing.is_set() or self.stop.is_set():
+                    return
+                t0 = time.perf_counter()
+            self.collector.stage_s["read"] += time.perf_counter() - t0
+            fed.files_read += 1
+        yield fed
 
     def _is_done(self, article: Article, key: str, existing: dict[str, RecordState]) -> bool:
         """Resume: the same test as the local engine (same key, ok, page present)."""
@@ -375,17 +565,39 @@ class RayEngine(Engine):
         return bool(not self.config.force and old and old.status == "ok" and old.key == key
                     and page_path(self.out_dir, article.id, ".md").is_file())
 
-    def _leaders(self, pending: list[Pending]) -> list[Pending]:
-        """``--dedupe``: the first article of each text goes to Ray, copies wait for it."""
-        leaders = []
-        for item in pending:
-            digest = text_digest(item.article)
+    def _route(self, item: Pending, fed: _Fed) -> None:
+        """Into the group, or (``--dedupe``) a copy of a text done or in flight."""
+        if not self.config.dedupe:
+            fed.pending.append(item)
+            return
+        digest = text_digest(item.article)
+        with self._lock:
+            leader = self._finished_texts.get(digest)
+            if leader is not None:
+                fed.copies.append((item, leader))
+                return
             if digest in self._followers:
                 self._followers[digest].append(item)
-            else:
-                self._followers[digest] = []
-                leaders.append(item)
-        return leaders
+                return
+            self._followers[digest] = []
+            self._leader_of[item.article.id] = digest
+        fed.pending.append(item)
+
+    def _apply(self, fed: _Fed) -> None:
+        """The driver's share of a formed group: counts, progress, failure records, copies."""
+        self.tally.n_ok += fed.n_resumed
+        self.tally.n_resumed += fed.n_resumed
+        if fed.files_read:
+            self.reporter.advance("read", fed.files_read)
+        self._write([failure_record(f) for f in fed.failed]
+                    + [_copy_of(item, leader) for item, leader in fed.copies])
+
+    def _drain(self) -> None:
+        while True:
+            try:
+                self._apply(self._side.get_nowait())
+            except queue.Empty:
+                return
 
     def _connect(self) -> bool:
         """Join the configured cluster or start a local instance; True when this run
@@ -406,64 +618,89 @@ class RayEngine(Engine):
                              "cluster)") from None
         return True
 
-    def _run_on_ray(self, pending: list[Pending]) -> None:
+    def _plan(self, resources: dict[str, float], n_groups: int | None) -> None:
+        stages = model_stages(self.config)
+        plan = plan_replicas(self.config, resources, n_groups, len(stages))
+        self.plans = dict.fromkeys(stages, plan)
+        need = plan.num_gpus * plan.replicas * len(stages)
+        have = float(resources.get("GPU", 0.0))
+        if need > have + 1e-9:
+            log.warning("ray: the stages ask for %g GPU(s), the cluster has %g: Ray waits "
+                        "for more (lower --replicas or --gpus-per-replica)", need, have)
+
+    def _run_on_ray(self, first: list[Pending], groups: Iterator[_Fed]) -> None:
         t0 = time.perf_counter()
         started = self._connect()
+        ctx = ray.data.DataContext.get_current()
+        saved = (ctx.enable_progress_bars, ctx.target_max_block_size)
         try:
-            ctx = ray.data.DataContext.get_current()
             ctx.enable_progress_bars = False  # the tool draws its own
+            ctx.target_max_block_size = 1  # a block per group: groups stream one by one
             logging.getLogger("ray.data").setLevel(logging.WARNING)
             # its "progress bars disabled" notice: the tool's own bars are on screen
             logging.getLogger("ray.data._internal.progress").setLevel(logging.ERROR)
-            n_groups = -(-len(pending) // self.config.group_size)
-            self.plan = plan_replicas(self.config, ray.cluster_resources(), n_groups)
-            log.info("ray: %d replica(s), %s GPU and %s CPU each (%.1f s to connect)",
-                     self.plan.replicas, self.plan.num_gpus, self.plan.num_cpus,
-                     time.perf_counter() - t0)
-            self._stream(pending)
+            resources = ray.cluster_resources()
+            self._plan(resources, None)
+            # read as many groups as there could be replicas: a small run starts fewer
+            primed = [first]
+            most = max(p.replicas for p in self.plans.values())
+            exhausted = False
+            while len(primed) < most and not exhausted:
+                fed = next(groups, None)
+                if fed is None:
+                    exhausted = True
+                else:
+                    self._apply(fed)
+                    if fed.pending:
+                        primed.append(fed.pending)
+            self._plan(resources, len(primed) if exhausted else None)
+            for stage, plan in self.plans.items():
+                log.info("ray: %s stage: %d replica(s), %s GPU and %s CPU each", stage,
+                         plan.replicas, plan.num_gpus, plan.num_cpus)
+            log.info("ray: %.1f s to connect", time.perf_counter() - t0)
+            with warnings.catch_warnings():
+                # "the operator only received 1 input(s)": our source streams its blocks
+                warnings.filterwarnings("ignore", message=".*concurrent actors.*")
+                self._stream(primed, iter(()) if exhausted else groups)
         finally:
+            ctx.enable_progress_bars, ctx.target_max_block_size = saved
             if started:
                 ray.shutdown()
 
-    def _stream(self, pending: list[Pending]) -> None:
-        assert self.plan is not None
+    def _stream(self, primed: list[list[Pending]], groups: Iterator[_Fed]) -> None:
         here = ray.util.scheduling_strategies.NodeAffinitySchedulingStrategy(
             ray.get_runtime_context().get_node_id(), soft=True)
+        from ray.util.queue import Queue
+
         ledger = ray.remote(Ledger).options(num_cpus=0, scheduling_strategy=here).remote()
-        by_id = {item.article.id: item for item in pending}
-        ds = ray.data.from_items([pending_to_row(item) for item in pending])
-        gpu_args = {"num_gpus": self.plan.num_gpus} if self.plan.num_gpus else {}
-        results = ds.map_batches(
-            Replica,
-            fn_constructor_kwargs={"config": self.config, "ledger": ledger,
-                                   "threads": self.plan.threads,
-                                   "fault_marker": os.environ.get(FAULT_ENV) or None,
-                                   "poison": os.environ.get(POISON_ENV) or None},
-            batch_size=self.config.group_size, batch_format="numpy",
-            # two in flight: the next group waits at the replica, the tail stays balanced
-            compute=ray.data.ActorPoolStrategy(size=self.plan.replicas,
-                                               max_tasks_in_flight_per_actor=2),
-            num_cpus=self.plan.num_cpus, **gpu_args)
-        waiting: dict[str, list[ArticleResult]] = {}
-        rows = iter(results.iter_rows())
+        rows = Queue(actor_options={"num_cpus": 0, "scheduling_strategy": here})
+        credits = threading.Semaphore(window(self.plans))
+        feeder = threading.Thread(target=self._feed, args=(primed, groups, rows, credits),
+                                  name="summarize-ray-feeder", daemon=True)
+        results = self._pipeline(ray.data.read_datasource(
+            GroupSource(rows), override_num_blocks=1, ray_remote_args={"num_cpus": 0}),
+            ledger)
+        feeder.start()
+        it = iter(results.iter_rows())
         try:
-            for row in rows:
+            for row in it:
+                self._drain()
                 if row["fatal"]:
                     fatal = json.loads(row["fatal"])
                     cls = getattr(errors, fatal["type"], UsageError)
                     if not (isinstance(cls, type) and issubclass(cls, SummarizeError)):
                         cls = UsageError
                     raise cls(fatal["message"])
-                if row["figures"]:
-                    self._add_figures(json.loads(row["figures"]))
-                record = result_from_json(json.loads(row["record"]))
-                assert record is not None
-                batch = waiting.setdefault(row["batch"], [])
-                batch.append(record)
-                if len(batch) == int(row["n"]):
-                    self._write_group(waiting.pop(row["batch"]), by_id)
-                    if self.stop.is_set():
-                        raise Interrupted
+                for fig in json.loads(row["figures"]):
+                    self._add_figures(fig)
+                payload = json.loads(row["payload"])
+                self._write_group([_record(r) for r in payload["records"]])
+                credits.release()
+                if self.stop.is_set():
+                    raise Interrupted
+            feeder.join()
+            if self._feed_error is not None:
+                raise self._feed_error
         except ray.exceptions.RayError as exc:
             if self.config.debug:
                 raise
@@ -472,46 +709,108 @@ class RayEngine(Engine):
                 "every article finished before this is saved: run the same command again "
                 "to resume") from None
         finally:
-            close = getattr(rows, "close", None)
+            self._closing.set()
+            close = getattr(it, "close", None)
             if close is not None:
-                close()  # stops feeding the pool when the loop ends early (Ctrl-C, error)
-            for records in waiting.values():  # whole records, even of a partial batch
-                self._write_group(records, by_id)
-            ray.kill(ledger)
+                close()  # stops the pipeline when the loop ends early (Ctrl-C, error)
+            feeder.join(timeout=10)
+            self._drain()  # whole records of what the reading finished
+            for actor in (ledger, rows.actor):
+                ray.kill(actor)
+
+    def _pipeline(self, ds: ray.data.Dataset, ledger: Any) -> ray.data.Dataset:
+        """The model stages over the group rows, each on its own actor pool."""
+        stages = list(self.plans)
+        for n, stage in enumerate(stages):
+            plan = self.plans[stage]
+            gpu_args = {"num_gpus": plan.num_gpus} if plan.num_gpus else {}
+            ds = ds.map_batches(
+                REPLICAS[stage],
+                fn_constructor_kwargs={
+                    "config": self.config, "ledger": ledger, "threads": plan.threads,
+                    "first": n == 0, "last": n == len(stages) - 1,
+                    "fault_marker": os.environ.get(FAULT_ENV) or None,
+                    "poison": os.environ.get(POISON_ENV) or None},
+                batch_size=1, batch_format="numpy",  # one group per call
+                compute=ray.data.ActorPoolStrategy(
+                    size=plan.replicas, max_tasks_in_flight_per_actor=IN_FLIGHT_PER_REPLICA),
+                num_cpus=plan.num_cpus, **gpu_args)
+        return ds
+
+    def _feed(self, primed: list[list[Pending]], groups: Iterator[_Fed], rows: Any,
+              credits: threading.Semaphore) -> None:
+        """The feeding thread: send each group to Ray when a window slot is free."""
+        try:
+            for pending in primed:
+                if not self._send(pending, rows, credits):
+                    return
+            for fed in groups:
+                if fed.pending and not self._send(fed.pending, rows, credits):
+                    return
+                fed.pending = []
+                self._side.put(fed)
+        except BaseException as exc:  # re-raised by the driver's loop
+            self._feed_error = exc
+        finally:
+            if not self._closing.is_set():
+                rows.put(None)
+
+    def _send(self, pending: list[Pending], rows: Any, credits: threading.Semaphore) -> bool:
+        while not credits.acquire(timeout=0.2):
+            if self._closing.is_set():
+                return False
+        ids = [item.article.id for item in pending]
+        rows.put({"key": _group_key(ids), "n": len(pending),
+                  "payload": json.dumps({"items": [item.to_json() for item in pending]},
+                                        ensure_ascii=False),
+                  "figures": "[]", "fatal": ""})
+        return True
 
     # -- arriving results ------------------------------------------------------------------
     def _add_figures(self, fig: dict[str, Any]) -> None:
-        """Merge one batch's figures into the run's stats and its replica's row."""
+        """Merge one call's figures into the run's stats and its replica's row."""
         c = self.collector
-        for stage, seconds in fig["stage_s"].items():
-            c.stage_s[stage] += seconds
-        for stage, bs in fig["batches"].items():
-            mine = c.batches[stage]
-            for name in ("n_batches", "input_tokens", "output_tokens", "n_oom_splits",
+        stage = fig.get("stage", "")
+        for name, seconds in fig["stage_s"].items():
+            c.stage_s[name] += seconds
+        for name, bs in fig["batches"].items():
+            mine = c.batches[name]
+            for attr in ("n_batches", "input_tokens", "output_tokens", "n_oom_splits",
                          "n_failure_splits", "seconds"):
-                setattr(mine, name, getattr(mine, name) + bs.get(name, 0))
+                setattr(mine, attr, getattr(mine, attr) + bs.get(attr, 0))
             mine.batch_sizes.extend(bs.get("batch_sizes", []))
         self.tally.generate_calls += fig["done"].get("calls", 0)
-        for stage in ("summarize", "translate"):
-            if fig["work"].get(stage):
-                self.reporter.add_work(stage, fig["work"][stage])
-            if fig["done"].get(stage):
-                self.reporter.advance(stage, fig["done"][stage])
+        for name in STAGES:
+            if fig["work"].get(name):
+                self.reporter.add_work(name, fig["work"][name])
+            if fig["done"].get(name):
+                self.reporter.advance(name, fig["done"][name])
         if "load_s" in fig:
             c.stage_s["load"] += fig["load_s"]
             c.import_s += fig.get("import_s", 0.0)
-        if self.models is None and fig["infos"]:
-            self.models = RemoteModels(
-                infos=[ModelInfo(**info) for info in fig["infos"]], device=fig["device"],
-                device_name=fig["device_name"], dtype=fig["dtype"], engine=fig["engine"])
-        rep = self._replicas.get(fig["actor"])
+        if fig["infos"]:
+            self._infos[stage] = [ModelInfo(**info) for info in fig["infos"]]
+            infos, roles = [], set()
+            for name in STAGES:  # the summarizer first, as the local engine lists them
+                for info in self._infos.get(name, []):
+                    if info.role not in roles:
+                        roles.add(info.role)
+                        infos.append(info)
+            if self.models is None:
+                self.models = RemoteModels(device=fig["device"], device_name=fig["device_name"],
+                                           dtype=fig["dtype"], engine=fig["engine"])
+            self.models.infos = infos
+        plan = self.plans.get(stage)
+        rep = self._replicas.get((stage, fig["actor"]))
         if rep is None:
-            rep = self._replicas[fig["actor"]] = {
-                "replica": len(self._replicas), "actor": fig["actor"], "node": fig["node"],
+            rep = self._replicas[(stage, fig["actor"])] = {
+                "stage": stage,
+                "replica": sum(1 for s, _ in self._replicas if s == stage),
+                "actor": fig["actor"], "node": fig["node"],
                 "pids": [], "device": fig["device"], "device_name": fig["device_name"],
-                "num_gpus": self.plan.num_gpus if self.plan else 0.0,
-                "num_cpus": self.plan.num_cpus if self.plan else 1.0,
-                "threads": self.plan.threads if self.plan else 0,
+                "num_gpus": plan.num_gpus if plan else 0.0,
+                "num_cpus": plan.num_cpus if plan else 1.0,
+                "threads": plan.threads if plan else 0,
                 "load_s": 0.0, "batches": 0, "articles": 0, "seconds": 0.0,
                 "input_tokens": 0, "output_tokens": 0, "retried_batches": 0, "restarts": 0}
         if fig["pid"] not in rep["pids"]:
@@ -529,37 +828,19 @@ class RayEngine(Engine):
                                  if rep["seconds"] else None)
         c.replicas = [dict(r) for r in self._replicas.values()]
 
-    def _write_group(self, records: list[ArticleResult], by_id: dict[str, Pending]) -> None:
-        """Write a replica's records, with their ``--dedupe`` copies after their leader."""
+    def _write_group(self, records: list[ArticleResult]) -> None:
+        """Write a group's records, with their ``--dedupe`` copies after their leader."""
         out = list(records)
         for record in records:
-            item = by_id.get(record.id)
-            if item is None:
-                continue
-            for copy in self._followers.pop(text_digest(item.article), []):
-                out.append(_copy_of(copy, record))
+            with self._lock:
+                digest = self._leader_of.pop(record.id, None)
+                if digest is None:
+                    continue
+                followers = self._followers.pop(digest, [])
+                if record.ok:
+                    self._finished_texts[digest] = record
+            out.extend(_copy_of(item, record) for item in followers)
         self._write(out)
-
-    def _write(self, records: list[ArticleResult]) -> None:
-        """The local engine's write path: count, page, one whole line per record."""
-        if not records:
-            return
-        for record in records:
-            if record.ok:
-                self.tally.n_ok += 1
-            else:
-                self.tally.n_failed += 1
-                self.tally.failures.append(InputFailure(record.id, record.source,
-                                                        record.error or "failed"))
-        t0 = time.perf_counter()
-        written = []
-        for record in records:
-            record = replace(record, run=self.run_id or None,
-                             page=page_path(self.out_dir, record.id, ".html")
-                             .relative_to(self.out_dir).as_posix())
-            written.append(replace(record, page_md=write_article_page(self.out_dir, record)))
-        self.results.append(written)
-        self.collector.stage_s["write"] += time.perf_counter() - t0
 
 
 def _copy_of(item: Pending, leader: ArticleResult) -> ArticleResult:
@@ -573,5 +854,6 @@ def _copy_of(item: Pending, leader: ArticleResult) -> ArticleResult:
     return replace(copy, review=leader.review, duplicate_of=leader.id)
 
 
-__all__ = ["FAULT_ENV", "POISON_ENV", "Ledger", "RayEngine", "RemoteModels", "Replica",
-           "ReplicaPlan", "plan_replicas"]
+__all__ = ["FAULT_ENV", "POISON_ENV", "STAGES", "GroupSource", "Ledger", "RayEngine",
+           "RemoteModels", "ReplicaPlan", "SummarizeReplica", "TranslateReplica",
+           "model_stages", "plan_replicas", "window"]

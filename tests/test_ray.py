@@ -1,8 +1,9 @@
 """The Ray engine on one local Ray instance: same records as the local engine, a dead
-replica, a poison article, resume.
+replica in each stage, a poison article, resume, a bounded window of groups in flight.
 
 One Ray instance (two CPUs) serves the whole module; no other test file starts Ray.
-Each run uses two CPU replicas over the tiny real models.
+Each run has two model stages (summarize, translate) of CPU replicas over the tiny real
+models.
 """
 
 from __future__ import annotations
@@ -91,21 +92,26 @@ def test_records_equal_the_local_engine(ray_run, local_records):
     assert (out / "index.html").is_file()
 
 
-def test_stats_name_the_models_and_each_replica(ray_run):
+def test_stats_name_the_models_and_each_replica_of_both_stages(ray_run):
     _, result, out = ray_run
     stats = json.loads((out / "stats.json").read_text("utf-8"))
-    assert {m["role"] for m in stats["models"]} >= {"summarizer", "translator:ko"}
+    assert [m["role"] for m in stats["models"]][:2] == ["summarizer", "translator:ko"]
     assert stats["device"] == "cpu"
     replicas = stats["replicas"]
-    assert 1 <= len(replicas) <= 2
-    assert sum(r["articles"] for r in replicas) == N_ARTICLES
-    assert sum(r["batches"] for r in replicas) == N_ARTICLES // GROUP
+    assert {r["stage"] for r in replicas} == {"summarize", "translate"}
+    for stage in ("summarize", "translate"):
+        mine = [r for r in replicas if r["stage"] == stage]
+        assert 1 <= len(mine) <= 2
+        assert sum(r["articles"] for r in mine) == N_ARTICLES
+        assert sum(r["batches"] for r in mine) == N_ARTICLES // GROUP
+        assert all(r["num_cpus"] == 0.5 and r["threads"] == 1 for r in mine)
     for rep in replicas:
         assert rep["seconds"] > 0 and rep["input_tokens"] > 0 and rep["output_tokens"] > 0
         assert rep["load_s"] > 0 and rep["restarts"] == 0
-    assert stats["stages"]["translate"]["n_batches"] > 0
+    summarize = [r for r in replicas if r["stage"] == "summarize"]
     assert stats["stages"]["summarize"]["input_tokens"] == sum(
-        r["input_tokens"] for r in replicas) - stats["stages"]["translate"]["input_tokens"]
+        r["input_tokens"] for r in summarize)
+    assert stats["stages"]["translate"]["n_batches"] > 0
     assert result.generate_calls > 0
 
 
@@ -116,7 +122,8 @@ def test_rerun_sends_nothing_to_ray(ray_run, monkeypatch):
     def no_ray(*args, **kwargs):
         raise AssertionError("a resumed run sent work to Ray")
 
-    monkeypatch.setattr(ray.data, "from_items", no_ray)
+    monkeypatch.setattr(ray.data, "read_datasource", no_ray)
+    monkeypatch.setattr(ray_engine.RayEngine, "_connect", no_ray)
     again = run_batch(cfg)
     assert again.exit_code == 0
     assert (again.n_ok, again.n_resumed, again.n_failed) == (N_ARTICLES, N_ARTICLES, 0)
@@ -124,36 +131,64 @@ def test_rerun_sends_nothing_to_ray(ray_run, monkeypatch):
     assert (out / "results.jsonl").read_bytes() == before
 
 
-def test_dead_replica_is_restarted_and_every_article_recorded_once(
+def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
         ray_instance, articles, tmp_path, tiny_bart, tiny_marian, monkeypatch):
     marker = tmp_path / "died"
     monkeypatch.setenv(ray_engine.FAULT_ENV, str(marker))
+    flight = {"sent": 0, "written": 0, "peak": 0, "written_before_last_send": 0}
+    send, write = ray_engine.RayEngine._send, ray_engine.RayEngine._write_group
+
+    def counting_send(self, pending, rows, credits):
+        ok = send(self, pending, rows, credits)
+        flight["sent"] += ok
+        flight["peak"] = max(flight["peak"], flight["sent"] - flight["written"])
+        flight["written_before_last_send"] = flight["written"]
+        return ok
+
+    def counting_write(self, records):
+        flight["written"] += 1
+        return write(self, records)
+
+    monkeypatch.setattr(ray_engine.RayEngine, "_send", counting_send)
+    monkeypatch.setattr(ray_engine.RayEngine, "_write_group", counting_write)
     out = tmp_path / "out"
     result = run_batch(config(articles, out, tiny_bart, tiny_marian, engine="ray",
-                              replicas=2))
-    assert marker.is_file()  # a replica did die
-    assert result.exit_code == 0, result.failures
+                              replicas=1))
+    # a replica of each stage did die
+    assert (tmp_path / "died.summarize").is_file() and (tmp_path / "died.translate").is_file()
+    assert result.n_failed == 0, result.failures
     got = records(out)  # asserts no id twice
     assert len(got) == N_ARTICLES and all(r["status"] == "ok" for r in got.values())
     stats = json.loads((out / "stats.json").read_text("utf-8"))
-    assert sum(r["restarts"] for r in stats["replicas"]) == 1
-    assert sum(r["retried_batches"] for r in stats["replicas"]) == 1
-    assert sum(r["articles"] for r in stats["replicas"]) == N_ARTICLES
+    for stage in ("summarize", "translate"):
+        mine = [r for r in stats["replicas"] if r["stage"] == stage]
+        assert sum(r["restarts"] for r in mine) == 1, stage
+        assert sum(r["retried_batches"] for r in mine) == 1, stage
+        assert sum(r["articles"] for r in mine) == N_ARTICLES, stage
+    # one replica per stage: at most window() groups in flight, fewer than the run's groups,
+    # so the last group was read only after the first ones were written
+    n_groups = N_ARTICLES // GROUP
+    limit = ray_engine.window({s: ray_engine.ReplicaPlan(1, 0.0, 1.0, 1)
+                               for s in ray_engine.STAGES})
+    assert flight["sent"] == n_groups and limit < n_groups
+    assert flight["peak"] <= limit
+    assert flight["written_before_last_send"] >= 1
 
 
 @pytest.mark.slow
 def test_article_that_kills_every_replica_is_an_error_not_a_crash(
         ray_instance, articles, tmp_path, tiny_bart, tiny_marian, monkeypatch):
-    monkeypatch.setenv(ray_engine.POISON_ENV, "a007.txt")
+    # it dies in the translate stage: after its group's summaries were made
+    monkeypatch.setenv(ray_engine.POISON_ENV, "a007.txt@translate")
     out = tmp_path / "out"
     result = run_batch(config(articles, out, tiny_bart, tiny_marian, engine="ray",
                               replicas=2))
-    assert result.exit_code == 1
+    assert result.n_failed == 1
     got = records(out)
     assert len(got) == N_ARTICLES
     bad = [k for k, r in got.items() if r["status"] != "ok"]
     assert bad == ["a007.txt"]
-    assert "replica processing this article died" in got["a007.txt"]["error"]
+    assert "replica processing this article (translate stage) died" in got["a007.txt"]["error"]
     assert [f.id for f in result.failures] == ["a007.txt"]
 
 
@@ -166,3 +201,14 @@ def test_replica_plan_follows_gpus_and_cpus():
     assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, 2).replicas == 2  # no more than groups
     half = RunConfig(inputs=("x",), gpus_per_replica=0.5)
     assert plan(half, {"CPU": 16.0, "GPU": 2.0}, 10) == ray_engine.ReplicaPlan(4, 0.5, 1.0, 1)
+    # two stages: each GPU holds one replica of each by default; the CPUs are split
+    assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, None, 2) == ray_engine.ReplicaPlan(
+        4, 0.5, 1.0, 1)
+    assert plan(half, {"CPU": 16.0, "GPU": 2.0}, None, 2).replicas == 2
+    assert plan(cpu, {"CPU": 8.0}, None, 2) == ray_engine.ReplicaPlan(4, 0.0, 1.0, 1)
+    two = RunConfig(inputs=("x",), replicas=2)
+    assert plan(two, {"CPU": 2.0}, None, 2) == ray_engine.ReplicaPlan(2, 0.0, 0.5, 1)
+    assert plan(RunConfig(inputs=("x",), replicas=1), {"CPU": 8.0}, None, 2).threads == 4
+    assert ray_engine.model_stages(cpu) == ("summarize", "translate")
+    assert ray_engine.model_stages(RunConfig(inputs=("x",), summarize=False)) == (
+        "translate",)
