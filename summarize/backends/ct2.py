@@ -51,6 +51,7 @@ from summarize.backends import (
     TaskDefaults,
 )
 from summarize.backends.hf import (
+    HFTokenization,
     _input_limit,
     card_license,
     decoder_limit,
@@ -60,7 +61,7 @@ from summarize.backends.hf import (
     task_defaults,
 )
 from summarize.errors import ConfigError, ModelLoadError
-from summarize.languages import LangPlan, plan_target
+from summarize.languages import LangPlan
 from summarize.models import KNOWN_LICENSES
 
 log = logging.getLogger(__name__)
@@ -427,7 +428,7 @@ def translation_options(settings: Mapping[str, Any], defaults: Any) -> dict[str,
 # --- the backend ----------------------------------------------------------------------------
 
 
-class CT2Backend:
+class CT2Backend(HFTokenization):
     """A CTranslate2 ``Translator`` with the model's Hugging Face tokenizer (Seq2SeqBackend).
 
     Attributes:
@@ -479,30 +480,6 @@ class CT2Backend:
     def task_defaults(self, task: Task) -> TaskDefaults:
         """What the model ships for ``task`` (prefix, generation settings, output limit)."""
         return task_defaults(self.config, self.generation_config, task)
-
-    def plan_language(self, target: str, source: str) -> LangPlan:
-        """The language plan for this model's vocabulary (see languages.plan_target)."""
-        return plan_target(self.tokenizer, self.config, target, source,
-                           model_name=self.info.model_id)
-
-    def _tokenize(self, texts: Sequence[str], plan: LangPlan | None, **kwargs: Any) -> Any:
-        src_lang = plan.src_lang if plan is not None else None
-        with self._lock:
-            if src_lang is None or not hasattr(self.tokenizer, "src_lang"):
-                return self.tokenizer(list(texts), **kwargs)
-            previous = self.tokenizer.src_lang
-            self.tokenizer.src_lang = src_lang
-            try:
-                return self.tokenizer(list(texts), **kwargs)
-            finally:
-                self.tokenizer.src_lang = previous
-
-    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
-        """Encoder tokens of each text, special tokens included."""
-        if not texts:
-            return []
-        ids = self._tokenize(texts, plan, add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(x) for x in ids]
 
     def _prefix(self, plan: LangPlan | None) -> list[str] | None:
         """Tokens the decoder is forced to start with (the target language, BART's ``<s>``)."""

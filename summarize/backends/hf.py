@@ -219,7 +219,45 @@ def row_scores(logprobs: list[list[float]], rows: list[list[int]], pad: int | No
     return out
 
 
-class HFBackend:
+class HFTokenization:
+    """The contract's language plan and token counts over a Hugging Face tokenizer.
+
+    Shared by the engines that keep the Hugging Face tokenizer (torch, CTranslate2), so
+    token counts, language codes and chunking are the same whichever engine runs. Needs
+    ``tokenizer``, ``config``, ``info`` and a ``_lock`` (``threading.Lock``) on the instance.
+    """
+
+    tokenizer: Any
+    config: Any
+    info: BackendInfo
+    _lock: threading.Lock
+
+    def plan_language(self, target: str, source: str) -> LangPlan:
+        """The language plan for this model's vocabulary (see languages.plan_target)."""
+        return plan_target(self.tokenizer, self.config, target, source,
+                           model_name=self.info.model_id)
+
+    def _tokenize(self, texts: Sequence[str], plan: LangPlan | None, **kwargs: Any) -> Any:
+        src_lang = plan.src_lang if plan is not None else None
+        with self._lock:
+            if src_lang is None or not hasattr(self.tokenizer, "src_lang"):
+                return self.tokenizer(list(texts), **kwargs)
+            previous = self.tokenizer.src_lang
+            self.tokenizer.src_lang = src_lang
+            try:
+                return self.tokenizer(list(texts), **kwargs)
+            finally:
+                self.tokenizer.src_lang = previous
+
+    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
+        """Encoder tokens of each text, special tokens included."""
+        if not texts:
+            return []
+        ids = self._tokenize(texts, plan, add_special_tokens=True, truncation=False)["input_ids"]
+        return [len(x) for x in ids]
+
+
+class HFBackend(HFTokenization):
     """A transformers seq2seq model and its tokenizer on one device (see Seq2SeqBackend).
 
     Attributes:
@@ -256,30 +294,6 @@ class HFBackend:
     def task_defaults(self, task: Task) -> TaskDefaults:
         """What the model ships for ``task`` (prefix, generation settings, output limit)."""
         return task_defaults(self.config, self.model.generation_config, task)
-
-    def plan_language(self, target: str, source: str) -> LangPlan:
-        """The language plan for this model's vocabulary (see languages.plan_target)."""
-        return plan_target(self.tokenizer, self.config, target, source,
-                           model_name=self.info.model_id)
-
-    def _tokenize(self, texts: Sequence[str], plan: LangPlan | None, **kwargs: Any) -> Any:
-        src_lang = plan.src_lang if plan is not None else None
-        with self._lock:
-            if src_lang is None or not hasattr(self.tokenizer, "src_lang"):
-                return self.tokenizer(list(texts), **kwargs)
-            previous = self.tokenizer.src_lang
-            self.tokenizer.src_lang = src_lang
-            try:
-                return self.tokenizer(list(texts), **kwargs)
-            finally:
-                self.tokenizer.src_lang = previous
-
-    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
-        """Encoder tokens of each text, special tokens included."""
-        if not texts:
-            return []
-        ids = self._tokenize(texts, plan, add_special_tokens=True, truncation=False)["input_ids"]
-        return [len(x) for x in ids]
 
     def generate(
         self,
