@@ -210,9 +210,7 @@ class Engine:
             else:
                 article = self._unique(item)
                 key = article_key(article, fingerprint)
-                old = existing.get(article.id)
-                if (not self.config.force and old and old.status == "ok" and old.key == key
-                        and page_path(self.out_dir, article.id, ".md").is_file()):
+                if self._is_done(article, key, existing):
                     group.n_resumed += 1
                 else:
                     pending = self._with_language(Pending(article, key, read_s), found)
@@ -239,9 +237,7 @@ class Engine:
             else:
                 article = self._unique(item)
                 key = article_key(article, fingerprint)
-                old = existing.get(article.id)
-                if (not self.config.force and old and old.status == "ok" and old.key == key
-                        and page_path(self.out_dir, article.id, ".md").is_file()):
+                if self._is_done(article, key, existing):
                     self.tally.n_ok += 1
                     self.tally.n_resumed += 1
                 else:
@@ -256,6 +252,13 @@ class Engine:
             if self.stop.is_set():
                 raise Interrupted
         self._flush(group, failed)
+
+    def _is_done(self, article: Article, key: str, existing: dict[str, RecordState]) -> bool:
+        """Whether the folder already holds this article's record with the same key (and its
+        page), so it is resumed rather than computed again."""
+        old = existing.get(article.id)
+        return bool(not self.config.force and old and old.status == "ok" and old.key == key
+                    and page_path(self.out_dir, article.id, ".md").is_file())
 
     def _with_language(self, item: Pending, found: Any = None) -> Pending | InputFailure:
         """Decide the article's language: its record's ``lang``, ``--from``, or detection
