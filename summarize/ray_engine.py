@@ -211,6 +211,16 @@ def _read_rows(rows: Any) -> Iterator[Any]:
         yield pa.table({name: [value] for name, value in row.items()})
 
 
+def _no_cpu(read: Any) -> dict[str, Any]:
+    """The read task reserves no CPU (it waits on the queue): ``num_cpus=0`` where Ray
+    takes it (2.5x), ``ray_remote_args`` before."""
+    import inspect
+
+    if "num_cpus" in inspect.signature(read).parameters:
+        return {"num_cpus": 0}
+    return {"ray_remote_args": {"num_cpus": 0}}
+
+
 def _unknown_meta() -> Any:
     """Block metadata with nothing known (its fields differ between Ray versions)."""
     from ray.data.block import BlockMetadata
@@ -678,7 +688,7 @@ class RayEngine(Engine):
         feeder = threading.Thread(target=self._feed, args=(primed, groups, rows, credits),
                                   name="summarize-ray-feeder", daemon=True)
         results = self._pipeline(ray.data.read_datasource(
-            GroupSource(rows), override_num_blocks=1, ray_remote_args={"num_cpus": 0}),
+            GroupSource(rows), override_num_blocks=1, **_no_cpu(ray.data.read_datasource)),
             ledger)
         feeder.start()
         it = iter(results.iter_rows())
