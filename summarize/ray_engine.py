@@ -69,7 +69,6 @@ from summarize.process import (
     ok_record,
 )
 from summarize.records import (
-    Article,
     ArticleResult,
     InputFailure,
     ModelInfo,
@@ -79,7 +78,7 @@ from summarize.records import (
 )
 from summarize.resume import article_key, text_digest
 from summarize.stats import StatsCollector
-from summarize.writers import RecordState, page_path
+from summarize.writers import RecordState
 
 log = logging.getLogger(__name__)
 
@@ -550,7 +549,7 @@ class RayEngine(Engine):
                 else:
                     article = self._unique(item)
                     key = article_key(article, fingerprint)
-                    if self._is_done(article, key, existing):
+                    if self._is_done(article, key, existing):  # the local engine's test
                         fed.n_resumed += 1
                     else:
                         ready = self._with_language(Pending(article, key, spent))
@@ -568,12 +567,6 @@ class RayEngine(Engine):
             self.collector.stage_s["read"] += time.perf_counter() - t0
             fed.files_read += 1
         yield fed
-
-    def _is_done(self, article: Article, key: str, existing: dict[str, RecordState]) -> bool:
-        """Resume: the same test as the local engine (same key, ok, page present)."""
-        old = existing.get(article.id)
-        return bool(not self.config.force and old and old.status == "ok" and old.key == key
-                    and page_path(self.out_dir, article.id, ".md").is_file())
 
     def _route(self, item: Pending, fed: _Fed) -> None:
         """Into the group, or (``--dedupe``) a copy of a text done or in flight."""
@@ -726,7 +719,10 @@ class RayEngine(Engine):
             feeder.join(timeout=10)
             self._drain()  # whole records of what the reading finished
             for actor in (ledger, rows.actor):
-                ray.kill(actor)
+                try:
+                    ray.kill(actor)
+                except Exception:  # Ray is already down: nothing left to stop
+                    pass
 
     def _pipeline(self, ds: ray.data.Dataset, ledger: Any) -> ray.data.Dataset:
         """The model stages over the group rows, each on its own actor pool."""

@@ -192,6 +192,41 @@ def test_article_that_kills_every_replica_is_an_error_not_a_crash(
     assert [f.id for f in result.failures] == ["a007.txt"]
 
 
+def test_the_two_phases_through_json_give_the_records_of_process(
+        articles, tmp_path, tiny_bart, tiny_marian):
+    """What a summarize replica hands a translate replica: plain JSON, whole or split by
+    article (a retried group), with an article's error carried across."""
+    from summarize.loading import load_models
+    from summarize.pipeline import validate_config
+    from summarize.process import GroupProcessor, GroupState, Pending
+    from summarize.records import Article, result_to_json
+    from summarize.stats import StatsCollector
+
+    cfg = validate_config(config(articles, tmp_path / "out", tiny_bart, tiny_marian))
+    models = load_models(cfg)
+    proc = GroupProcessor(cfg, models, StatsCollector())
+    group = [Pending(Article(id=f"a{i}", source=f"a{i}.txt", title=f"Story {i}",
+                             text=f"Officials said talks number {i} would continue.",
+                             lang="fr" if i == 2 else "en"),  # fr: no model pivots it
+                     key=f"k{i}", read_s=0.0, routes={"lang": "given"}) for i in range(4)]
+
+    def plain(results):
+        return [{k: v for k, v in result_to_json(r).items() if k not in VOLATILE + ("key",)}
+                for r in results]
+
+    def wire(state):
+        return GroupState.from_json(json.loads(json.dumps(state.to_json())))
+
+    want = plain(proc.process(group))
+    assert [r["status"] for r in want] == ["ok", "ok", "error", "ok"]
+    state = proc.summarize_phase(group)
+    assert state.errors[2] and not state.errors[0]
+    assert plain(proc.translate_phase(wire(state))) == want
+    merged = GroupState.merge([wire(part) for part in state.split()])
+    assert plain(proc.translate_phase(merged)) == want
+    models.close()
+
+
 def test_replica_plan_follows_gpus_and_cpus():
     plan = ray_engine.plan_replicas
     cpu = RunConfig(inputs=("x",))
