@@ -155,7 +155,10 @@ def _print_summary(console: Any, result: Any) -> None:
     from rich.table import Table
 
     stats = result.stats
-    table = Table(title="summarize: timing", title_justify="left")
+    latest = stats.runs[-1] if stats.runs else None
+    kept = latest is not None and latest.processed == 0 and latest.run != stats.run
+    title = "summarize: timing" + (f" (of run {stats.run}, which did the work)" if kept else "")
+    table = Table(title=title, title_justify="left")
     for col in ("stage", "seconds", "items", "tokens in", "tokens out", "out tok/s"):
         table.add_column(col, justify="left" if col == "stage" else "right")
 
@@ -177,9 +180,13 @@ def _print_summary(console: Any, result: Any) -> None:
     # short lines, each a whole phrase: nothing wraps mid-phrase at 80 columns
     console.print(f"articles: {counts.ok} ok ({counts.resumed} already done), "
                   f"{counts.failed} failed, {counts.skipped} skipped", highlight=False)
-    pace = f"wall {stats.wall_s:.1f} s" + (f", {aps:.2f} articles/s" if aps else "")
-    if stats.device:
-        pace += f"; device {stats.device} ({stats.dtype})"
+    if kept:
+        assert latest is not None
+        pace = f"nothing left to do: this run took {latest.wall_s:.1f} s"
+    else:
+        pace = f"wall {stats.wall_s:.1f} s" + (f", {aps:.2f} articles/s" if aps else "")
+        if stats.device:
+            pace += f"; device {stats.device} ({stats.dtype})"
     console.print(pace, highlight=False, markup=False)
     if result.failures:
         console.print(f"[bold red]{len(result.failures)} failed:[/]")

@@ -39,7 +39,12 @@ MARKER = ".summarize-output"
 #: Names this tool writes at the top of an output folder.
 OWN_NAMES = frozenset({RESULTS, STATS, ARTICLES, MARKER, ".lock", "index.html", "report.css",
                        "eval.json"})
-__all__ = ["ARTICLES", "MARKER", "OWN_NAMES", "RESULTS", "SCHEMA_VERSION", "STATS"]
+#: Files that do not make a folder someone's (a placeholder that keeps an empty folder in
+#: git, file-manager metadata): a folder holding only these counts as empty.
+PLACEHOLDERS = frozenset({".gitkeep", ".keep", ".gitignore", ".DS_Store", "Thumbs.db",
+                          "desktop.ini"})
+__all__ = ["ARTICLES", "MARKER", "OWN_NAMES", "PLACEHOLDERS", "RESULTS", "SCHEMA_VERSION",
+           "STATS"]
 
 
 def claim_out_dir(out_dir: Path, inputs: Iterable[Path]) -> None:
@@ -68,7 +73,7 @@ def claim_out_dir(out_dir: Path, inputs: Iterable[Path]) -> None:
         ) from None
     marker = out_dir / MARKER
     if not marker.is_file():
-        entries = sorted(p.name for p in out_dir.iterdir())
+        entries = sorted(p.name for p in out_dir.iterdir() if p.name not in PLACEHOLDERS)
         if entries and not _earlier_output(out_dir, entries):
             foreign = [n for n in entries if n not in OWN_NAMES] or entries
             raise UsageError(

@@ -704,3 +704,14 @@ def test_models_download_without_the_hub_does_not_advise_itself(monkeypatch, tmp
     assert "cannot download 'Helsinki-NLP/opus-mt-en-de'" in line
     assert "summarize models download" not in line
     assert not (tmp_path / "models" / "Helsinki-NLP" / "opus-mt-en-de").exists()
+
+
+def test_a_folder_holding_only_a_placeholder_is_empty(monkeypatch, tmp_path):
+    """The repository's own outputs/ holds .gitkeep: the default --out must work."""
+    src = tmp_path / "in"
+    write(src / "story.txt", story(1))
+    out = tmp_path / "outputs"
+    write(out / ".gitkeep", "")
+    result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out)
+    assert result.exit_code == 0, result.output
+    assert (out / ".gitkeep").read_text() == ""  # never touched
