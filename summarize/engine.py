@@ -205,19 +205,13 @@ class Engine:
                                                pool=pool, window=window, on_file=on_file):
             self.collector.stage_s["read"] += read_s
             self.collector.n_read += 1
-            if isinstance(item, InputFailure):
-                group.failed.append(item)
+            admitted = self._admit(item, read_s, fingerprint, existing, found)
+            if admitted is None:
+                group.n_resumed += 1
+            elif isinstance(admitted, InputFailure):
+                group.failed.append(admitted)
             else:
-                article = self._unique(item)
-                key = article_key(article, fingerprint)
-                if self._is_done(article, key, existing):
-                    group.n_resumed += 1
-                else:
-                    pending = self._with_language(Pending(article, key, read_s), found)
-                    if isinstance(pending, InputFailure):
-                        group.failed.append(pending)
-                    else:
-                        group.pending.append(pending)
+                group.pending.append(admitted)
             if len(group.pending) + len(group.failed) >= self.config.group_size:
                 group.files_read, files_read = files_read, 0
                 out.put(group)
@@ -232,26 +226,34 @@ class Engine:
         group: list[Pending] = []
         failed: list[InputFailure] = list(failures)
         for item, read_s in self._items(files):
-            if isinstance(item, InputFailure):
-                failed.append(item)
+            admitted = self._admit(item, read_s, fingerprint, existing)
+            if admitted is None:
+                self.tally.n_ok += 1
+                self.tally.n_resumed += 1
+            elif isinstance(admitted, InputFailure):
+                failed.append(admitted)
             else:
-                article = self._unique(item)
-                key = article_key(article, fingerprint)
-                if self._is_done(article, key, existing):
-                    self.tally.n_ok += 1
-                    self.tally.n_resumed += 1
-                else:
-                    pending = self._with_language(Pending(article, key, read_s))
-                    if isinstance(pending, InputFailure):
-                        failed.append(pending)
-                    else:
-                        group.append(pending)
+                group.append(admitted)
             if len(group) + len(failed) >= self.config.group_size:
                 self._flush(group, failed)
                 group, failed = [], []
             if self.stop.is_set():
                 raise Interrupted
         self._flush(group, failed)
+
+    def _admit(self, item: Article | InputFailure, read_s: float, fingerprint: str,
+               existing: dict[str, RecordState], found: Any = None,
+               ) -> Pending | InputFailure | None:
+        """What one item read from the inputs becomes: a failure, None when the folder
+        already holds its record (resumed), or the article pending in the next group
+        (unique id, resume key, language decided)."""
+        if isinstance(item, InputFailure):
+            return item
+        article = self._unique(item)
+        key = article_key(article, fingerprint)
+        if self._is_done(article, key, existing):
+            return None
+        return self._with_language(Pending(article, key, read_s), found)
 
     def _is_done(self, article: Article, key: str, existing: dict[str, RecordState]) -> bool:
         """Whether the folder already holds this article's record with the same key (and its

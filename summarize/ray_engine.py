@@ -76,7 +76,7 @@ from summarize.records import (
     result_from_json,
     result_to_json,
 )
-from summarize.resume import article_key, text_digest
+from summarize.resume import text_digest
 from summarize.stats import StatsCollector
 from summarize.writers import RecordState
 
@@ -544,20 +544,14 @@ class RayEngine(Engine):
                 spent = time.perf_counter() - t0
                 self.collector.stage_s["read"] += spent
                 self.collector.n_read += 1
-                if isinstance(item, InputFailure):
-                    fed.failed.append(item)
+                ready = self._admit(item, spent, fingerprint, existing)  # as the local engine
+                if ready is None:
+                    fed.n_resumed += 1
+                elif isinstance(ready, InputFailure):
+                    fed.failed.append(ready)
                 else:
-                    article = self._unique(item)
-                    key = article_key(article, fingerprint)
-                    if self._is_done(article, key, existing):  # the local engine's test
-                        fed.n_resumed += 1
-                    else:
-                        ready = self._with_language(Pending(article, key, spent))
-                        if isinstance(ready, InputFailure):
-                            fed.failed.append(ready)
-                        else:
-                            fed.counted += 1
-                            self._route(ready, fed)
+                    fed.counted += 1
+                    self._route(ready, fed)
                 if fed.counted + len(fed.failed) >= self.config.group_size:
                     yield fed
                     fed = _Fed()
