@@ -4,7 +4,7 @@ Python API::
 
     from summarize import RunConfig, run_batch
     result = run_batch(RunConfig(inputs=("inputs",), out_dir="outputs", targets=("ko",)))
-    print(result.n_ok, result.stats["articles_per_s"])
+    print(result.n_ok, result.stats.articles_per_s)
 """
 
 from __future__ import annotations
