@@ -1,6 +1,6 @@
 """Measure language detection on real news documents and sentences, per language.
 
-Data (read-only, under ``/work/shared/data``):
+Data (read-only, under ``../shared/data`` beside the repository):
 
 * NTREX-128 (``ntrex128_news``): 123 English news documents and their human translations
   into ko, ja, zh (Simplified), zh-Hant (Traditional), de, fr, es; every line is a sentence
@@ -32,17 +32,11 @@ from collections import OrderedDict, defaultdict
 from collections.abc import Callable
 from pathlib import Path
 
-DATA = Path("/work/shared/data")
-NTREX_FILES = {
-    "en": "src.eng",
-    "ko": "ref.kor",
-    "ja": "ref.jpn",
-    "zh": "ref.zho-CN",
-    "zh-Hant": "ref.zho-TW",
-    "de": "ref.deu",
-    "fr": "ref.fra",
-    "es": "ref.spa",
-}
+from sentence_split import FILES  # the sibling benchmark script
+
+DATA = Path(__file__).resolve().parents[2] / "shared" / "data"
+#: Project language code -> NTREX file stem (the same files the splitter benchmark reads).
+NTREX_FILES = FILES
 #: newspaper4k text fixture -> expected language (yna_co_kr.txt is Yonhap's English service).
 N4K_LANGS = {
     "arabic_article": "ar",

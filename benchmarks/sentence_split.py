@@ -1,9 +1,9 @@
 """Measure sentence splitting against NTREX-128's human sentence boundaries.
 
-NTREX-128 (``/work/shared/data/ntrex128_news``, CC BY-SA 4.0) holds 123 English news
-documents, one sentence per line, and their human translations (same line count; the line
-``i`` of every ``sentences/newstest2019-*.txt`` file belongs to the document named on line
-``i`` of ``DOCUMENT_IDS.tsv``). The measure:
+NTREX-128 (``../shared/data/ntrex128_news`` beside the repository, CC BY-SA 4.0) holds
+123 English news documents, one sentence per line, and their human translations (same
+line count; the line ``i`` of every ``sentences/newstest2019-*.txt`` file belongs to the
+document named on line ``i`` of ``DOCUMENT_IDS.tsv``). The measure:
 
 1. Each document's lines are grouped into paragraphs: a paragraph ends after a line that
    does not end in sentence-final punctuation (``. ! ? … 。 ！ ？ ؟ ।``, closing quotes and
@@ -48,7 +48,7 @@ from pathlib import Path
 
 from summarize.text import split_sentences
 
-DEFAULT_DATA = Path("/work/shared/data/ntrex128_news")
+DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "ntrex128_news"
 #: Project language code -> NTREX file stem.
 FILES = {
     "en": "src.eng",
