@@ -68,7 +68,6 @@ class BatchStats:
     output_tokens: int = 0
     n_oom_splits: int = 0
     n_failure_splits: int = 0
-    seconds: float = 0.0
     batch_sizes: list[int] = field(default_factory=list)
 
 

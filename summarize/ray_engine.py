@@ -776,7 +776,7 @@ class RayEngine(Engine):
         for name, bs in fig["batches"].items():
             mine = c.batches[name]
             for attr in ("n_batches", "input_tokens", "output_tokens", "n_oom_splits",
-                         "n_failure_splits", "seconds"):
+                         "n_failure_splits"):
                 setattr(mine, attr, getattr(mine, attr) + bs.get(attr, 0))
             mine.batch_sizes.extend(bs.get("batch_sizes", []))
         self.tally.generate_calls += fig["done"].get("calls", 0)

@@ -8,7 +8,6 @@ summaries are summarized again until one summary remains.
 from __future__ import annotations
 
 import logging
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -154,12 +153,11 @@ class Summarizer:
 
         Args:
             texts: Article texts.
-            stats: Accumulates batches, tokens and seconds.
+            stats: Accumulates batches and tokens.
             on_batch: Progress callback, items finished per batch.
             on_work: Called with the number of new work items before each round.
             langs: Language of each text, for sentence splitting (default: source_lang).
         """
-        started = time.perf_counter()
         langs = list(langs) if langs is not None else [None] * len(texts)
         errors: list[Exception | None] = [None] * len(texts)
         pieces: list[list[str]] = []
@@ -216,7 +214,6 @@ class Summarizer:
                 pieces[i] = merged
                 still.append(i)
             active = still
-        stats.seconds += time.perf_counter() - started
         return [
             SummaryResult(done[i] or "", n_chunks[i], rounds[i], in_tokens[i], hit[i], errors[i],
                           conf[i])

@@ -8,7 +8,6 @@ model's input is split further rather than truncated.
 
 from __future__ import annotations
 
-import time
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -123,12 +122,11 @@ class Translator:
 
         Args:
             texts: Texts in their source language ("" gives "").
-            stats: Accumulates batches, tokens and seconds.
+            stats: Accumulates batches and tokens.
             on_batch: Progress callback, items finished per batch.
             on_work: Called once with the number of unique sentences to translate.
             source_langs: Source language of each text (None: the default source).
         """
-        started = time.perf_counter()
         langs = [lang or self.source_lang for lang in (source_langs or [None] * len(texts))]
         errors: list[Exception | None] = [None] * len(texts)
         # (text, paragraph, sentence) -> pieces; pieces are what the model sees
@@ -202,7 +200,6 @@ class Translator:
                 continue
             results.append(TranslationResult(join_paragraphs(rendered) if text else "",
                                              alignment, n_in, hit_limit, None, confidence))
-        stats.seconds += time.perf_counter() - started
         return results
 
     def _run(self, batch: list[tuple[str, int]], plan: LangPlan) -> Generated:
