@@ -11,7 +11,9 @@ It prints three figures:
   device's busy time, overlapped and synchronous (``SUMMARIZE_SYNC=1``) in the same run;
 * CPU-bound (the device faster than the reading): the engine's wall time against the
   reading work (each file read and its language detected once, serially, in this process)
-  divided by the reader processes;
+  divided by the reader processes; and against all the CPU time the run spent (readers and
+  the run's own process) divided by the cores, which is the floor when the readers and the
+  run's own process share the cores (2 cores, 2 readers);
 * peak RSS of a whole run of ``--articles`` against one of a tenth of them, each in its own
   subprocess.
 
@@ -88,12 +90,21 @@ def run_once(src: Path, out: Path, seconds_per_token: float, *, sync: bool,
     spans: list[float] = []
     real_run = engine_module.Engine.run
 
+    cpu: dict[str, float] = {}
+
+    def cpu_s(who: int) -> float:
+        usage = resource.getrusage(who)
+        return usage.ru_utime + usage.ru_stime
+
     def timed(self, *args, **kwargs):
         t0 = time.perf_counter()
+        own, kids = cpu_s(resource.RUSAGE_SELF), cpu_s(resource.RUSAGE_CHILDREN)
         try:
             return real_run(self, *args, **kwargs)
         finally:
             spans.append(time.perf_counter() - t0)
+            cpu["main"] = cpu_s(resource.RUSAGE_SELF) - own
+            cpu["readers"] = cpu_s(resource.RUSAGE_CHILDREN) - kids  # reaped at the end
 
     engine_module.Engine.run = timed
     old = os.environ.get("SUMMARIZE_SYNC")
@@ -114,10 +125,10 @@ def run_once(src: Path, out: Path, seconds_per_token: float, *, sync: bool,
     total = time.perf_counter() - t0
     assert result.n_ok and not result.interrupted, result.failures[:3]
     stats = json.loads((out / "stats.json").read_text("utf-8"))
-    return {"engine_s": spans[0], "total_s": total, "busy_s": device.busy_s,
+    return {"engine_s": spans[0], "total_s": total, "main_cpu_s": cpu["main"],
+            "readers_cpu_s": cpu["readers"], "busy_s": device.busy_s,
             "batches": device.n_batches, "tokens": device.tokens, "n_ok": result.n_ok,
-            "read_s": stats["timings"]["read"]["seconds"] if isinstance(
-                stats.get("timings"), dict) and "read" in stats["timings"] else float("nan"),
+            "read_s": stats["stages"]["read"]["seconds"],
             "busy_fraction_span": device.busy_fraction()}
 
 
@@ -206,6 +217,13 @@ def main() -> None:
         print(f"overlapped:  engine {fast['engine_s']:.1f} s, device busy {fast['busy_s']:.1f} s;"
               f" reading work / processes {bound:.1f} s: wall/bound "
               f"{fast['engine_s'] / bound:.3f} (target <= 1.25)")
+        cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (
+            os.cpu_count() or 1)
+        spent = fast["main_cpu_s"] + fast["readers_cpu_s"]
+        print(f"CPU spent: readers {fast['readers_cpu_s']:.1f} s, the run's own process "
+              f"{fast['main_cpu_s']:.1f} s (batching, review, pages, records); "
+              f"(all of it) / {cores} cores = {spent / cores:.1f} s: wall / that "
+              f"{fast['engine_s'] / (spent / cores):.3f}")
 
     if not args.skip_rss:
         print("\n-- peak RSS, each run in its own subprocess (overlapped, CPU-bound device)")

@@ -253,6 +253,15 @@ def batch(
     gpus_per_replica: Annotated[float | None, typer.Option(
         metavar="GPUS",
         help="GPUs per replica with --engine ray; 0.5 lets two share one GPU.")] = None,
+    overlap: Annotated[str | None, typer.Option(
+        metavar="MODE",
+        help="auto (read and write beside the model; translate one group while the next "
+             "is summarized on a GPU), full (that on CPU too), io, or off. [default: auto]"
+    )] = None,
+    read_workers: Annotated[int | None, typer.Option(
+        metavar="N",
+        help="Processes reading and extracting inputs ahead of the model; 0: none. "
+             "[default: one per core]")] = None,
     translate: Annotated[str | None, typer.Option(
         metavar="WHAT",
         help="What to translate: summary, article, both or none. [default: summary]"
@@ -339,7 +348,8 @@ def batch(
             "follow_symlinks": follow_symlinks or None, "pivot": pivot,
             "max_loaded_models": max_loaded_models, "engine": engine,
             "ray_address": ray_address, "replicas": replicas,
-            "gpus_per_replica": gpus_per_replica,
+            "gpus_per_replica": gpus_per_replica, "overlap": overlap,
+            "read_workers": read_workers,
             "glossary": tuple(glossary) if glossary else None, "debug": debug,
         }
         run_config = build_config(inputs, file, flags)

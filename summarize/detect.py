@@ -142,9 +142,16 @@ def _sample(text: str) -> str:
     return " ".join(text[:MAX_CHARS].split())
 
 
-def _letters(text: str) -> int:
-    """Letters in ``text``; a CJK character, kana or Hangul syllable counts as two."""
-    return sum((2 if char >= "\u2e80" else 1) for char in text if char.isalpha())
+def _letters(text: str, enough: int = MIN_RELIABLE_LETTERS) -> int:
+    """Letters in ``text``, a CJK character, kana or Hangul syllable counting as two; the
+    count stops at ``enough`` (all a caller asks is whether there are that many)."""
+    n = 0
+    for char in text:
+        if char.isalpha():
+            n += 2 if char >= "\u2e80" else 1
+            if n >= enough:
+                break
+    return n
 
 
 def _canonical(code: str) -> str:

@@ -6,12 +6,18 @@ pooled (all windows, all sentences of all its articles) and batched by tokens; i
 are written whole, in input order, so memory depends on the group size, not on the input
 count, and a kill loses at most the groups in flight.
 
-By default the stages overlap (:mod:`summarize.overlap`): worker processes read and
-extract the next files while the model works, the groups form in a reading thread, and a
-writing thread writes each finished group while the model starts the next one. The model
-work stays in the calling thread, so Ctrl-C stops after the current batch as before.
-``SUMMARIZE_SYNC=1`` (or ``Engine(..., overlap=False)``) runs the stages in turn, one group
-at a time: the same records, slower.
+By default the stages overlap (:mod:`summarize.overlap`, ``RunConfig.overlap``): worker
+processes read and extract the next files while the model works, the groups form in a
+reading thread, and a writing thread writes each finished group while the model starts the
+next one. On an accelerator (or with ``overlap="full"``) the model work is two stages as
+well: the calling thread summarizes group N+1 while a translating thread translates group N
+and builds its records (review included), so the device always has a batch queued from one
+of them while the other does its CPU work (splitting, tokenizing, decoding, review). Both
+models stay loaded; one model runs one call at a time (:class:`~summarize.process.
+ModelLocks`). Ctrl-C stops both after their current batch. The groups grow from
+``FIRST_GROUP`` articles to ``group_size``, so the device starts after a few articles are
+read. ``overlap="off"`` (or ``SUMMARIZE_SYNC=1``, or ``Engine(..., overlap=False)``) runs
+the stages in turn, one group at a time: the same records, slower.
 """
 
 from __future__ import annotations
@@ -56,6 +62,16 @@ log = logging.getLogger(__name__)
 #: holds about five groups whatever the input count.
 FILES_AHEAD = 1
 
+#: The first group's size; each next group doubles up to ``group_size``, so the model starts
+#: after a few articles are read instead of a whole group (the device would wait for it).
+FIRST_GROUP = 8
+
+
+def group_limit(index: int, group_size: int) -> int:
+    """The size of group ``index`` (0 first): 8, 16, 32, ... up to ``group_size``."""
+    return min(group_size, FIRST_GROUP << min(index, 20))
+
+
 class Reporter(Protocol):
     """Progress sink; the CLI draws bars, tests and the Python API may pass nothing."""
 
@@ -75,6 +91,27 @@ class Silent:
 
     def note(self, message: str) -> None:
         log.warning(message)
+
+
+class _Locked:
+    """A reporter called from two threads (the model's and the translating one), one call
+    at a time."""
+
+    def __init__(self, reporter: Reporter):
+        self._reporter = reporter
+        self._lock = threading.Lock()
+
+    def add_work(self, stage: str, n: int) -> None:
+        with self._lock:
+            self._reporter.add_work(stage, n)
+
+    def advance(self, stage: str, n: int) -> None:
+        with self._lock:
+            self._reporter.advance(stage, n)
+
+    def note(self, message: str) -> None:
+        with self._lock:
+            self._reporter.note(message)
 
 
 @dataclass
@@ -112,27 +149,35 @@ class Engine:
         collector: Accumulates stage seconds and batch statistics.
         stop: Set by Ctrl-C; the run stops after the current batch.
         run_id: Written into each record (``run``).
-        overlap: Overlap reading, model work and writing (see the module doc); None: yes
-            unless ``SUMMARIZE_SYNC=1``. A subclass that replaces :meth:`_flush` runs
-            synchronously (one that replaces :meth:`_records` keeps the overlap).
+        overlap: False runs the stages in turn; None: as ``config.overlap`` says (see the
+            module doc), "off" when it is "auto" and ``SUMMARIZE_SYNC=1``. A subclass that
+            replaces :meth:`_flush` runs synchronously; one that replaces :meth:`_records`
+            keeps the reading and writing overlap but not the two model stages.
     """
 
     def __init__(self, config: RunConfig, out_dir: Path, log_: ResultsLog,
                  load: Callable[[], LoadedModels], reporter: Reporter,
                  collector: StatsCollector, stop: threading.Event, run_id: str = "",
                  *, overlap: bool | None = None):
-        self.overlap = not sync_requested() if overlap is None else overlap
+        #: How the stages overlap: ``config.overlap``, "off" with ``overlap=False`` or
+        #: ``SUMMARIZE_SYNC=1`` (when the config leaves it at "auto").
+        self.mode = ("off" if overlap is False
+                     or (overlap is None and config.overlap == "auto" and sync_requested())
+                     else config.overlap)
         self.config = config
         self.run_id = run_id
         self.out_dir = out_dir
         self.results = log_
         self.load = load
-        self.reporter = reporter
+        self.reporter: Reporter = _Locked(reporter)  # the translating thread reports too
         self.collector = collector
         self.stop = stop
         self.tally = Tally()
         self.models: LoadedModels | None = None
         self.processor: GroupProcessor | None = None
+        #: The translating thread's processor (its own stats, merged at the end), if any.
+        self.finishing: GroupProcessor | None = None
+        self._count_lock = threading.Lock()
         self.seen_ids: set[str] = set()
         self.dedupe: dict[str, ArticleResult] = {}
 
@@ -158,40 +203,83 @@ class Engine:
             Interrupted: ``stop`` was set; every group finished before is written.
             OSError: Writing failed; every group finished before is written.
         """
-        if not self.overlap or type(self)._flush is not Engine._flush:
+        if self.mode == "off" or type(self)._flush is not Engine._flush:
             self._run_sync(files, existing, fingerprint, failures)
             return
         self.reporter.add_work("read", len(files))
-        pool = start_pool(len(files))
+        pool = start_pool(len(files), self.config.read_workers)
         groups = Handoff(maxsize=1)  # one formed group waits while the model works
         produce(lambda out: self._read_groups(out, files, existing, fingerprint, failures,
                                               pool), groups, "summarize-reader")
         writer = Writer(self._write_job, maxsize=2)
+        finisher: Writer | None = None  # the translating thread, once pipelining is on
         try:
             try:
-                while True:
-                    if self.stop.is_set():
-                        raise Interrupted
-                    try:
-                        group = groups.get()
-                    except StopIteration:
-                        break
-                    if group.files_read:
-                        self.reporter.advance("read", group.files_read)
-                    records = self._records(group.pending, group.failed)
-                    writer.put((records, group.n_resumed))
+                try:
+                    while True:
+                        if self.stop.is_set():
+                            raise Interrupted
+                        try:
+                            group = groups.get()
+                        except StopIteration:
+                            break
+                        if group.files_read:
+                            self.reporter.advance("read", group.files_read)
+                        if finisher is None and self._pipelines(group):
+                            finisher = Writer(lambda job: self._finish_job(job, writer),
+                                              maxsize=1, name="summarize-translate")
+                        if finisher is not None:
+                            state = (self.processor.summarize_phase(group.pending)
+                                     if group.pending else None)
+                            finisher.put((state, group))
+                        else:
+                            records = self._records(group.pending, group.failed)
+                            writer.put((records, group.n_resumed))
+                finally:
+                    groups.close()
+                    if finisher is not None:
+                        finisher.close()  # translates what is summarized, unless stopped
             finally:
-                groups.close()
                 writer.close()  # what is finished is written, even on Ctrl-C
+                if self.finishing is not None:
+                    self.collector.merge(self.finishing.collector)
+                    self.finishing.collector = StatsCollector()
         finally:
             if pool is not None:
                 pool.shutdown(wait=True, cancel_futures=True)
+
+    def _pipelines(self, group: _Group) -> bool:
+        """Whether the translations of each group run in a thread of their own while the
+        next group is summarized (decided once, at the first group with articles: the
+        models are loaded then). Off with ``--dedupe`` (a copy needs the records of every
+        earlier group) and for a subclass that builds records its own way."""
+        if not group.pending or self.mode not in ("auto", "full") or self.config.dedupe \
+                or type(self)._records is not Engine._records:
+            return False
+        self._ensure_models()
+        if self.mode == "auto" and str(self.models.device or "cpu").startswith("cpu"):
+            return False
+        self.finishing = GroupProcessor(self.config, self.models, StatsCollector(),
+                                        self._advance, self.reporter.add_work,
+                                        self.processor.locks)
+        return True
+
+    def _finish_job(self, job: tuple[Any, _Group], writer: Writer) -> None:
+        """The translating thread's step: finish one summarized group, hand it to the
+        writer (in order: this thread is the writer's only producer once it runs)."""
+        state, group = job
+        if self.stop.is_set():
+            raise Interrupted
+        records = self.finishing.translate_phase(state) if state is not None else []
+        records.extend(failure_record(f) for f in group.failed)
+        writer.put((records, group.n_resumed))
 
     def _read_groups(self, out: Handoff, files: list[SourceFile],
                      existing: dict[str, RecordState], fingerprint: str,
                      failures: Iterable[InputFailure], pool: Any) -> None:
         """The reading thread: form the groups exactly as the synchronous loop does."""
         files_read = 0
+        n_groups = 0
 
         def on_file(tail_s: float) -> None:
             nonlocal files_read
@@ -212,10 +300,12 @@ class Engine:
                 group.failed.append(admitted)
             else:
                 group.pending.append(admitted)
-            if len(group.pending) + len(group.failed) >= self.config.group_size:
+            if len(group.pending) + len(group.failed) >= group_limit(n_groups,
+                                                                     self.config.group_size):
                 group.files_read, files_read = files_read, 0
                 out.put(group)
                 group = _Group([], [])
+                n_groups += 1
         group.files_read = files_read
         out.put(group)
 
@@ -225,6 +315,7 @@ class Engine:
         self.reporter.add_work("read", len(files))
         group: list[Pending] = []
         failed: list[InputFailure] = list(failures)
+        n_groups = 0
         for item, read_s in self._items(files):
             admitted = self._admit(item, read_s, fingerprint, existing)
             if admitted is None:
@@ -234,9 +325,10 @@ class Engine:
                 failed.append(admitted)
             else:
                 group.append(admitted)
-            if len(group) + len(failed) >= self.config.group_size:
+            if len(group) + len(failed) >= group_limit(n_groups, self.config.group_size):
                 self._flush(group, failed)
                 group, failed = [], []
+                n_groups += 1
             if self.stop.is_set():
                 raise Interrupted
         self._flush(group, failed)
@@ -302,18 +394,22 @@ class Engine:
         """Process one group and write its records (the synchronous loop's step)."""
         self._write(self._records(group, failures))
 
-    def _records(self, group: list[Pending], failures: list[InputFailure]
-                 ) -> list[ArticleResult]:
-        """The records of one group: its articles processed (models loaded on first need),
-        then its failures."""
-        records: list[ArticleResult] = []
-        if group and self.models is None:
+    def _ensure_models(self) -> None:
+        """Load the models (once) and make the group processor."""
+        if self.models is None:
             self.models = self.load()
             self.collector.stage_s["load"] += self.models.load_s
             self.collector.import_s += self.models.import_s
             self.processor = GroupProcessor(self.config, self.models, self.collector,
                                             self._advance, self.reporter.add_work)
+
+    def _records(self, group: list[Pending], failures: list[InputFailure]
+                 ) -> list[ArticleResult]:
+        """The records of one group: its articles processed (models loaded on first need),
+        then its failures."""
+        records: list[ArticleResult] = []
         if group:
+            self._ensure_models()
             records.extend(self._process_deduped(group) if self.config.dedupe
                            else self.processor.process(group))
         records.extend(failure_record(f) for f in failures)
@@ -349,7 +445,8 @@ class Engine:
 
     def _advance(self, stage: str, n: int) -> None:
         """After each batch: progress, and the stop check of Ctrl-C."""
-        self.tally.generate_calls += 1
+        with self._count_lock:
+            self.tally.generate_calls += 1
         self.reporter.advance(stage, n)
         if self.stop.is_set():
             raise Interrupted

@@ -291,20 +291,23 @@ def produce(target: Callable[[Handoff], None], handoff: Handoff, name: str) -> t
 
 
 class Writer:
-    """Writes finished groups in a thread, in order, behind the model.
+    """Runs one step per job in a thread, in order, behind the model: the writer (each
+    finished group's pages and records), and the translating stage when it is pipelined.
 
     Args:
-        write: Writes one group's records (pages, then whole lines of results.jsonl).
-        maxsize: Most groups waiting to be written (the model stage blocks beyond it).
+        write: The step: writes one group's records (pages, then whole lines of
+            results.jsonl), or translates one summarized group.
+        maxsize: Most jobs waiting (the producer blocks beyond it).
+        name: The thread's name.
     """
 
-    def __init__(self, write: Callable[[Any], None], maxsize: int = 2):
+    def __init__(self, write: Callable[[Any], None], maxsize: int = 2,
+                 name: str = "summarize-writer"):
         self._write = write
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=max(1, maxsize))
         self._error: BaseException | None = None
         self._raised = False
-        self._thread = threading.Thread(target=self._main, name="summarize-writer",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._main, name=name, daemon=True)
         self._thread.start()
 
     def _main(self) -> None:

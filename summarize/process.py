@@ -16,6 +16,7 @@ runs them in the replicas of two stages, the state travelling between them as JS
 
 from __future__ import annotations
 
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -148,6 +149,23 @@ class GroupState:
                    **lists)
 
 
+class ModelLocks:
+    """What lets two threads share one run's models (the engine summarizes one group while
+    it translates the previous one): a model runs one call at a time (a tokenizer and a
+    model's state are not shared mid-call), and translations are routed under one lock
+    (routing may load a model and evict another)."""
+
+    def __init__(self) -> None:
+        self.translation = threading.RLock()
+        self._guard = threading.Lock()
+        self._by_model: dict[int, threading.Lock] = {}
+
+    def model(self, backend: Any) -> threading.Lock:
+        """The lock of one loaded model."""
+        with self._guard:
+            return self._by_model.setdefault(id(backend), threading.Lock())
+
+
 class GroupProcessor:
     """Summarizes and translates groups of articles with loaded models.
 
@@ -157,11 +175,15 @@ class GroupProcessor:
         collector: Accumulates stage seconds and batch statistics.
         on_batch: Called with (stage, items) after each batch; may raise Interrupted.
         on_work: Called with (stage, items) when work is queued (progress totals).
+        locks: Shared with another processor of the same models that runs in another
+            thread; None: locks of its own.
     """
 
     def __init__(self, config: RunConfig, models: LoadedModels, collector: StatsCollector,
                  on_batch: Callable[[str, int], None] | None = None,
-                 on_work: Callable[[str, int], None] | None = None):
+                 on_work: Callable[[str, int], None] | None = None,
+                 locks: ModelLocks | None = None):
+        self.locks = locks or ModelLocks()
         self.config = config
         self.models = models
         self.collector = collector
@@ -225,9 +247,10 @@ class GroupProcessor:
             stats = self.collector.batches["summarize"]
             t0 = time.perf_counter()
             try:
-                results = models.summarizer.summarize_many(
-                    [inputs[i] for i in todo], stats, self._on_batch("summarize"),
-                    self._on_work("summarize"), langs=[summary_langs[i] for i in todo])
+                with self.locks.model(models.summarizer.backend):
+                    results = models.summarizer.summarize_many(
+                        [inputs[i] for i in todo], stats, self._on_batch("summarize"),
+                        self._on_work("summarize"), langs=[summary_langs[i] for i in todo])
             finally:  # an interrupted stage still counts the time it spent
                 spent = time.perf_counter() - t0
                 self.collector.stage_s["summarize"] += spent
@@ -342,6 +365,12 @@ class GroupProcessor:
             ``{article index: (translation, model id or "copy", the task's result, or None
             for a copy)}`` for the jobs that worked.
         """
+        with self.locks.translation:
+            return self._translate_locked(jobs, target, errors, share)
+
+    def _translate_locked(self, jobs: list[tuple[int, str, str]], target: str,
+                          errors: list[Exception | None], share: dict[str, list[float]],
+                          ) -> dict[int, tuple[str, str, TranslationResult | None]]:
         assert self.models is not None
         out: dict[int, tuple[str, str, TranslationResult | None]] = {}
         by_model: dict[str, tuple[Any, list[tuple[int, str, str]]]] = {}
@@ -359,9 +388,10 @@ class GroupProcessor:
         for model, (task, items) in by_model.items():
             t0 = time.perf_counter()
             try:
-                results = task.translate_many(
-                    [text for _, text, _ in items], stats, self._on_batch("translate"),
-                    self._on_work("translate"), source_langs=[src for _, _, src in items])
+                with self.locks.model(task.backend):
+                    results = task.translate_many(
+                        [text for _, text, _ in items], stats, self._on_batch("translate"),
+                        self._on_work("translate"), source_langs=[src for _, _, src in items])
             finally:  # an interrupted stage still counts the time it spent
                 spent = time.perf_counter() - t0
                 self.collector.stage_s["translate"] += spent

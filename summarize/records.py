@@ -480,6 +480,12 @@ class RunConfig:
             or one per CPU core on a machine without GPUs.
         gpus_per_replica: GPUs each replica holds (0.5 lets two replicas share one GPU);
             None: 1 where GPUs exist, else 0.
+        overlap: How the local engine's stages overlap: "auto" (reading and writing run
+            beside the model; the translations of one group run while the next group is
+            summarized when the models are on an accelerator), "full" (that pipelining on
+            CPU too), "io" (reading and writing only) or "off" (one stage after another).
+        read_workers: Worker processes that read and extract the inputs ahead of the model
+            (0: a thread of the run); None: one per core, at most 16.
         debug: Show tracebacks.
     """
 
@@ -515,4 +521,6 @@ class RunConfig:
     ray_address: str | None = None
     replicas: int = 0
     gpus_per_replica: float | None = None
+    overlap: str = "auto"
+    read_workers: int | None = None
     debug: bool = False

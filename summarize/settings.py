@@ -28,6 +28,7 @@ DTYPES = ("auto", "float32", "bfloat16", "float16")
 BACKENDS = ("torch", "ct2")
 PIVOTS = ("auto", "never", "always")
 ENGINES = ("local", "ray")
+OVERLAPS = ("auto", "full", "io", "off")
 QUANTIZATIONS = ("auto", "int8", "int8_float16", "int8_bfloat16", "float16", "bfloat16",
                  "float32")
 _DEVICE = re.compile(r"auto|cpu|mps|cuda(:\d+)?")
@@ -44,6 +45,7 @@ FILE_KEYS = {
     "max_loaded_models": "max_loaded_models", "engine": "engine",
     "ray_address": "ray_address", "replicas": "replicas",
     "gpus_per_replica": "gpus_per_replica", "glossary": "glossary",
+    "overlap": "overlap", "read_workers": "read_workers",
 }
 TABLES = ("summarizer", "translator")
 #: How each RunConfig field is named to the user.
@@ -232,6 +234,8 @@ def validate_config(config: RunConfig) -> RunConfig:
     _check_choice("pivot", config.pivot, PIVOTS)
     _check_choice("engine", config.engine, ENGINES)
     _check_int("replicas", config.replicas, 0)
+    _check_choice("overlap", config.overlap, OVERLAPS)
+    _check_int("read_workers", config.read_workers, 0, optional=True)
     if config.ray_address is not None and (not isinstance(config.ray_address, str)
                                            or not config.ray_address.strip()):
         raise _bad("ray_address", config.ray_address, "a Ray address such as ray://host:10001")

@@ -76,6 +76,22 @@ class StatsCollector:
         #: Per-replica figures of a distributed engine (Ray), written to stats.json.
         self.replicas: list[dict[str, Any]] = []
 
+    def merge(self, other: StatsCollector) -> None:
+        """Add what ``other`` collected (another thread's share of the same run)."""
+        for stage, seconds in other.stage_s.items():
+            self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
+        for stage, theirs in other.batches.items():
+            mine = self.batches.setdefault(stage, BatchStats())
+            mine.n_batches += theirs.n_batches
+            mine.input_tokens += theirs.input_tokens
+            mine.output_tokens += theirs.output_tokens
+            mine.n_oom_splits += theirs.n_oom_splits
+            mine.n_failure_splits += theirs.n_failure_splits
+            mine.batch_sizes.extend(theirs.batch_sizes)
+        self.n_read += other.n_read
+        self.import_s += other.import_s
+        self.replicas.extend(other.replicas)
+
     def build(self, config: RunConfig, *, started_at: str, wall_s: float,
               models: LoadedModels | None, counts: ArticleCounts, failures: list[Failure],
               skipped: list[Skipped], interrupted: bool) -> RunStats:

@@ -14,11 +14,13 @@ import re
 import signal
 import subprocess
 import sys
+import threading
 import time
 from pathlib import Path
 
 import pytest
 
+from summarize import engine as engine_module
 from summarize import overlap
 from summarize.errors import OutputWriteError
 from summarize.pipeline import run_batch
@@ -78,29 +80,46 @@ def test_overlapped_records_equal_the_synchronous_ones_on_tiny_models(
     src = tmp_path / "in"
     write_inputs(src, 9, n_html=3, jsonl=True)
     outs = {}
-    for mode in ("1", "0"):
-        monkeypatch.setenv(overlap.SYNC_ENV, mode)
-        out = tmp_path / f"out{mode}"
+    monkeypatch.delenv(overlap.SYNC_ENV, raising=False)
+    finishing_threads = []
+    real_finish = engine_module.Engine._finish_job
+
+    def finish(self, job, writer):
+        finishing_threads.append(threading.current_thread().name)
+        return real_finish(self, job, writer)
+
+    monkeypatch.setattr(engine_module.Engine, "_finish_job", finish)
+    # off: one stage after another; io: reading and writing beside the model; full: the
+    # translations of a group in their own thread too (auto does that on a GPU only)
+    for mode in ("off", "io", "full"):
+        out = tmp_path / f"out-{mode}"
         result = run_batch(RunConfig(
             inputs=(str(src),), out_dir=str(out), summarizer=str(tiny_bart),
             translator=str(tiny_marian), targets=("ko",), translate="both", group_size=4,
             models_dir=str(tmp_path / "m"), summarizer_generation={"max_new_tokens": 6},
-            translator_generation={"max_new_tokens": 6}))
+            translator_generation={"max_new_tokens": 6}, overlap=mode))
         assert (result.n_ok, result.n_failed) == (15, 1), result.failures
         outs[mode] = out
-    sync, over = records(outs["1"]), records(outs["0"])
-    assert over == sync  # the same records, in the same order
-    ids = [r["id"] for r in over]
+    assert set(finishing_threads) == {"summarize-translate"}  # "full" only, in its thread
+    sync = records(outs["off"])
+    for mode in ("io", "full"):
+        assert records(outs[mode]) == sync, mode  # the same records, in the same order
+    ids = [r["id"] for r in sync]
     assert "dup" in ids and "dup~2" in ids  # repeated ids de-duplicated as before
-    assert any(r["id"].endswith(".html") and r["status"] == "ok" for r in over)
-    for mode in ("1", "0"):  # and the same pages
-        pages = sorted((outs[mode] / "articles").glob("*.md"))
-        assert [p.name for p in pages] == [p.name for p in sorted(
-            (outs["1"] / "articles").glob("*.md"))]
-    for page in sorted((outs["0"] / "articles").glob("*.md")):  # timings aside
-        assert (re.sub(r"\d+\.\d+", "N", page.read_text("utf-8"))
-                == re.sub(r"\d+\.\d+", "N", (outs["1"] / "articles" / page.name)
-                          .read_text("utf-8")))
+    assert any(r["id"].endswith(".html") and r["status"] == "ok" for r in sync)
+    names = [p.name for p in sorted((outs["off"] / "articles").glob("*.md"))]
+    for mode in ("io", "full"):  # and the same pages, timings aside
+        assert [p.name for p in sorted((outs[mode] / "articles").glob("*.md"))] == names
+        for name in names:
+            assert (re.sub(r"\d+\.\d+", "N", (outs[mode] / "articles" / name)
+                           .read_text("utf-8"))
+                    == re.sub(r"\d+\.\d+", "N", (outs["off"] / "articles" / name)
+                              .read_text("utf-8"))), (mode, name)
+    stats = {mode: json.loads((outs[mode] / "stats.json").read_text("utf-8"))
+             for mode in ("off", "full")}
+    for stage in ("summarize", "translate"):  # both threads' batches are counted
+        assert (stats["full"]["stages"][stage]["n_batches"]
+                == stats["off"]["stages"][stage]["n_batches"] > 0)
 
 
 def test_ctrl_c_stops_after_the_batch_with_every_finished_group_written(
@@ -126,7 +145,33 @@ def test_ctrl_c_stops_after_the_batch_with_every_finished_group_written(
     assert (again.n_ok, again.n_resumed, again.n_failed) == (12, 6, 1)
 
 
-def test_a_write_error_surfaces_and_keeps_what_was_written(tmp_path, monkeypatch, force_pool):
+def test_ctrl_c_in_the_pipelined_engine_keeps_whole_groups_and_resumes(tmp_path):
+    """With the translations in their own thread, Ctrl-C stops both threads after their
+    batch: the groups written are whole and first, and the rerun does the rest."""
+    src, out = tmp_path / "in", tmp_path / "out"
+    write_inputs(src, 12)
+
+    class Interrupting(FakeBackend):
+        def generate(self, texts, settings, max_new_tokens, plan=None):
+            if any("day 7 " in t for t in texts):  # the third group's summaries
+                os.kill(os.getpid(), signal.SIGINT)
+            return super().generate(texts, settings, max_new_tokens, plan)
+
+    config = RunConfig(inputs=(str(src),), out_dir=str(out), group_size=3, overlap="full")
+    result = run_batch(config, loader=fake_loader(summarizer=Interrupting("summarize")),
+                       handle_sigint=True)
+    assert result.interrupted and result.exit_code == 1
+    ids = [r["id"] for r in records(out)]
+    assert ids in ([f"a{i:03d}.txt" for i in range(3)], [f"a{i:03d}.txt" for i in range(6)])
+    again = run_batch(config, loader=fake_loader())
+    assert (again.n_ok, again.n_resumed, again.n_failed) == (12, len(ids), 1)
+    assert sorted(r["id"] for r in records(out) if r["status"] == "ok") == sorted(
+        f"a{i:03d}.txt" for i in range(12))
+
+
+@pytest.mark.parametrize("mode", ["io", "full"])
+def test_a_write_error_surfaces_and_keeps_what_was_written(tmp_path, monkeypatch, force_pool,
+                                                          mode):
     import errno
 
     from summarize import writers
@@ -144,8 +189,8 @@ def test_a_write_error_surfaces_and_keeps_what_was_written(tmp_path, monkeypatch
 
     monkeypatch.setattr(writers.ResultsLog, "append", append)
     with pytest.raises(OutputWriteError, match="No space left on device.*resume"):
-        run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), group_size=2),
-                  loader=fake_loader())
+        run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), group_size=2,
+                            overlap=mode), loader=fake_loader())
     assert len(records(out)) == 2  # the first group, whole
     monkeypatch.setattr(writers.ResultsLog, "append", real_append)
     again = run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), group_size=2),

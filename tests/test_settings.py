@@ -44,6 +44,8 @@ TOML_CASES = [
     ('translate = "everything"\n', "'translate' = 'everything': expected one of"),
     ('backend = "tensorrt"\n', "'backend' = 'tensorrt': expected one of: torch, ct2"),
     ("[translator]\nprefix = 3\n", "prefix = 3: expected a string"),
+    ('overlap = "max"\n', "'overlap' = 'max': expected one of: auto, full, io, off"),
+    ("read_workers = -2\n", "'read_workers' = -2: expected an integer of at least 0"),
 ]
 
 
@@ -68,6 +70,8 @@ def test_bad_config_file_values_are_one_line_before_any_model(monkeypatch, tmp_p
     (["--to", "xx"], "xx"),
     (["--pivot", "sometimes"], "'pivot' = 'sometimes'"),
     (["--replicas", "-1"], "'replicas' = -1"),
+    (["--overlap", "threads"], "'overlap' = 'threads'"),
+    (["--read-workers", "-1"], "'read_workers' = -1"),
 ])
 def test_bad_flags_are_one_line_before_any_model(monkeypatch, tmp_path, src, flags, message):
     monkeypatch.setattr(pipeline, "load_models", no_model)
@@ -82,6 +86,7 @@ def test_bad_flags_are_one_line_before_any_model(monkeypatch, tmp_path, src, fla
     ({"summarizer_generation": {"num_beams": 0}}, ConfigError),
     ({"summarizer_generation": {"beams": 2}}, ConfigError),
     ({"source_lang": "klingon"}, UsageError), ({"threads": -1}, ConfigError),
+    ({"overlap": True}, ConfigError), ({"read_workers": "2"}, ConfigError),
 ])
 def test_the_python_api_goes_through_the_same_checks(tmp_path, src, change, error):
     config = RunConfig(inputs=(str(src),), out_dir=str(tmp_path / "out"), **change)
