@@ -130,3 +130,37 @@ def test_a_record_lang_wins_over_detection(tmp_path, tiny_marian):
                                                                "ko.article": "copy"}
     assert got["c"]["status"] == "error" and "record 'lang'" in got["c"]["error"]
     assert result.exit_code == 1
+
+
+def test_pipelined_stages_share_the_multilingual_model_and_write_the_same_records(
+        monkeypatch, tmp_path, tiny_bart, tiny_marian, m2m):
+    """With --overlap full, the summarizing thread pivots ko/de articles through the
+    multilingual model while the translating thread uses that same model for the previous
+    group: the records equal those of the one-stage-at-a-time run."""
+    monkeypatch.setattr(models, "PAIR_TRANSLATORS", {("en", "ko"): str(tiny_marian)})
+    monkeypatch.setattr(models, "MULTILINGUAL_FALLBACK", str(m2m))
+    src = tmp_path / "mixed"
+    src.mkdir()
+    for i in range(4):
+        (src / f"en{i}.txt").write_text(f"{ENGLISH} Update {i}.", "utf-8")
+        (src / f"ko{i}.txt").write_text(f"{KOREAN} {i}번째 소식이다.", "utf-8")
+        (src / f"de{i}.txt").write_text(f"{GERMAN} Meldung {i}.", "utf-8")
+    toml = tmp_path / "gen.toml"
+    toml.write_text("group_size = 2\n[summarizer]\nmax_new_tokens = 6\n"
+                    "[translator]\nmax_new_tokens = 4\n")
+    got = {}
+    for mode in ("off", "full"):
+        out = tmp_path / mode
+        result = run_cli("batch", src, "--out", out, "--summarizer", tiny_bart, "--to",
+                         "ko,en", "--translate", "both", "--config", toml, "--models-dir",
+                         tmp_path / "m", "--overlap", mode, "-q")
+        assert result.exit_code == 0, result.output
+        rows = read_jsonl(out / "results.jsonl")
+        for row in rows:
+            for key in ("timings", "finished_at", "run"):
+                row.pop(key, None)
+        got[mode] = rows
+    assert got["full"] == got["off"]
+    assert len(got["off"]) == 12
+    assert {r["routes"]["summary"] for r in got["off"] if r["lang"] != "en"} == {
+        f"pivot:en ({m2m})"}
