@@ -307,6 +307,10 @@ _SHORT_YEAR_BEFORE = regex.compile(r"(?:\d{4}[-–/]|[A-Za-z]|['’])\Z")
 _AFTER_FEET = regex.compile(r"(?<![\p{L}])(?:foot|feet|ft)[- ]?\Z", regex.IGNORECASE)
 _DECADE = regex.compile(r"\A['’]?s(?![\p{L}])")
 _CLOCK = regex.compile(r"\A:\d\d")
+#: Characters after and before a number that the patterns above read (the longest,
+#: "to 1,500.5 - miles", and "feet- " with the letter before it, fit well inside).
+_LOOK = 80
+_LOOK_BEHIND = 12
 
 
 def _read_digits(token: str) -> tuple[set[float], tuple[float, ...]]:
@@ -373,7 +377,10 @@ def _numbers(text: str, *, english: bool = False) -> tuple[list[_Num], list[floa
     while i < len(matches):
         match = matches[i]
         values, parts = _read_digits(match.group())
-        rest = text[match.end():]
+        # what follows and precedes the number, as far as any pattern below looks (a slice
+        # of the whole text per number would make long articles quadratic)
+        rest = text[match.end():match.end() + _LOOK]
+        before = text[max(0, match.start() - _LOOK_BEHIND):match.start()]
         unit = _cjk_unit(rest)
         if unit is not None:
             # a CJK compound: 37만 5,000 / 1억 4천 2백만 / 3億5000万 (standard section rule)
@@ -391,7 +398,7 @@ def _numbers(text: str, *, english: bool = False) -> tuple[list[_Num], list[floa
                         or nxt.start() - end > 1:
                     break
                 j += 1
-                unit = _cjk_unit(text[nxt.end():])
+                unit = _cjk_unit(text[nxt.end():nxt.end() + _LOOK])
                 end = nxt.end() + (unit[2] if unit else 0)
             total += section
             found.append(_Num(text[match.start():end],
@@ -413,12 +420,12 @@ def _numbers(text: str, *, english: bool = False) -> tuple[list[_Num], list[floa
             values |= {v - 12 for v in values if 12 < v <= 24} | {v + 12 for v in values
                                                                   if v < 12}
         if (_CONVERTIBLE.match(rest) or _RANGE_TO_UNIT.match(rest)
-                or _AFTER_FEET.search(text[:match.start()])):
+                or _AFTER_FEET.search(before)):
             optional = True
         if values == {100.0} and _PERCENT_100.match(rest):
             optional = True  # "100 percent certain" is often rendered "absolutely"
         if (len(match.group()) == 2 and values and
-                _SHORT_YEAR_BEFORE.search(text[:match.start()])):
+                _SHORT_YEAR_BEFORE.search(before)):
             values |= {1900 + v for v in values} | {2000 + v for v in values}
         if _DECADE.match(rest) and values and all(v % 10 == 0 for v in values):
             optional = True  # the 1930s -> 30年代, años 30, 20世纪30年代
