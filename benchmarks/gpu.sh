@@ -1,6 +1,9 @@
 #!/usr/bin/env bash
 # Throughput benchmark on a CUDA machine: `summarize bench` at bf16 with larger counts, with
-# the CTranslate2 engine beside the torch one (int8_float16, then float16).
+# the CTranslate2 engine beside the torch one (int8_float16, then float16); then the whole
+# run (`benchmarks/gpu_pipeline.py`: summarize batch in each --overlap mode, articles/s,
+# output tokens/s and the GPU's busy fraction from nvidia-smi). PIPELINE=0 skips that part;
+# PIPELINE_ARTICLES sets its article count (default 1000).
 #
 # Usage, from a fresh checkout on a machine whose Python has torch with CUDA:
 #     bash benchmarks/gpu.sh                 # 2,000 sentences, 100 articles
@@ -84,3 +87,8 @@ for path in sys.argv[1:]:
                   f"{ag['identical']}/{ag['compared']}")
     print(f"results: {path}")
 EOF
+
+if [ "${PIPELINE:-1}" = 1 ]; then
+    "$PYTHON" benchmarks/gpu_pipeline.py --device cuda --dtype bfloat16 \
+        --articles "${PIPELINE_ARTICLES:-1000}" --json "${OUT%.json}-pipeline.json"
+fi

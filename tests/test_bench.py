@@ -178,3 +178,29 @@ def test_importing_bench_imports_no_engine() -> None:
 def test_unknown_backend_is_refused() -> None:
     with pytest.raises(ValueError, match="--backend"):
         bench.run_stage("translate", "x", SENTENCES, new_tokens=2, backends="onnx")
+
+
+def test_the_gpu_pipeline_script_runs_every_mode_on_cpu(tmp_path: Path) -> None:
+    """benchmarks/gpu_pipeline.py (issue 11's GPU figure) dry-runs on CPU with tiny models, so
+    a session with a GPU spends its device time measuring, not debugging the script."""
+    import os
+    import shutil
+    import subprocess
+    import sys
+
+    root = Path(__file__).resolve().parents[1]
+    out = tmp_path / "figures.json"
+    env = {**os.environ, "SUMMARIZE_BENCH_DIR": str(tmp_path / "cache"),
+           "HF_HUB_OFFLINE": "1"}
+    proc = subprocess.run(
+        [sys.executable, str(root / "benchmarks" / "gpu_pipeline.py"), "--device", "cpu",
+         "--dtype", "float32", "--size", "tiny", "--articles", "10", "--modes", "off,full",
+         "--summary-tokens", "4", "--translation-tokens", "4", "--json", str(out)],
+        capture_output=True, text=True, env=env, timeout=600)
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    figures = json.loads(out.read_text("utf-8"))
+    assert [r["mode"] for r in figures["rows"]] == ["off", "full"]
+    assert all(r["ok"] == 10 and r["articles_per_s"] > 0 for r in figures["rows"])
+    assert figures["identical"] == {"full": True}
+    if shutil.which("nvidia-smi") is None:
+        assert figures["rows"][0]["busy_fraction"] is None  # not measured without it

@@ -228,8 +228,9 @@ def _children(pid: int) -> set[int]:
 
 
 @pytest.mark.skipif(not Path("/proc/self/stat").exists(), reason="needs /proc")
+@pytest.mark.parametrize("mode", ["io", "full"])
 def test_sigkill_mid_run_leaves_whole_records_and_no_reader_processes(
-        tmp_path, tiny_bart, tiny_marian):
+        tmp_path, tiny_bart, tiny_marian, mode):
     src, out = tmp_path / "in", tmp_path / "out"
     write_inputs(src, 24)
     toml = tmp_path / "gen.toml"
@@ -238,7 +239,7 @@ def test_sigkill_mid_run_leaves_whole_records_and_no_reader_processes(
     cmd = [sys.executable, "-m", "summarize", "batch", str(src), "--out", str(out),
            "--summarizer", str(tiny_bart), "--translator", str(tiny_marian),
            "--group-size", "2", "--config", str(toml), "--models-dir", str(tmp_path / "m"),
-           "-q"]
+           "--overlap", mode, "-q"]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
                TOKENIZERS_PARALLELISM="false", SUMMARIZE_READ_WORKERS="2")
     env.pop(overlap.SYNC_ENV, None)

@@ -1,0 +1,186 @@
+"""The whole run on a real device: ``summarize batch`` in each ``--overlap`` mode, side by side.
+
+Issue 11's GPU figure: articles/s, output tokens/s and the device's busy fraction of
+``run_batch`` with random-weight models of the published sizes (distilbart-cnn-12-6 BART,
+opus-mt-en-de Marian; :func:`summarize.bench.ensure_model`), every output forced to a fixed
+length (greedy, ``min_new_tokens == max_new_tokens``) so every mode does the same work. The
+inputs are the .txt articles and saved .html pages of ``../shared/data`` (as in
+``benchmarks/overlap.py``), or the shipped sample articles where that folder is absent.
+
+The busy fraction is the mean of ``nvidia-smi``'s ``utilization.gpu`` (the share of time a
+kernel was running), sampled every 100 ms while the engine runs; without ``nvidia-smi`` it
+is not measured (``None``). The records of every mode are compared (times aside).
+
+Usage::
+
+    python benchmarks/gpu_pipeline.py                       # CUDA, bf16, 1,000 articles
+    python benchmarks/gpu_pipeline.py --modes off,auto --articles 400 --json out.json
+    python benchmarks/gpu_pipeline.py --device cpu --size tiny --articles 12   # a dry run
+
+``benchmarks/gpu.sh`` runs it after the stage benchmark.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import shutil
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT))
+sys.path.insert(0, str(Path(__file__).resolve().parent))
+
+from overlap import DATA, HTML, TXT, make_inputs, records_of  # noqa: E402
+
+
+class BusySampler:
+    """Samples ``nvidia-smi``'s GPU utilization in a thread; ``mean`` is None without it."""
+
+    def __init__(self, gpu: int = 0, period_ms: int = 100):
+        self.samples: list[float] = []
+        self._proc: subprocess.Popen[str] | None = None
+        self._thread: threading.Thread | None = None
+        self._cmd = ["nvidia-smi", "--query-gpu=utilization.gpu", "--format=csv,noheader,nounits",
+                     f"--id={gpu}", f"--loop-ms={period_ms}"]
+
+    def start(self) -> None:
+        if shutil.which("nvidia-smi") is None:
+            return
+        self._proc = subprocess.Popen(self._cmd, stdout=subprocess.PIPE, text=True,
+                                      stderr=subprocess.DEVNULL)
+        self._thread = threading.Thread(target=self._read, daemon=True)
+        self._thread.start()
+
+    def _read(self) -> None:
+        assert self._proc is not None and self._proc.stdout is not None
+        for line in self._proc.stdout:
+            try:
+                self.samples.append(float(line.strip()) / 100)
+            except ValueError:
+                pass
+
+    def stop(self) -> float | None:
+        if self._proc is None:
+            return None
+        self._proc.terminate()
+        self._proc.wait()
+        if self._thread is not None:
+            self._thread.join(timeout=2)
+        return sum(self.samples) / len(self.samples) if self.samples else None
+
+
+def write_inputs(folder: Path, n: int, html_share: float) -> None:
+    """The shared data's articles and pages, else the shipped sample articles."""
+    if TXT.is_dir() and HTML.is_dir():
+        make_inputs(folder, n, html_share)
+        return
+    from summarize.bench import write_memory_inputs
+
+    print(f"({DATA} not found: using the shipped sample articles, text only)")
+    write_memory_inputs(folder, n)
+
+
+def run_mode(src: Path, out: Path, mode: str, args: argparse.Namespace, summarizer: str,
+             translator: str) -> dict:
+    """One run_batch in ``mode``; the engine's wall time, busy fraction and stats."""
+    from summarize import engine as engine_module
+    from summarize.pipeline import run_batch
+    from summarize.records import RunConfig
+
+    sampler = BusySampler()
+    spans: list[float] = []
+    real_run = engine_module.Engine.run
+
+    def timed(self, *a, **k):
+        sampler.start()
+        t0 = time.perf_counter()
+        try:
+            return real_run(self, *a, **k)
+        finally:
+            spans.append(time.perf_counter() - t0)
+            spans.append(sampler.stop())
+
+    engine_module.Engine.run = timed
+    try:
+        fixed = {"num_beams": 1}
+        result = run_batch(RunConfig(
+            inputs=(str(src),), out_dir=str(out), summarizer=summarizer, translator=translator,
+            targets=("de",), device=args.device, dtype=args.dtype, overlap=mode,
+            group_size=args.group_size, batch_tokens=args.batch_tokens,
+            summarizer_generation={**fixed, "min_new_tokens": args.summary_tokens,
+                                   "max_new_tokens": args.summary_tokens},
+            translator_generation={**fixed, "min_new_tokens": args.translation_tokens,
+                                   "max_new_tokens": args.translation_tokens}))
+    finally:
+        engine_module.Engine.run = real_run
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    engine_s, busy = spans[0], spans[1]
+    stages = stats["stages"]
+    out_tokens = sum(stages[s]["output_tokens"] or 0 for s in ("summarize", "translate"))
+    return {"mode": mode, "ok": result.n_ok, "failed": result.n_failed,
+            "engine_s": round(engine_s, 2), "articles_per_s": round(result.n_ok / engine_s, 2),
+            "output_tokens_per_s": round(out_tokens / engine_s, 1),
+            "summarize_batches": stages["summarize"]["n_batches"],
+            "translate_batches": stages["translate"]["n_batches"],
+            "busy_fraction": None if busy is None else round(busy, 3),
+            "peak_gpu_mb": stats.get("peak_gpu_mb"), "device": stats.get("device"),
+            "device_name": stats.get("device_name"), "dtype": stats.get("dtype")}
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--articles", type=int, default=1000)
+    parser.add_argument("--html-share", type=float, default=0.2)
+    parser.add_argument("--modes", default="off,io,auto",
+                        help="comma-separated --overlap modes, run in this order")
+    parser.add_argument("--device", default="cuda")
+    parser.add_argument("--dtype", default="bfloat16")
+    parser.add_argument("--size", default="base", choices=("base", "tiny"),
+                        help="published sizes (base) or tiny models for a dry run")
+    parser.add_argument("--summary-tokens", type=int, default=48)
+    parser.add_argument("--translation-tokens", type=int, default=24)
+    parser.add_argument("--group-size", type=int, default=64)
+    parser.add_argument("--batch-tokens", type=int, default=None)
+    parser.add_argument("--json", type=Path, help="write the figures here too")
+    args = parser.parse_args(argv)
+    os.environ.setdefault("HF_HUB_OFFLINE", "1")
+    os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
+    os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+    from summarize.bench import ensure_model
+
+    modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    summarizer = str(ensure_model("bart", args.size))
+    translator = str(ensure_model("marian", args.size))
+    rows = []
+    with tempfile.TemporaryDirectory(prefix="summarize-gpu-pipeline-") as tmp:
+        src = Path(tmp) / "in"
+        write_inputs(src, args.articles, args.html_share)
+        for mode in modes:
+            print(f"-- --overlap {mode} ...", flush=True)
+            row = run_mode(src, Path(tmp) / f"out-{mode}", mode, args, summarizer, translator)
+            rows.append(row)
+            busy = "n/a" if row["busy_fraction"] is None else f"{row['busy_fraction']:.1%}"
+            print(f"{mode:>5}: {row['ok']} ok, engine {row['engine_s']} s, "
+                  f"{row['articles_per_s']} articles/s, {row['output_tokens_per_s']} output "
+                  f"tokens/s, device busy {busy}, peak GPU {row['peak_gpu_mb']} MB "
+                  f"({row['device']}, {row['dtype']})", flush=True)
+        first = records_of(Path(tmp) / f"out-{modes[0]}")
+        same = {mode: records_of(Path(tmp) / f"out-{mode}") == first for mode in modes[1:]}
+    base = rows[0]["engine_s"]
+    for row in rows[1:]:
+        print(f"{row['mode']} is {base / row['engine_s']:.2f}x {rows[0]['mode']}; records "
+              f"identical: {same[row['mode']]}")
+    if args.json:
+        args.json.write_text(json.dumps({"rows": rows, "identical": same}, indent=2), "utf-8")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
