@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from summarize.errors import BatchOutOfMemory, UsageError
+from summarize.errors import ArticleError, BatchOutOfMemory, UsageError, is_library_panic
 
 if TYPE_CHECKING:
     from summarize.backends import Generated
@@ -156,10 +156,13 @@ def run_batched(
             continue
         except UsageError:
             raise
-        except Exception as exc:  # isolate the item that fails; the others carry on
+        except BaseException as exc:  # isolate the item that fails; the others carry on
+            if not isinstance(exc, Exception) and not is_library_panic(exc):
+                raise  # Ctrl-C, exit
             if len(batch) == 1:
                 log.debug("item failed alone: %s", exc, exc_info=True)
-                failures[batch[0]] = exc
+                failures[batch[0]] = (exc if isinstance(exc, Exception)
+                                      else ArticleError(f"library panic: {exc}"))
                 if on_batch is not None:
                     on_batch(1)
                 continue

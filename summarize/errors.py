@@ -43,3 +43,10 @@ class ArticleError(SummarizeError):
 
 class BatchOutOfMemory(Exception):
     """The device ran out of memory on one batch; the caller splits it and retries."""
+
+
+def is_library_panic(exc: BaseException) -> bool:
+    """Whether ``exc`` is a Rust panic from an extension built with pyo3 (tokenizers,
+    sentencex): pyo3 raises it as ``pyo3_runtime.PanicException``, a BaseException, which
+    ``except Exception`` does not catch. It is one input's failure, not the run's."""
+    return type(exc).__name__ == "PanicException" and not isinstance(exc, Exception)

@@ -235,7 +235,13 @@ def _base_lang(lang: str | None) -> str:
 #: Quotation marks hidden from ``sentencex`` (each replaced by U+2019, which it reads as a
 #: plain closing mark): it never splits inside a quotation, but news quotes run over several
 #: sentences, each of which must be translated on its own.
-_QUOTE_MASK = str.maketrans(dict.fromkeys("\"'“”„‟‘‚‛«»‹›＂＇「」『』〝〞〟", "\u2019"))
+_QUOTE_MASK = str.maketrans({
+    **dict.fromkeys("\"'“”„‟‘‚‛«»‹›＂＇「」『』〝〞〟", "\u2019"),
+    # and every non-ASCII space as a plain one (one character for one, so offsets hold):
+    # sentencex 1.0 panics on one before a full stop ("X\u3000.": a Rust slice inside
+    # the character)
+    **dict.fromkeys((chr(c) for c in range(0x80, 0x3001) if chr(c).isspace()), " "),
+})
 #: Sentence-final punctuation of CJK text; a sentence may end there without a space after it.
 _CJK_FINAL = "。！？"
 #: After a CJK sentence end (and its closers), a boundary unless more final punctuation follows.
@@ -365,11 +371,20 @@ def _join_attributions(sentences: list[str], pattern: re.Pattern[str], code: str
 def _sentencex_ends(paragraph: str, code: str) -> list[int] | None:
     """End offsets of the sentences ``sentencex`` finds (the last is ``len(paragraph)``)."""
     masked = paragraph.translate(_QUOTE_MASK)
+    # A library bug must not lose the article (nor stop the run: a Rust panic arrives as
+    # pyo3's PanicException, a BaseException): English rules, else the paragraph whole.
     try:
         pieces = list(_sentencex_segment(code, masked))
-    except Exception:  # a library bug must not lose the article; English rules as fallback
+    except (KeyboardInterrupt, SystemExit):
+        raise
+    except BaseException:
         logger.warning("sentence splitting failed for language %r; using English rules", code)
-        pieces = list(_sentencex_segment(_DEFAULT_LANG, masked))
+        try:
+            pieces = list(_sentencex_segment(_DEFAULT_LANG, masked))
+        except (KeyboardInterrupt, SystemExit):
+            raise
+        except BaseException:
+            return None
     ends = []
     position = 0
     for piece in pieces:

@@ -88,6 +88,27 @@ def test_a_failing_item_fails_alone_and_the_others_keep_their_results():
     assert len(calls) == 9
 
 
+def test_a_library_panic_fails_its_item_alone_but_ctrl_c_is_not_caught():
+    class PanicException(BaseException):  # how pyo3 raises a Rust panic (tokenizers, ...)
+        pass
+
+    def run(batch):
+        if 2 in batch:
+            raise PanicException("index out of bounds")
+        return Generated([str(i) for i in batch], 0, 0, [False] * len(batch))
+
+    out = run_batched(list(range(4)), [1] * 4, TokenBudget(100), run)
+    assert list(out.failures) == [2] and "index out of bounds" in str(out.failures[2])
+    assert isinstance(out.failures[2], Exception)
+    assert out.outputs == ["0", "1", "", "3"]
+
+    def interrupted(batch):
+        raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        run_batched(["a", "b"], [1, 1], TokenBudget(10), interrupted)
+
+
 def test_usage_errors_are_not_isolated():
     def run(batch):
         raise ConfigError("setting refused")

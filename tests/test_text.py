@@ -378,3 +378,28 @@ def test_split_sentences_and_split_long_are_linear_on_one_huge_line():
     assert squash("".join(pieces)) == squash(line)
     assert all(len(p) <= 200 for p in pieces)
     assert elapsed < 5.0, f"took {elapsed:.1f} s"
+
+
+@pytest.mark.parametrize("space", ["\u3000", "\u00a0", "\u2003", "\u202f", "\u205f", "\u1680",
+                                   "\u2028", "\u0085"])
+@pytest.mark.parametrize("lang", ["en", "ja", "ko", "de"])
+def test_a_wide_space_before_a_full_stop_does_not_crash_the_splitter(space, lang):
+    """sentencex panics (a Rust slice inside a character, raised as a BaseException) on any
+    non-ASCII space right before a full stop; the mask hides them, so the text splits."""
+    text = f"X{space}. Second one here. 東京{space}。Third."
+    sentences = split_sentences(text, lang)
+    assert squash("".join(sentences)) == squash(text)
+    assert len(sentences) >= 2
+
+
+def test_a_splitter_panic_keeps_the_paragraph(monkeypatch):
+    from summarize import text as text_module
+
+    class PanicException(BaseException):  # what pyo3 raises for a Rust panic
+        pass
+
+    def panics(lang, text):
+        raise PanicException("end byte index 7 is not a char boundary")
+
+    monkeypatch.setattr(text_module, "_sentencex_segment", panics)
+    assert split_sentences("One. Two.", "en") == ["One. Two."]
