@@ -90,5 +90,6 @@ EOF
 
 if [ "${PIPELINE:-1}" = 1 ]; then
     "$PYTHON" benchmarks/gpu_pipeline.py --device cuda --dtype bfloat16 \
-        --articles "${PIPELINE_ARTICLES:-1000}" --json "${OUT%.json}-pipeline.json"
+        --articles "${PIPELINE_ARTICLES:-1000}" --caches dynamic,static \
+        --json "${OUT%.json}-pipeline.json"
 fi

@@ -15,6 +15,7 @@ Usage::
 
     python benchmarks/gpu_pipeline.py                       # CUDA, bf16, 1,000 articles
     python benchmarks/gpu_pipeline.py --modes off,auto --articles 400 --json out.json
+    python benchmarks/gpu_pipeline.py --modes auto --caches dynamic,static   # static cache
     python benchmarks/gpu_pipeline.py --device cpu --size tiny --articles 12   # a dry run
 
 ``benchmarks/gpu.sh`` runs it after the stage benchmark.
@@ -88,8 +89,9 @@ def write_inputs(folder: Path, n: int, html_share: float) -> None:
 
 
 def run_mode(src: Path, out: Path, mode: str, args: argparse.Namespace, summarizer: str,
-             translator: str) -> dict:
-    """One run_batch in ``mode``; the engine's wall time, busy fraction and stats."""
+             translator: str, cache: str = "dynamic") -> dict:
+    """One run_batch in ``mode`` with the decoder's ``cache`` (``cache_implementation``);
+    the engine's wall time, busy fraction and stats."""
     from summarize import engine as engine_module
     from summarize.pipeline import run_batch
     from summarize.records import RunConfig
@@ -109,7 +111,7 @@ def run_mode(src: Path, out: Path, mode: str, args: argparse.Namespace, summariz
 
     engine_module.Engine.run = timed
     try:
-        fixed = {"num_beams": 1}
+        fixed = {"num_beams": 1, "cache_implementation": cache}
         result = run_batch(RunConfig(
             inputs=(str(src),), out_dir=str(out), summarizer=summarizer, translator=translator,
             targets=("de",), device=args.device, dtype=args.dtype, overlap=mode,
@@ -124,7 +126,7 @@ def run_mode(src: Path, out: Path, mode: str, args: argparse.Namespace, summariz
     engine_s, busy = spans[0], spans[1]
     stages = stats["stages"]
     out_tokens = sum(stages[s]["output_tokens"] or 0 for s in ("summarize", "translate"))
-    return {"mode": mode, "ok": result.n_ok, "failed": result.n_failed,
+    return {"mode": mode, "cache": cache, "ok": result.n_ok, "failed": result.n_failed,
             "engine_s": round(engine_s, 2), "articles_per_s": round(result.n_ok / engine_s, 2),
             "output_tokens_per_s": round(out_tokens / engine_s, 1),
             "summarize_batches": stages["summarize"]["n_batches"],
@@ -148,6 +150,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--translation-tokens", type=int, default=24)
     parser.add_argument("--group-size", type=int, default=64)
     parser.add_argument("--batch-tokens", type=int, default=None)
+    parser.add_argument("--caches", default="dynamic",
+                        help="comma-separated decoder caches to measure (dynamic, static: "
+                             "preallocated, which transformers compiles on CUDA); each "
+                             "cache runs every mode")
+    parser.add_argument("--warmup", type=int, default=16,
+                        help="articles of an untimed first run (0: none)")
     parser.add_argument("--json", type=Path, help="write the figures here too")
     args = parser.parse_args(argv)
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
@@ -156,27 +164,47 @@ def main(argv: list[str] | None = None) -> int:
     from summarize.bench import ensure_model
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
+    caches = [c.strip() for c in args.caches.split(",") if c.strip()]
     summarizer = str(ensure_model("bart", args.size))
     translator = str(ensure_model("marian", args.size))
     rows = []
+    runs = [(mode, cache) for cache in caches for mode in modes]
+    name = {run: run[0] if len(caches) == 1 else f"{run[0]}/{run[1]}" for run in runs}
     with tempfile.TemporaryDirectory(prefix="summarize-gpu-pipeline-") as tmp:
         src = Path(tmp) / "in"
         write_inputs(src, args.articles, args.html_share)
-        for mode in modes:
-            print(f"-- --overlap {mode} ...", flush=True)
-            row = run_mode(src, Path(tmp) / f"out-{mode}", mode, args, summarizer, translator)
+        if args.warmup:  # imports, kernels and allocator warmed before anything is timed
+            warm = Path(tmp) / "warm"
+            write_inputs(warm, args.warmup, args.html_share)
+            print(f"-- warm-up on {args.warmup} articles ...", flush=True)
+            run_mode(warm, Path(tmp) / "out-warm", modes[0], args, summarizer, translator,
+                     caches[0])
+        for mode, cache in runs:
+            print(f"-- --overlap {mode}, {cache} cache ...", flush=True)
+            out = Path(tmp) / f"out-{mode}-{cache}"
+            row = run_mode(src, out, mode, args, summarizer, translator, cache)
             rows.append(row)
             busy = "n/a" if row["busy_fraction"] is None else f"{row['busy_fraction']:.1%}"
-            print(f"{mode:>5}: {row['ok']} ok, engine {row['engine_s']} s, "
+            print(f"{name[mode, cache]:>5}: {row['ok']} ok, engine {row['engine_s']} s, "
                   f"{row['articles_per_s']} articles/s, {row['output_tokens_per_s']} output "
                   f"tokens/s, device busy {busy}, peak GPU {row['peak_gpu_mb']} MB "
                   f"({row['device']}, {row['dtype']})", flush=True)
-        first = records_of(Path(tmp) / f"out-{modes[0]}")
-        same = {mode: records_of(Path(tmp) / f"out-{mode}") == first for mode in modes[1:]}
+        def outputs(run: tuple[str, str]) -> list[dict]:
+            """The records, without the resume key (the cache setting is part of it)."""
+            return [{k: v for k, v in r.items() if k != "key"}
+                    for r in records_of(Path(tmp) / f"out-{run[0]}-{run[1]}")]
+
+        first = outputs(runs[0])
+        same = {}
+        for run in runs[1:]:
+            other = outputs(run)
+            same[name[run]] = [sum(a == b for a, b in zip(first, other, strict=False)),
+                               len(first)]
     base = rows[0]["engine_s"]
-    for row in rows[1:]:
-        print(f"{row['mode']} is {base / row['engine_s']:.2f}x {rows[0]['mode']}; records "
-              f"identical: {same[row['mode']]}")
+    for run, row in zip(runs[1:], rows[1:], strict=True):
+        equal, total = same[name[run]]
+        print(f"{name[run]}: {base / row['engine_s']:.2f}x the speed of {name[runs[0]]}; "
+              f"records identical {equal}/{total}")
     if args.json:
         args.json.write_text(json.dumps({"rows": rows, "identical": same}, indent=2), "utf-8")
     return 0

@@ -192,7 +192,8 @@ def test_interrupted_conversion_is_redone_not_used(tiny_marian, tmp_path):
      ({"diversity_penalty": 0.5}, "diversity_penalty"),
      ({"encoder_no_repeat_ngram_size": 3}, "encoder_no_repeat_ngram_size"),
      ({"do_sample": True, "num_beams": 2}, "do_sample"),
-     ({"typical_p": 0.9}, "typical_p")],
+     ({"typical_p": 0.9}, "typical_p"),
+     ({"cache_implementation": "static"}, "cache_implementation")],
 )
 def test_unsupported_setting_is_refused(tiny_bart, tmp_path, settings, key):
     backend = ct2.load_backend(str(tiny_bart), role="summarizer", models_dir=tmp_path,

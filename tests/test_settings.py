@@ -44,6 +44,10 @@ TOML_CASES = [
     ('translate = "everything"\n', "'translate' = 'everything': expected one of"),
     ('backend = "tensorrt"\n', "'backend' = 'tensorrt': expected one of: torch, ct2"),
     ("[translator]\nprefix = 3\n", "prefix = 3: expected a string"),
+    ('[summarizer]\ncache_implementation = "paged"\n',
+     "cache_implementation = 'paged': expected one of: dynamic, static"),
+    ('backend = "ct2"\n[translator]\ncache_implementation = "static"\n',
+     "[translator] cache_implementation = 'static' is not supported by --backend ct2"),
     ('overlap = "max"\n', "'overlap' = 'max': expected one of: auto, full, io, off"),
     ("read_workers = -2\n", "'read_workers' = -2: expected an integer of at least 0"),
 ]

@@ -50,6 +50,12 @@ GENERATION_KEYS: Mapping[str, type | tuple[type, ...]] = {
     "temperature": (int, float),
     "top_k": int,
     "top_p": (int, float),
+    "cache_implementation": str,
+}
+#: Values a string generation setting may take (``static``: a preallocated key/value cache,
+#: which transformers compiles on CUDA; ``dynamic``: the default).
+GENERATION_CHOICES: Mapping[str, tuple[str, ...]] = {
+    "cache_implementation": ("dynamic", "static"),
 }
 TASK_KEYS: Mapping[str, type | tuple[type, ...]] = {"max_input_tokens": int, "prefix": str}
 

@@ -391,6 +391,10 @@ def translation_options(settings: Mapping[str, Any], defaults: Any) -> dict[str,
         value = getattr(defaults, key, None)
         return fallback if value is None else value
 
+    if settings.get("cache_implementation", "dynamic") != "dynamic":
+        raise ConfigError("generation setting 'cache_implementation' = "
+                          f"{settings['cache_implementation']!r} is not supported by "
+                          "--backend ct2 (it manages its own cache)")
     if settings.get("forced_eos_token_id") is not None:
         raise ConfigError("generation setting 'forced_eos_token_id' is not supported by "
                           "--backend ct2")

@@ -305,6 +305,8 @@ class HFBackend(HFTokenization):
         """Generate one output per text in a single padded batch (see Seq2SeqBackend)."""
         kwargs = dict(settings)
         kwargs.pop("max_length", None)
+        if kwargs.get("cache_implementation") == "dynamic":
+            kwargs.pop("cache_implementation")  # transformers' default
         kwargs["max_new_tokens"] = max(max_new_tokens)
         if plan is not None and plan.forced_bos_token_id is not None:
             kwargs["forced_bos_token_id"] = plan.forced_bos_token_id
