@@ -715,3 +715,36 @@ def test_a_folder_holding_only_a_placeholder_is_empty(monkeypatch, tmp_path):
     result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out)
     assert result.exit_code == 0, result.output
     assert (out / ".gitkeep").read_text() == ""  # never touched
+
+
+class PanicException(BaseException):
+    """How pyo3 extensions (tokenizers, sentencex) raise a Rust panic: not an Exception."""
+
+
+@pytest.mark.parametrize("where", ["summarizer", "translator"])
+def test_a_tokenizer_panic_on_one_article_fails_that_article_alone(tmp_path, where):
+    from tests.fakes import FakeBackend
+
+    class Panicking(FakeBackend):
+        def count_tokens(self, texts, plan=None):
+            if any("PANIC" in t.upper() for t in texts):
+                raise PanicException("byte index 7 is not a char boundary")
+            return super().count_tokens(texts, plan)
+
+    src, out = tmp_path / "in", tmp_path / "out"
+    src.mkdir()
+    for name in ("a", "b", "c"):
+        text = f"Story {name} about the city council. It met on Monday to vote."
+        if name == "b":
+            text += " The word panic appears here."
+        (src / f"{name}.txt").write_text(text, "utf-8")
+    backends = {"summarizer": FakeBackend("summarize"), "translator": FakeBackend("translate")}
+    backends[where] = Panicking("summarize" if where == "summarizer" else "translate")
+    loader = fake_loader(summarizer=backends["summarizer"], translator=backends["translator"])
+    result = run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), translate="both"),
+                       loader=loader)
+    got = records_by_id(out)
+    assert got["a.txt"]["status"] == got["c.txt"]["status"] == "ok"
+    assert got["b.txt"]["status"] == "error" and "char boundary" in got["b.txt"]["error"]
+    assert "\n" not in got["b.txt"]["error"]
+    assert (result.n_ok, result.n_failed) == (2, 1)
