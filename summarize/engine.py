@@ -9,15 +9,16 @@ count, and a kill loses at most the groups in flight.
 By default the stages overlap (:mod:`summarize.overlap`, ``RunConfig.overlap``): worker
 processes read and extract the next files while the model works, the groups form in a
 reading thread, and a writing thread writes each finished group while the model starts the
-next one. On an accelerator (or with ``overlap="full"``) the model work is two stages as
-well: the calling thread summarizes group N+1 while a translating thread translates group N
-and builds its records (review included), so the device always has a batch queued from one
-of them while the other does its CPU work (splitting, tokenizing, decoding, review). Both
-models stay loaded; one model runs one call at a time (:class:`~summarize.process.
-ModelLocks`). Ctrl-C stops both after their current batch. The groups grow from
-``FIRST_GROUP`` articles to ``group_size``, so the device starts after a few articles are
-read. ``overlap="off"`` (or ``SUMMARIZE_SYNC=1``, or ``Engine(..., overlap=False)``) runs
-the stages in turn, one group at a time: the same records, slower.
+next one. On CUDA (not CPU or MPS by default; ``overlap="full"`` forces it) the model work
+is two stages as well: the calling thread summarizes group N+1 while a translating thread
+translates group N and builds its records (review included), so the device always has a
+batch queued from one of them while the other does its CPU work (splitting, tokenizing,
+decoding, review). Both models stay loaded; one model runs one call at a time
+(:class:`~summarize.process.ModelLocks`). Ctrl-C stops both after their current batch.
+The groups grow from ``FIRST_GROUP`` articles to ``group_size``, so the device starts
+after a few articles are read. ``overlap="off"`` (or ``SUMMARIZE_SYNC=1``, or
+``Engine(..., overlap=False)``) runs the stages in turn, one group at a time: the same
+records, slower.
 """
 
 from __future__ import annotations
@@ -257,8 +258,9 @@ class Engine:
                 or type(self)._records is not Engine._records:
             return False
         self._ensure_models()
-        if self.mode == "auto" and str(self.models.device or "cpu").startswith("cpu"):
-            return False
+        device = str(self.models.device or "cpu")
+        if self.mode == "auto" and device.startswith(("cpu", "mps")):
+            return False  # the model owns the CPU cores; MPS runs one thread's work at a time
         self.finishing = GroupProcessor(self.config, self.models, StatsCollector(),
                                         self._advance, self.reporter.add_work,
                                         self.processor.locks)

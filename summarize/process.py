@@ -153,17 +153,22 @@ class ModelLocks:
     """What lets two threads share one run's models (the engine summarizes one group while
     it translates the previous one): a model runs one call at a time (a tokenizer and a
     model's state are not shared mid-call), and translations are routed under one lock
-    (routing may load a model and evict another)."""
+    (routing may load a model and evict another). On MPS every model shares one lock:
+    PyTorch's MPS backend crashes when two threads run operations at once
+    (pytorch/pytorch#197805), so there only the CPU work of one stage overlaps the other's
+    model call."""
 
     def __init__(self) -> None:
         self.translation = threading.RLock()
         self._guard = threading.Lock()
-        self._by_model: dict[int, threading.Lock] = {}
+        self._by_model: dict[Any, threading.Lock] = {}
 
     def model(self, backend: Any) -> threading.Lock:
-        """The lock of one loaded model."""
+        """The lock of one loaded model (the device's, on MPS)."""
+        device = str(getattr(getattr(backend, "info", None), "device", "") or "")
+        key: Any = "mps" if device.startswith("mps") else id(backend)
         with self._guard:
-            return self._by_model.setdefault(id(backend), threading.Lock())
+            return self._by_model.setdefault(key, threading.Lock())
 
 
 class GroupProcessor:

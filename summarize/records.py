@@ -482,8 +482,9 @@ class RunConfig:
             None: 1 where GPUs exist, else 0.
         overlap: How the local engine's stages overlap: "auto" (reading and writing run
             beside the model; the translations of one group run while the next group is
-            summarized when the models are on an accelerator), "full" (that pipelining on
-            CPU too), "io" (reading and writing only) or "off" (one stage after another).
+            summarized when the models are on a CUDA GPU or another non-CPU, non-MPS
+            device), "full" (that pipelining on CPU and MPS too), "io" (reading and
+            writing only) or "off" (one stage after another).
         read_workers: Worker processes that read and extract the inputs ahead of the model
             (0: a thread of the run); None: one per core, at most 16.
         debug: Show tracebacks.

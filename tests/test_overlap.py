@@ -274,3 +274,44 @@ def test_sigkill_mid_run_leaves_whole_records_and_no_reader_processes(
     done = {json.loads(line)["id"] for line in lines}
     assert stats["articles"]["resumed"] == len(done - {"empty.txt"})
     assert len(records(out)) == 25
+
+
+def test_models_on_mps_share_one_lock_and_auto_does_not_pipeline_there(tmp_path):
+    """PyTorch's MPS backend crashes when two threads run operations at once, so every
+    model on MPS takes the same lock, and ``auto`` keeps the stages in one thread there."""
+    from dataclasses import replace
+
+    from summarize.process import ModelLocks
+
+    class OnMPS(FakeBackend):
+        def __init__(self, kind):
+            super().__init__(kind)
+            self.info = replace(self.info, device="mps")
+
+    locks = ModelLocks()
+    a, b, c = OnMPS("summarize"), OnMPS("translate"), FakeBackend("translate")
+    assert locks.model(a) is locks.model(b)
+    assert locks.model(c) is not locks.model(a) and locks.model(c) is locks.model(c)
+
+    src = tmp_path / "in"
+    write_inputs(src, 6)
+    threads = set()
+    real = engine_module.Engine._finish_job
+
+    def spy(self, job, writer):
+        threads.add(threading.current_thread().name)
+        return real(self, job, writer)
+
+    engine_module.Engine._finish_job = spy
+    try:
+        for mode, pipelined in (("auto", False), ("full", True)):
+            threads.clear()
+            result = run_batch(
+                RunConfig(inputs=(str(src),), out_dir=str(tmp_path / mode), group_size=2,
+                          overlap=mode),
+                loader=fake_loader(summarizer=OnMPS("summarize"),
+                                   translator=OnMPS("translate")))
+            assert result.n_ok == 6
+            assert bool(threads) is pipelined, mode
+    finally:
+        engine_module.Engine._finish_job = real
