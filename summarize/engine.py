@@ -14,7 +14,7 @@ is two stages as well: the calling thread summarizes group N+1 while a translati
 translates group N and builds its records (review included), so the device always has a
 batch queued from one of them while the other does its CPU work (splitting, tokenizing,
 decoding, review). Both models stay loaded; one model runs one call at a time
-(:class:`~summarize.process.ModelLocks`). Ctrl-C stops both after their current batch.
+(:class:`~summarize.loading.ModelLocks`). Ctrl-C stops both after their current batch.
 The groups grow from ``FIRST_GROUP`` articles to ``group_size``, so the device starts
 after a few articles are read. ``overlap="off"`` (or ``SUMMARIZE_SYNC=1``, or
 ``Engine(..., overlap=False)``) runs the stages in turn, one group at a time: the same
@@ -59,8 +59,9 @@ from summarize.writers import RecordState, ResultsLog, page_path, write_article_
 log = logging.getLogger(__name__)
 
 #: Files handed to the reader processes ahead of the run, in groups (``group_size`` files
-#: each): with the formed group waiting and the two groups the writer may hold, memory
-#: holds about five groups whatever the input count.
+#: each). With the formed group waiting, the one the model works on and those the writer
+#: holds, memory holds about six groups whatever the input count (about eight when the
+#: translations run in their own thread: one more waiting for it and the one it works on).
 FILES_AHEAD = 1
 
 #: The first group's size; each next group doubles up to ``group_size``, so the model starts
@@ -214,6 +215,7 @@ class Engine:
                                               pool), groups, "summarize-reader")
         writer = Writer(self._write_job, maxsize=2)
         finisher: Writer | None = None  # the translating thread, once pipelining is on
+        aborting = False  # a second Ctrl-C or an exit: it wins over the threads' errors
         try:
             try:
                 try:
@@ -236,12 +238,18 @@ class Engine:
                         else:
                             records = self._records(group.pending, group.failed)
                             writer.put((records, group.n_resumed))
+                except BaseException as exc:
+                    if not isinstance(exc, Exception):
+                        aborting = True
+                        self.stop.set()  # the translating thread stops after its batch
+                    raise
                 finally:
                     groups.close()
                     if finisher is not None:
-                        finisher.close()  # translates what is summarized, unless stopped
+                        # translates what is summarized, unless stopped
+                        finisher.close(raise_error=not aborting)
             finally:
-                writer.close()  # what is finished is written, even on Ctrl-C
+                writer.close(raise_error=not aborting)  # what is finished is written
                 if self.finishing is not None:
                     self.collector.merge(self.finishing.collector)
                     self.finishing.collector = StatsCollector()
@@ -262,8 +270,7 @@ class Engine:
         if self.mode == "auto" and device.startswith(("cpu", "mps")):
             return False  # the model owns the CPU cores; MPS runs one thread's work at a time
         self.finishing = GroupProcessor(self.config, self.models, StatsCollector(),
-                                        self._advance, self.reporter.add_work,
-                                        self.processor.locks)
+                                        self._advance, self.reporter.add_work)
         return True
 
     def _finish_job(self, job: tuple[Any, _Group], writer: Writer) -> None:

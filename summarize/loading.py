@@ -9,6 +9,7 @@ Python API may supply backends of its own (``backends=``); they go through the s
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable, Mapping
@@ -30,6 +31,29 @@ DEFAULT_BATCH_TOKENS = {"cpu": 8192, "cuda": 65536, "mps": 16384}
 #: (``("summarizer",)``: routed translators, such as a pivot's into English, still load on
 #: first use; ``("translators",)``: no summarizer).
 ROLES = ("summarizer", "translators")
+
+
+class ModelLocks:
+    """What lets two threads share one run's models (the engine summarizes one group while
+    it translates the previous one): a model runs one call at a time (a tokenizer and a
+    model's state are not shared mid-call), translations are routed under one lock
+    (routing may load a model and evict another), and a model is closed only under its
+    own lock (never while the other thread runs it). On MPS every model shares one lock:
+    PyTorch's MPS backend crashes when two threads run operations at once
+    (pytorch/pytorch#197805), so there only the CPU work of one stage overlaps the other's
+    model call."""
+
+    def __init__(self) -> None:
+        self.translation = threading.RLock()
+        self._guard = threading.Lock()
+        self._by_model: dict[Any, threading.Lock] = {}
+
+    def model(self, backend: Any) -> threading.Lock:
+        """The lock of one loaded model (the device's, on MPS)."""
+        device = str(getattr(getattr(backend, "info", None), "device", "") or "")
+        key: Any = "mps" if device.startswith("mps") else id(backend)
+        with self._guard:
+            return self._by_model.setdefault(key, threading.Lock())
 
 
 @dataclass
@@ -67,6 +91,7 @@ class LoadedModels:
     _pool: OrderedDict[str, Seq2SeqBackend] = field(default_factory=OrderedDict)
     _tasks: dict[tuple[str, str], Translator] = field(default_factory=dict)
     _failed: dict[str, UsageError] = field(default_factory=dict)
+    locks: ModelLocks = field(default_factory=ModelLocks, repr=False, compare=False)
 
     @property
     def device(self) -> str | None:
@@ -135,7 +160,8 @@ class LoadedModels:
         while len(self._pool) >= max(1, self.max_loaded - 1 - len(self.translators)):
             old, backend = self._pool.popitem(last=False)
             self._tasks = {k: v for k, v in self._tasks.items() if k[0] != old}
-            backend.close()
+            with self.locks.model(backend):  # waits for a call the other thread runs on it
+                backend.close()
         assert self.load_backend is not None
         t0 = time.perf_counter()
         try:

@@ -333,12 +333,14 @@ class Writer:
         self.check()
         self._queue.put(job)
 
-    def close(self) -> None:
-        """Write what is queued, stop the thread, and raise its error if it had one."""
+    def close(self, raise_error: bool = True) -> None:
+        """Run what is queued, stop the thread, and raise its error if it had one (unless
+        ``raise_error`` is False: the caller is already raising something that wins)."""
         if self._thread.is_alive():
             self._queue.put(_STOP)
             self._thread.join()
-        self.check()
+        if raise_error:
+            self.check()
 
 
 _STOP = object()

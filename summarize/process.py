@@ -16,7 +16,6 @@ runs them in the replicas of two stages, the state travelling between them as JS
 
 from __future__ import annotations
 
-import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
@@ -149,28 +148,6 @@ class GroupState:
                    **lists)
 
 
-class ModelLocks:
-    """What lets two threads share one run's models (the engine summarizes one group while
-    it translates the previous one): a model runs one call at a time (a tokenizer and a
-    model's state are not shared mid-call), and translations are routed under one lock
-    (routing may load a model and evict another). On MPS every model shares one lock:
-    PyTorch's MPS backend crashes when two threads run operations at once
-    (pytorch/pytorch#197805), so there only the CPU work of one stage overlaps the other's
-    model call."""
-
-    def __init__(self) -> None:
-        self.translation = threading.RLock()
-        self._guard = threading.Lock()
-        self._by_model: dict[Any, threading.Lock] = {}
-
-    def model(self, backend: Any) -> threading.Lock:
-        """The lock of one loaded model (the device's, on MPS)."""
-        device = str(getattr(getattr(backend, "info", None), "device", "") or "")
-        key: Any = "mps" if device.startswith("mps") else id(backend)
-        with self._guard:
-            return self._by_model.setdefault(key, threading.Lock())
-
-
 class GroupProcessor:
     """Summarizes and translates groups of articles with loaded models.
 
@@ -180,15 +157,15 @@ class GroupProcessor:
         collector: Accumulates stage seconds and batch statistics.
         on_batch: Called with (stage, items) after each batch; may raise Interrupted.
         on_work: Called with (stage, items) when work is queued (progress totals).
-        locks: Shared with another processor of the same models that runs in another
-            thread; None: locks of its own.
+
+    Two processors of the same models may run in two threads: they share the models'
+    :class:`~summarize.loading.ModelLocks`.
     """
 
     def __init__(self, config: RunConfig, models: LoadedModels, collector: StatsCollector,
                  on_batch: Callable[[str, int], None] | None = None,
-                 on_work: Callable[[str, int], None] | None = None,
-                 locks: ModelLocks | None = None):
-        self.locks = locks or ModelLocks()
+                 on_work: Callable[[str, int], None] | None = None):
+        self.locks = models.locks
         self.config = config
         self.models = models
         self.collector = collector
@@ -250,15 +227,15 @@ class GroupProcessor:
                     routes[i]["summary"] = f"pivot:en ({model})"
             todo = [i for i in range(n) if errors[i] is None]
             stats = self.collector.batches["summarize"]
-            t0 = time.perf_counter()
-            try:
-                with self.locks.model(models.summarizer.backend):
+            with self.locks.model(models.summarizer.backend):
+                t0 = time.perf_counter()  # not counting a wait for the other stage
+                try:
                     results = models.summarizer.summarize_many(
                         [inputs[i] for i in todo], stats, self._on_batch("summarize"),
                         self._on_work("summarize"), langs=[summary_langs[i] for i in todo])
-            finally:  # an interrupted stage still counts the time it spent
-                spent = time.perf_counter() - t0
-                self.collector.stage_s["summarize"] += spent
+                finally:  # an interrupted stage still counts the time it spent
+                    spent = time.perf_counter() - t0
+                    self.collector.stage_s["summarize"] += spent
             for i, res, part in zip(todo, results,
                                     _shares([r.input_tokens for r in results], spent),
                                     strict=True):
@@ -370,35 +347,40 @@ class GroupProcessor:
             ``{article index: (translation, model id or "copy", the task's result, or None
             for a copy)}`` for the jobs that worked.
         """
-        with self.locks.translation:
-            return self._translate_locked(jobs, target, errors, share)
-
-    def _translate_locked(self, jobs: list[tuple[int, str, str]], target: str,
-                          errors: list[Exception | None], share: dict[str, list[float]],
-                          ) -> dict[int, tuple[str, str, TranslationResult | None]]:
         assert self.models is not None
         out: dict[int, tuple[str, str, TranslationResult | None]] = {}
-        by_model: dict[str, tuple[Any, list[tuple[int, str, str]]]] = {}
-        for i, text, source in jobs:
-            if same_language(source, target):
-                out[i] = (text, "copy", None)
-                continue
-            try:
-                task, model = self.models.translation_task(source, target)
-            except UsageError as exc:
-                errors[i] = errors[i] or ArticleError(_uncovered(source, target, exc))
-                continue
-            by_model.setdefault(model, (task, []))[1].append((i, text, source))
+        by_model: dict[str, list[tuple[int, str, str]]] = {}
+        with self.locks.translation:  # routing may load a model and evict another
+            for i, text, source in jobs:
+                if same_language(source, target):
+                    out[i] = (text, "copy", None)
+                    continue
+                try:
+                    _, model = self.models.translation_task(source, target)
+                except UsageError as exc:
+                    errors[i] = errors[i] or ArticleError(_uncovered(source, target, exc))
+                    continue
+                by_model.setdefault(model, []).append((i, text, source))
         stats = self.collector.batches["translate"]
-        for model, (task, items) in by_model.items():
+        for model, items in by_model.items():
+            with self.locks.translation:
+                # routed again: routing a later pair may have evicted this model
+                try:
+                    task, _ = self.models.translation_task(items[0][2], target)
+                except UsageError as exc:
+                    for i, _, source in items:
+                        errors[i] = errors[i] or ArticleError(_uncovered(source, target, exc))
+                    continue
+                lock = self.locks.model(task.backend)
+                lock.acquire()  # before the routing lock goes: no one evicts it meanwhile
             t0 = time.perf_counter()
             try:
-                with self.locks.model(task.backend):
-                    results = task.translate_many(
-                        [text for _, text, _ in items], stats, self._on_batch("translate"),
-                        self._on_work("translate"), source_langs=[src for _, _, src in items])
+                results = task.translate_many(
+                    [text for _, text, _ in items], stats, self._on_batch("translate"),
+                    self._on_work("translate"), source_langs=[src for _, _, src in items])
             finally:  # an interrupted stage still counts the time it spent
                 spent = time.perf_counter() - t0
+                lock.release()
                 self.collector.stage_s["translate"] += spent
             parts = _shares([r.input_tokens for r in results], spent)
             for (i, _, source), res, seconds in zip(items, results, parts, strict=True):

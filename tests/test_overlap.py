@@ -281,7 +281,7 @@ def test_models_on_mps_share_one_lock_and_auto_does_not_pipeline_there(tmp_path)
     model on MPS takes the same lock, and ``auto`` keeps the stages in one thread there."""
     from dataclasses import replace
 
-    from summarize.process import ModelLocks
+    from summarize.loading import ModelLocks
 
     class OnMPS(FakeBackend):
         def __init__(self, kind):
