@@ -56,9 +56,9 @@ import ray.data
 import ray.util.scheduling_strategies
 
 from summarize import errors
-from summarize.engine import Engine
+from summarize.engine import Engine, group_limit
 from summarize.errors import SummarizeError, UsageError
-from summarize.inputs import SourceFile, read_file
+from summarize.inputs import SourceFile
 from summarize.process import (
     GroupProcessor,
     GroupState,
@@ -489,12 +489,11 @@ def _record(data: dict[str, Any]) -> ArticleResult:
 class _Fed:
     """What the reading formed since the previous group: a group to send (``pending``,
     ``--dedupe`` leaders only), and what the driver handles itself (failures, resumed
-    articles, finished input files, copies of texts already done)."""
+    articles, copies of texts already done)."""
 
     pending: list[Pending] = field(default_factory=list)
     failed: list[InputFailure] = field(default_factory=list)
     n_resumed: int = 0
-    files_read: int = 0
     copies: list[tuple[Pending, ArticleResult]] = field(default_factory=list)
     counted: int = 0  # articles toward the group size, as the local engine counts them
 
@@ -538,28 +537,22 @@ class RayEngine(Engine):
         """Read the inputs into groups as the local engine forms them (resumed articles
         left out)."""
         fed = _Fed(failed=list(failures))
-        for src in files:
-            t0 = time.perf_counter()
-            for item in read_file(src, self.config.max_bytes):
-                spent = time.perf_counter() - t0
-                self.collector.stage_s["read"] += spent
-                self.collector.n_read += 1
-                ready = self._admit(item, spent, fingerprint, existing)  # as the local engine
-                if ready is None:
-                    fed.n_resumed += 1
-                elif isinstance(ready, InputFailure):
-                    fed.failed.append(ready)
-                else:
-                    fed.counted += 1
-                    self._route(ready, fed)
-                if fed.counted + len(fed.failed) >= self.config.group_size:
-                    yield fed
-                    fed = _Fed()
-                if self._closing.is_set() or self.stop.is_set():
-                    return
-                t0 = time.perf_counter()
-            self.collector.stage_s["read"] += time.perf_counter() - t0
-            fed.files_read += 1
+        n_groups = 0
+        for item, spent in self._items(files):
+            ready = self._admit(item, spent, fingerprint, existing)  # as the local engine
+            if ready is None:
+                fed.n_resumed += 1
+            elif isinstance(ready, InputFailure):
+                fed.failed.append(ready)
+            else:
+                fed.counted += 1
+                self._route(ready, fed)
+            if fed.counted + len(fed.failed) >= group_limit(n_groups, self.config.group_size):
+                yield fed
+                fed = _Fed()
+                n_groups += 1
+            if self._closing.is_set() or self.stop.is_set():
+                return
         yield fed
 
     def _route(self, item: Pending, fed: _Fed) -> None:
@@ -584,8 +577,6 @@ class RayEngine(Engine):
         """The driver's share of a formed group: counts, progress, failure records, copies."""
         self.tally.n_ok += fed.n_resumed
         self.tally.n_resumed += fed.n_resumed
-        if fed.files_read:
-            self.reporter.advance("read", fed.files_read)
         self._write([failure_record(f) for f in fed.failed]
                     + [_copy_of(item, leader) for item, leader in fed.copies])
 
