@@ -122,7 +122,7 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         tally = engine.tally
         if tally.n_failed or tally.n_ok:
             results.compact()
-        failures = [Failure(f.id, f.source, f.error) for f in tally.failures]
+        failures: list[Failure] = list(tally.failures)
         counts = ArticleCounts(total=tally.n_ok + tally.n_failed, ok=tally.n_ok,
                                failed=tally.n_failed, skipped=len(skipped),
                                resumed=tally.n_resumed)

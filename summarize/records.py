@@ -229,13 +229,9 @@ class ArticleCounts:
     resumed: int = 0
 
 
-@dataclass(frozen=True)
-class Failure:
-    """An article or file that failed, as the run lists it."""
-
-    id: str
-    source: str
-    error: str
+#: An article or file that failed, as the run lists it (stats.json ``failures``): the same
+#: record as the engine's :class:`InputFailure`.
+Failure = InputFailure
 
 
 @dataclass(frozen=True)
