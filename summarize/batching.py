@@ -70,6 +70,15 @@ class BatchStats:
     n_failure_splits: int = 0
     batch_sizes: list[int] = field(default_factory=list)
 
+    def add(self, other: BatchStats) -> None:
+        """Add ``other``'s counts: another thread's or replica's share of the same stage."""
+        self.n_batches += other.n_batches
+        self.input_tokens += other.input_tokens
+        self.output_tokens += other.output_tokens
+        self.n_oom_splits += other.n_oom_splits
+        self.n_failure_splits += other.n_failure_splits
+        self.batch_sizes.extend(other.batch_sizes)
+
 
 @dataclass
 class TokenBudget:

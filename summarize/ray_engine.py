@@ -56,6 +56,7 @@ import ray.data
 import ray.util.scheduling_strategies
 
 from summarize import errors
+from summarize.batching import BatchStats
 from summarize.engine import Engine, group_limit
 from summarize.errors import SummarizeError, UsageError
 from summarize.inputs import SourceFile
@@ -765,11 +766,7 @@ class RayEngine(Engine):
         for name, seconds in fig["stage_s"].items():
             c.stage_s[name] += seconds
         for name, bs in fig["batches"].items():
-            mine = c.batches[name]
-            for attr in ("n_batches", "input_tokens", "output_tokens", "n_oom_splits",
-                         "n_failure_splits"):
-                setattr(mine, attr, getattr(mine, attr) + bs.get(attr, 0))
-            mine.batch_sizes.extend(bs.get("batch_sizes", []))
+            c.batches[name].add(BatchStats(**bs))  # asdict() of the replica's
         self.tally.generate_calls += fig["done"].get("calls", 0)
         for name in STAGES:
             if fig["work"].get(name):

@@ -81,13 +81,7 @@ class StatsCollector:
         for stage, seconds in other.stage_s.items():
             self.stage_s[stage] = self.stage_s.get(stage, 0.0) + seconds
         for stage, theirs in other.batches.items():
-            mine = self.batches.setdefault(stage, BatchStats())
-            mine.n_batches += theirs.n_batches
-            mine.input_tokens += theirs.input_tokens
-            mine.output_tokens += theirs.output_tokens
-            mine.n_oom_splits += theirs.n_oom_splits
-            mine.n_failure_splits += theirs.n_failure_splits
-            mine.batch_sizes.extend(theirs.batch_sizes)
+            self.batches.setdefault(stage, BatchStats()).add(theirs)
         self.n_read += other.n_read
         self.import_s += other.import_s
         self.replicas.extend(other.replicas)
