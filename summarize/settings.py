@@ -18,7 +18,7 @@ from dataclasses import fields, replace
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import GENERATION_CHOICES, GENERATION_KEYS, TASK_KEYS
+from summarize.backends import GENERATION_CHOICES, GENERATION_KEYS, TASK_KEYS, ct2_unsupported
 from summarize.errors import ConfigError, UnsupportedLanguageError, UsageError
 from summarize.languages import normalize_lang
 from summarize.records import RunConfig
@@ -248,12 +248,12 @@ def validate_config(config: RunConfig) -> RunConfig:
         raise _bad("gpus_per_replica", gpus, "a number of GPUs from 0 to 64 (0.5 shares one)")
     summarizer_settings = _check_generation("summarizer", config.summarizer_generation)
     translator_settings = _check_generation("translator", config.translator_generation)
-    for table, values in (("summarizer", summarizer_settings),
-                          ("translator", translator_settings)):
-        if config.backend == "ct2" and values.get("cache_implementation", "dynamic") != "dynamic":
-            raise ConfigError(f"[{table}] cache_implementation = "
-                              f"{values['cache_implementation']!r} is not supported by "
-                              "--backend ct2 (it manages its own cache)")
+    if config.backend == "ct2":  # what CTranslate2 cannot honour, before any model loads
+        for table, values in (("summarizer", summarizer_settings),
+                              ("translator", translator_settings)):
+            problem = ct2_unsupported({k: v for k, v in values.items() if k not in TASK_KEYS})
+            if problem:
+                raise ConfigError(f"[{table}] {problem}")
     if not config.summarize and config.translate in ("summary", "both"):
         raise UsageError("--no-summary needs --translate article or none (nothing to translate)")
     if not config.summarize and config.translate == "none":

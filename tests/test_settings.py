@@ -48,6 +48,9 @@ TOML_CASES = [
      "cache_implementation = 'paged': expected one of: dynamic, static"),
     ('backend = "ct2"\n[translator]\ncache_implementation = "static"\n',
      "[translator] cache_implementation = 'static' is not supported by --backend ct2"),
+    ('backend = "ct2"\n[summarizer]\nnum_beams = 4\nnum_beam_groups = 2\n',
+     "[summarizer] generation setting 'num_beam_groups' (diverse beam search) is not "
+     "supported by --backend ct2"),
     ('overlap = "max"\n', "'overlap' = 'max': expected one of: auto, full, io, off"),
     ("read_workers = -2\n", "'read_workers' = -2: expected an integer of at least 0"),
 ]

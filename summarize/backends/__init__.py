@@ -60,6 +60,47 @@ GENERATION_CHOICES: Mapping[str, tuple[str, ...]] = {
 TASK_KEYS: Mapping[str, type | tuple[type, ...]] = {"max_input_tokens": int, "prefix": str}
 
 
+def setting(settings: Mapping[str, Any], defaults: Any, key: str, fallback: Any) -> Any:
+    """A generation setting: the task's, else the model's generation config's (``defaults``,
+    as transformers' ``generate`` applies it), else ``fallback``."""
+    if key in settings:
+        return settings[key]
+    value = getattr(defaults, key, None)
+    return fallback if value is None else value
+
+
+def ct2_unsupported(settings: Mapping[str, Any], defaults: Any = None) -> str | None:
+    """Why CTranslate2 cannot honour these generation settings, or None.
+
+    The settings check (before any model loads) passes the user's settings alone; the ct2
+    backend passes the model's generation config as ``defaults`` too. No import of the
+    engine: it is the same rule in both places.
+    """
+    unknown = [k for k in settings if k not in GENERATION_KEYS and k != "forced_eos_token_id"]
+    if unknown:
+        return f"generation setting '{unknown[0]}' is not supported by --backend ct2"
+
+    def get(key: str, fallback: Any) -> Any:
+        return setting(settings, defaults, key, fallback)
+
+    if settings.get("cache_implementation", "dynamic") != "dynamic":
+        return (f"cache_implementation = {settings['cache_implementation']!r} is not "
+                "supported by --backend ct2 (it manages its own cache)")
+    if settings.get("forced_eos_token_id") is not None:
+        return "generation setting 'forced_eos_token_id' is not supported by --backend ct2"
+    if get("num_beam_groups", 1) > 1 or get("diversity_penalty", 0.0):
+        key = "num_beam_groups" if get("num_beam_groups", 1) > 1 else "diversity_penalty"
+        return (f"generation setting '{key}' (diverse beam search) is not supported by "
+                "--backend ct2")
+    if get("encoder_no_repeat_ngram_size", 0):
+        return ("generation setting 'encoder_no_repeat_ngram_size' is not supported by "
+                "--backend ct2")
+    if get("do_sample", False) and int(get("num_beams", 1)) > 1:
+        return ("generation setting 'do_sample' with num_beams > 1 (beam sampling) is not "
+                "supported by --backend ct2")
+    return None
+
+
 @dataclass(frozen=True)
 class BackendInfo:
     """What stats.json and the report record about a loaded model and where it runs.

@@ -43,12 +43,13 @@ except ImportError as exc:  # loading.py turns this into a one-line usage messag
     ) from exc
 
 from summarize.backends import (
-    GENERATION_KEYS,
     BackendInfo,
     BatchOutOfMemory,
     Generated,
     Task,
     TaskDefaults,
+    ct2_unsupported,
+    setting,
 )
 from summarize.backends.hf import (
     HFTokenization,
@@ -381,30 +382,13 @@ def translation_options(settings: Mapping[str, Any], defaults: Any) -> dict[str,
     Raises:
         ConfigError: A setting CTranslate2 cannot honour (the message names the key).
     """
-    unknown = [k for k in settings if k not in GENERATION_KEYS and k != "forced_eos_token_id"]
-    if unknown:
-        raise ConfigError(f"generation setting '{unknown[0]}' is not supported by --backend ct2")
+    problem = ct2_unsupported(settings, defaults)
+    if problem:
+        raise ConfigError(problem)
 
     def get(key: str, fallback: Any) -> Any:
-        if key in settings:
-            return settings[key]
-        value = getattr(defaults, key, None)
-        return fallback if value is None else value
+        return setting(settings, defaults, key, fallback)
 
-    if settings.get("cache_implementation", "dynamic") != "dynamic":
-        raise ConfigError("generation setting 'cache_implementation' = "
-                          f"{settings['cache_implementation']!r} is not supported by "
-                          "--backend ct2 (it manages its own cache)")
-    if settings.get("forced_eos_token_id") is not None:
-        raise ConfigError("generation setting 'forced_eos_token_id' is not supported by "
-                          "--backend ct2")
-    if get("num_beam_groups", 1) > 1 or get("diversity_penalty", 0.0):
-        key = "num_beam_groups" if get("num_beam_groups", 1) > 1 else "diversity_penalty"
-        raise ConfigError(f"generation setting '{key}' (diverse beam search) is not "
-                          "supported by --backend ct2")
-    if get("encoder_no_repeat_ngram_size", 0):
-        raise ConfigError("generation setting 'encoder_no_repeat_ngram_size' is not "
-                          "supported by --backend ct2")
     beams = int(get("num_beams", 1))
     min_new = int(get("min_new_tokens", 0) or 0)
     min_length = int(get("min_length", 0) or 0)  # counts the decoder start token
@@ -420,9 +404,6 @@ def translation_options(settings: Mapping[str, Any], defaults: Any) -> dict[str,
         "patience": 1.0,
     }
     if get("do_sample", False):
-        if beams > 1:
-            raise ConfigError("generation setting 'do_sample' with num_beams > 1 (beam "
-                              "sampling) is not supported by --backend ct2")
         options["sampling_topk"] = int(get("top_k", 50) or 0)
         options["sampling_topp"] = float(get("top_p", 1.0))
         options["sampling_temperature"] = float(get("temperature", 1.0))
