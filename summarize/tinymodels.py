@@ -48,6 +48,14 @@ def _train_spm(vocab_size: int = 160) -> bytes:
     return buf.getvalue()
 
 
+#: The layer shape of every tiny BART-like test model (Marian, BART, Pegasus, LED): one
+#: 16-wide layer each side, two heads.
+TINY_LAYERS: dict[str, int] = {
+    "d_model": 16, "encoder_layers": 1, "decoder_layers": 1, "encoder_attention_heads": 2,
+    "decoder_attention_heads": 2, "encoder_ffn_dim": 32, "decoder_ffn_dim": 32,
+}
+
+
 def build_marian(path: Path, *, targets: tuple[str, ...] = (), seed: int = 0) -> Path:
     """A tiny Marian (opus-mt style) translator; ``targets`` adds ``>>xxx<<`` tokens."""
     import sentencepiece as spm
@@ -74,13 +82,7 @@ def build_marian(path: Path, *, targets: tuple[str, ...] = (), seed: int = 0) ->
     torch.manual_seed(seed)
     config = MarianConfig(
         vocab_size=len(vocab),
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
+        **TINY_LAYERS,
         max_position_embeddings=64,
         pad_token_id=vocab["<pad>"],
         eos_token_id=vocab["</s>"],
@@ -119,13 +121,7 @@ def build_bart(path: Path, *, max_positions: int = 128, seed: int = 0) -> Path:
     torch.manual_seed(seed)
     config = BartConfig(
         vocab_size=len(tokenizer),
-        d_model=16,
-        encoder_layers=1,
-        decoder_layers=1,
-        encoder_attention_heads=2,
-        decoder_attention_heads=2,
-        encoder_ffn_dim=32,
-        decoder_ffn_dim=32,
+        **TINY_LAYERS,
         max_position_embeddings=max_positions,
     )
     model = BartForConditionalGeneration(config)

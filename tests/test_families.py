@@ -13,6 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from summarize.cli import app
+from summarize.tinymodels import TINY_LAYERS
 from tests import lang_tokenizers as lt
 from tests import tiny_models
 from tests.fakes import read_jsonl
@@ -116,10 +117,8 @@ def _spm_summarizer(directory: Path, kind: str) -> Path:
             if sp.id_to_piece(i) not in specials
         ]
         tokenizer = PegasusTokenizer(vocab=vocab, model_max_length=64)
-        config = PegasusConfig(vocab_size=len(tokenizer) + 110, d_model=16, encoder_layers=1,
-                               decoder_layers=1, encoder_attention_heads=2,
-                               decoder_attention_heads=2, encoder_ffn_dim=32,
-                               decoder_ffn_dim=32, max_position_embeddings=64,
+        config = PegasusConfig(vocab_size=len(tokenizer) + 110, **TINY_LAYERS,
+                               max_position_embeddings=64,
                                pad_token_id=tokenizer.pad_token_id,
                                eos_token_id=tokenizer.eos_token_id,
                                decoder_start_token_id=tokenizer.pad_token_id)
@@ -137,9 +136,7 @@ def _led_summarizer(directory: Path, bart: Path) -> Path:
 
     tokenizer = AutoTokenizer.from_pretrained(bart)
     torch.manual_seed(0)
-    config = LEDConfig(vocab_size=len(tokenizer), d_model=16, encoder_layers=1, decoder_layers=1,
-                       encoder_attention_heads=2, decoder_attention_heads=2,
-                       encoder_ffn_dim=32, decoder_ffn_dim=32,
+    config = LEDConfig(vocab_size=len(tokenizer), **TINY_LAYERS,
                        max_encoder_position_embeddings=256, max_decoder_position_embeddings=64,
                        attention_window=[16])
     model = LEDForConditionalGeneration(config)
