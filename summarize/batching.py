@@ -12,7 +12,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, TypeVar
 
-from summarize.errors import ArticleError, BatchOutOfMemory, UsageError, is_library_panic
+from summarize.errors import BatchOutOfMemory, UsageError, item_error
 
 if TYPE_CHECKING:
     from summarize.backends import Generated
@@ -166,12 +166,10 @@ def run_batched(
         except UsageError:
             raise
         except BaseException as exc:  # isolate the item that fails; the others carry on
-            if not isinstance(exc, Exception) and not is_library_panic(exc):
-                raise  # Ctrl-C, exit
+            error = item_error(exc, "library panic")  # raises Ctrl-C and exits again
             if len(batch) == 1:
                 log.debug("item failed alone: %s", exc, exc_info=True)
-                failures[batch[0]] = (exc if isinstance(exc, Exception)
-                                      else ArticleError(f"library panic: {exc}"))
+                failures[batch[0]] = error
                 if on_batch is not None:
                     on_batch(1)
                 continue

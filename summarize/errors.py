@@ -50,3 +50,14 @@ def is_library_panic(exc: BaseException) -> bool:
     sentencex): pyo3 raises it as ``pyo3_runtime.PanicException``, a BaseException, which
     ``except Exception`` does not catch. It is one input's failure, not the run's."""
     return type(exc).__name__ == "PanicException" and not isinstance(exc, Exception)
+
+
+def item_error(exc: BaseException, what: str) -> Exception:
+    """``exc`` as one item's error, so that the item fails alone: an Exception as it is, a
+    library panic as an :class:`ArticleError` (``what: panic message``). Anything else
+    (Ctrl-C, an exit) is raised again."""
+    if isinstance(exc, Exception):
+        return exc
+    if is_library_panic(exc):
+        return ArticleError(f"{what}: {exc}")
+    raise exc

@@ -14,7 +14,7 @@ from typing import Any
 
 from summarize.backends import Generated, Seq2SeqBackend
 from summarize.batching import BatchStats, TokenBudget, run_batched
-from summarize.errors import ArticleError, ConfigError, UsageError, is_library_panic
+from summarize.errors import ArticleError, ConfigError, UsageError, item_error
 from summarize.text import split_long, split_paragraphs, split_sentences
 
 log = logging.getLogger(__name__)
@@ -167,10 +167,7 @@ class Summarizer:
             except UsageError:
                 raise
             except BaseException as exc:  # one article's text, not the run
-                if not isinstance(exc, Exception) and not is_library_panic(exc):
-                    raise
-                errors[i] = ArticleError(f"splitting failed: {exc}") if is_library_panic(
-                    exc) else exc
+                errors[i] = item_error(exc, "splitting failed")
                 pieces.append([])
         n_chunks = [len(p) for p in pieces]
         in_tokens = [0] * len(texts)
@@ -206,10 +203,7 @@ class Summarizer:
                 try:
                     merged = self.chunk(" ".join(p for p, _, _ in parts if p), langs[i])
                 except BaseException as exc:
-                    if not isinstance(exc, Exception) and not is_library_panic(exc):
-                        raise
-                    errors[i] = ArticleError(f"splitting failed: {exc}") if is_library_panic(
-                        exc) else exc
+                    errors[i] = item_error(exc, "splitting failed")
                     continue
                 if rounds[i] >= MAX_ROUNDS or len(merged) >= len(parts):
                     errors[i] = ArticleError(

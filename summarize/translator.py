@@ -14,7 +14,7 @@ from typing import Any
 
 from summarize.backends import Generated, Seq2SeqBackend
 from summarize.batching import BatchStats, TokenBudget, run_batched
-from summarize.errors import ArticleError, UsageError, is_library_panic
+from summarize.errors import UsageError, item_error
 from summarize.languages import LangPlan
 from summarize.text import join_paragraphs, join_sentences, segment_text, split_long
 
@@ -148,10 +148,7 @@ class Translator:
                 errors[t] = exc
                 paragraphs = []
             except BaseException as exc:  # splitting or tokenizing this text: it fails alone
-                if not isinstance(exc, Exception) and not is_library_panic(exc):
-                    raise  # Ctrl-C, exit
-                errors[t] = exc if isinstance(exc, Exception) else ArticleError(
-                    f"splitting failed: {exc}")
+                errors[t] = item_error(exc, "splitting failed")
                 paragraphs = []
             layout.append(paragraphs)
         keys = list(unique)
