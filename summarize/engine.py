@@ -259,9 +259,10 @@ class Engine:
 
     def _pipelines(self, group: _Group) -> bool:
         """Whether the translations of each group run in a thread of their own while the
-        next group is summarized (decided once, at the first group with articles: the
-        models are loaded then). Off with ``--dedupe`` (a copy needs the records of every
-        earlier group) and for a subclass that builds records its own way."""
+        next group is summarized; when they do, it makes that thread's processor
+        (``finishing``). Decided once, at the first group with articles (the models are
+        loaded then). Off with ``--dedupe`` (a copy needs the records of every earlier
+        group) and for a subclass that builds records its own way."""
         if not group.pending or self.mode not in ("auto", "full") or self.config.dedupe \
                 or type(self)._records is not Engine._records:
             return False
