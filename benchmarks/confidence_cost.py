@@ -26,7 +26,7 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
-from summarize import bench  # noqa: E402
+from summarize.devtools import bench  # noqa: E402
 
 
 def main() -> None:
@@ -48,8 +48,8 @@ def main() -> None:
     parser.add_argument("--json", action="store_true", help="print one JSON object")
     args = parser.parse_args()
 
-    from summarize.batching import BatchStats
-    from summarize.loading import load_models
+    from summarize.run.models import load_models
+    from summarize.tasks.batching import BatchStats
 
     role = "translator" if args.stage == "translate" else "summarizer"
     kind = "marian" if args.stage == "translate" else "bart"

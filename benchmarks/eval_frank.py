@@ -1,7 +1,8 @@
 """Check ``summarize eval``'s ROUGE on FRANK's CNN/DailyMail subset against rouge-score itself.
 
 Builds an output folder whose results.jsonl holds FRANK's published BART outputs as
-``summary`` (250 CNN/DM test articles), scores it with :func:`summarize.evaluate.evaluate_run`
+``summary`` (250 CNN/DM test articles), scores it with
+:func:`summarize.review.evaluate.evaluate_run`
 against the human highlights, computes rouge-score directly on the same pairs, and prints both
 next to BART's published CNN/DM test-set figures (Lewis et al. 2020).
 
@@ -20,7 +21,7 @@ from pathlib import Path
 
 from rouge_score import rouge_scorer
 
-from summarize.evaluate import ROUGE_TYPES, Reference, evaluate_run, sentence_lines
+from summarize.review.evaluate import ROUGE_TYPES, Reference, evaluate_run, sentence_lines
 
 DEFAULT_DATA = Path(__file__).resolve().parents[2] / "shared" / "data" / "cnndm_frank_250"
 #: BART-large on the full CNN/DM test set (11,490 articles), Lewis et al. 2020, table 3.

@@ -32,7 +32,7 @@ print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}", flush=
 EOF
 
 CT2=${CT2:-1}
-if ! "$PYTHON" -c "import summarize.bench" 2>/dev/null; then
+if ! "$PYTHON" -c "import summarize.devtools.bench" 2>/dev/null; then
     "$PYTHON" -m pip install --quiet -e .
 fi
 BACKENDS=torch
@@ -44,7 +44,7 @@ if [ "$CT2" = 1 ]; then
 fi
 
 # naive loop, torch engine (bf16), CTranslate2 int8_float16 and (for the agreement) float32
-"$PYTHON" -m summarize.bench --stage both --device cuda --dtype bfloat16 \
+"$PYTHON" -m summarize.devtools.bench --stage both --device cuda --dtype bfloat16 \
     --backend "$BACKENDS" --quantization int8_float16 \
     --sentences 2000 --articles 100 --naive-sentences 200 --naive-articles 20 \
     --json "$OUT" "$@"
@@ -53,7 +53,7 @@ if [ "$CT2" = 1 ]; then
     # CTranslate2 float16 (its float32 agreement run comes with it); the naive loop again
     # on a small prefix only, so that the x-naive column is from the same run
     OUT16="${OUT%.json}-ct2-float16.json"
-    "$PYTHON" -m summarize.bench --stage both --device cuda --backend ct2 \
+    "$PYTHON" -m summarize.devtools.bench --stage both --device cuda --backend ct2 \
         --quantization float16 --sentences 2000 --articles 100 --naive-sentences 50 \
         --naive-articles 5 --json "$OUT16" "$@"
     OUTS+=("$OUT16")

@@ -2,7 +2,7 @@
 
 Issue 11's GPU figure: articles/s, output tokens/s and the device's busy fraction of
 ``run_batch`` with random-weight models of the published sizes (distilbart-cnn-12-6 BART,
-opus-mt-en-de Marian; :func:`summarize.bench.ensure_model`), every output forced to a fixed
+opus-mt-en-de Marian; :func:`summarize.devtools.bench.ensure_model`), every output forced to a fixed
 length (greedy, ``min_new_tokens == max_new_tokens``) so every mode does the same work. The
 inputs are the .txt articles and saved .html pages of ``../shared/data`` (as in
 ``benchmarks/overlap.py``), or the shipped sample articles where that folder is absent.
@@ -82,7 +82,7 @@ def write_inputs(folder: Path, n: int, html_share: float) -> None:
     if TXT.is_dir() and HTML.is_dir():
         make_inputs(folder, n, html_share)
         return
-    from summarize.bench import write_memory_inputs
+    from summarize.devtools.bench import write_memory_inputs
 
     print(f"({DATA} not found: using the shipped sample articles, text only)")
     write_memory_inputs(folder, n)
@@ -92,9 +92,9 @@ def run_mode(src: Path, out: Path, mode: str, args: argparse.Namespace, summariz
              translator: str, cache: str = "dynamic") -> dict:
     """One run_batch in ``mode`` with the decoder's ``cache`` (``cache_implementation``);
     the engine's wall time, busy fraction and stats."""
-    from summarize import engine as engine_module
-    from summarize.pipeline import run_batch
     from summarize.records import RunConfig
+    from summarize.run import local as engine_module
+    from summarize.run.pipeline import run_batch
 
     sampler = BusySampler()
     spans: list[float] = []
@@ -161,7 +161,7 @@ def main(argv: list[str] | None = None) -> int:
     os.environ.setdefault("HF_HUB_OFFLINE", "1")
     os.environ.setdefault("TOKENIZERS_PARALLELISM", "false")
     os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-    from summarize.bench import ensure_model
+    from summarize.devtools.bench import ensure_model
 
     modes = [m.strip() for m in args.modes.split(",") if m.strip()]
     caches = [c.strip() for c in args.caches.split(",") if c.strip()]

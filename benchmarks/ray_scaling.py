@@ -2,7 +2,7 @@
 
 Each side is one ``python -m summarize batch`` run in its own process, on the same freshly
 written article files, with the random-weight opus-mt-size Marian of the benchmark
-(:func:`summarize.bench.ensure_model`, built once and cached) translating whole articles
+(:func:`summarize.devtools.bench.ensure_model`, built once and cached) translating whole articles
 (``--translate article``), every output exactly ``--new-tokens`` long (EOS held back),
 greedy. Without ``--summary`` the run makes no summaries (``--no-summary``: Ray has one
 stage, translate); with it the random distilbart-size BART summarizes each article too
@@ -40,7 +40,7 @@ ROOT = Path(__file__).resolve().parents[1]
 
 
 def write_inputs(folder: Path, n: int, data_dir: Path | None) -> Path:
-    from summarize.bench import write_memory_inputs
+    from summarize.devtools.bench import write_memory_inputs
 
     return write_memory_inputs(folder, n, data_dir)
 
@@ -111,7 +111,7 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--json", type=Path, default=None)
     args = parser.parse_args(argv)
 
-    from summarize.bench import ensure_model, machine_info
+    from summarize.devtools.bench import ensure_model, machine_info
 
     model = args.translator or str(ensure_model("marian", "base"))
     summarizer = str(ensure_model("bart", "base")) if args.summary else None

@@ -9,15 +9,14 @@ Python API::
 
 from __future__ import annotations
 
-__version__ = "0.1.0"
-
+from summarize._version import __version__
 from summarize.errors import ModelLoadError, SummarizeError, UsageError  # noqa: E402
 from summarize.records import RunConfig  # noqa: E402
 
 
 def run_batch(config: RunConfig, **kwargs):  # type: ignore[no-untyped-def]
-    """Run the main job; see :func:`summarize.pipeline.run_batch`."""
-    from summarize.pipeline import run_batch as _run_batch
+    """Run the main job; see :func:`summarize.run.pipeline.run_batch`."""
+    from summarize.run.pipeline import run_batch as _run_batch
 
     return _run_batch(config, **kwargs)
 

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from summarize.bench import bench
+from summarize.devtools.bench import bench
 from summarize.errors import SummarizeError
 
 
@@ -50,7 +50,7 @@ app.add_typer(models_app, name="models")
 
 def _show_version(value: bool) -> None:
     if value:
-        from summarize import __version__
+        from summarize._version import __version__
 
         typer.echo(f"summarize {__version__}")
         raise typer.Exit(0)
@@ -353,7 +353,7 @@ def batch(
             "glossary": tuple(glossary) if glossary else None, "debug": debug,
         }
         run_config = build_config(inputs, file, flags)
-        from summarize.pipeline import run_batch
+        from summarize.run.pipeline import run_batch
 
         if quiet:
             result = run_batch(run_config, reporter=_Notes(), handle_sigint=True)
@@ -384,7 +384,7 @@ def report(
                                         exists=True, file_okay=False)],
 ) -> None:
     """Rebuild the HTML report from results.jsonl and stats.json (no model is loaded)."""
-    from summarize.report import write_report
+    from summarize.outputs.report import write_report
 
     if not (out / "results.jsonl").is_file():
         typer.echo(f"summarize: error: {out} has no results.jsonl", err=True)
@@ -404,7 +404,7 @@ def eval_command(
 ) -> None:
     """Score a finished run against references: ROUGE for summaries, chrF/chrF++/BLEU for
     translations; writes OUT/eval.json (no model is loaded)."""
-    from summarize.evaluate import evaluate_run, load_references, write_eval
+    from summarize.review.evaluate import evaluate_run, load_references, write_eval
 
     if not (out / "results.jsonl").is_file():
         typer.echo(f"summarize: error: {out} has no results.jsonl", err=True)
@@ -414,7 +414,7 @@ def eval_command(
     except SummarizeError as exc:
         _fail(exc, debug)
     path = write_eval(out, report)
-    from summarize.report import write_report
+    from summarize.outputs.report import write_report
 
     write_report(out)  # the report shows the scores: corpus lines and sortable columns
     typer.echo(f"matched {report.n_matched} of {report.n_records} articles to "
@@ -437,7 +437,7 @@ def models_list(
         metavar="DIR", help="Local model store.")] = Path("models"),
 ) -> None:
     """Show the default models (with licences) and what is stored under models/."""
-    from summarize.models import (
+    from summarize.backends.catalog import (
         DEFAULT_SUMMARIZER,
         DEFAULT_TRANSLATORS,
         KNOWN_LICENSES,
@@ -477,7 +477,7 @@ def models_download(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Store a hub model under models/ for offline use."""
-    from summarize.loading import download_model
+    from summarize.run.models import download_model
 
     try:
         path = download_model(model_id, models_dir, allow_pickle=allow_pickle)

@@ -14,8 +14,8 @@ from typing import Any
 
 from summarize.backends import BackendInfo, BatchOutOfMemory, Generated, TaskDefaults
 from summarize.languages import LangPlan
-from summarize.loading import LoadedModels, build_tasks
 from summarize.records import RunConfig
+from summarize.run.models import LoadedModels, build_tasks
 
 
 class FakeBackend:

@@ -12,7 +12,7 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
-from summarize.naming import page_stem
+from summarize.outputs.naming import page_stem
 
 HOSTILE_TITLE = "<script>alert(1)</script>"
 HOSTILE_IMG = "<img src=x onerror=alert(1)>"

@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 import torch
 
-from summarize.backends import hf
+from summarize.backends import hf_torch as hf
 from summarize.errors import ConfigError
-from summarize.pipeline import run_batch
 from summarize.records import RunConfig
+from summarize.run.pipeline import run_batch
 from tests.fakes import read_jsonl
 
 

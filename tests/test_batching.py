@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from summarize.backends import Generated
-from summarize.batching import BatchStats, TokenBudget, make_batches, run_batched
 from summarize.errors import BatchOutOfMemory, ConfigError
+from summarize.tasks.batching import BatchStats, TokenBudget, make_batches, run_batched
 
 
 def test_golden_packing_by_padded_tokens():

@@ -12,7 +12,7 @@ import pytest
 import typer
 from typer.testing import CliRunner
 
-from summarize import bench
+from summarize.devtools import bench
 from tests import tiny_models
 
 SENTENCES = tiny_models.SENTENCES[:5]
@@ -167,7 +167,7 @@ def test_importing_bench_imports_no_engine() -> None:
     import subprocess
     import sys
 
-    code = ("import sys, summarize.bench, summarize.tinymodels; "
+    code = ("import sys, summarize.devtools.bench, summarize.devtools.tinymodels; "
             "print(sorted(m for m in ('torch', 'transformers', 'sentencepiece', "
             "'ctranslate2') if m in sys.modules))")
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True,

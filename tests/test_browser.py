@@ -23,8 +23,8 @@ from pathlib import Path
 
 import pytest
 
-from summarize.naming import page_stem
-from summarize.report import write_report
+from summarize.outputs.naming import page_stem
+from summarize.outputs.report import write_report
 from tests.report_fixtures import (
     ABSOLUTE_ID,
     FLOOD_ID,

@@ -8,8 +8,8 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from summarize.backends import BackendInfo, Generated, LangPlan, Seq2SeqBackend, TaskDefaults
-from summarize.pipeline import run_batch
 from summarize.records import RunConfig
+from summarize.run.pipeline import run_batch
 
 
 class ProtocolBackend:

@@ -74,8 +74,8 @@ def test_what_was_applied_is_recorded(monkeypatch):
 def test_the_run_records_its_tuning_in_stats(tmp_path, tiny_marian, tuning):
     import json
 
-    from summarize.pipeline import run_batch
     from summarize.records import RunConfig
+    from summarize.run.pipeline import run_batch
 
     src = tmp_path / "in"
     src.mkdir()

@@ -14,7 +14,8 @@ import pytest
 
 pytest.importorskip("ctranslate2")
 
-from summarize.backends import ct2, hf  # noqa: E402
+from summarize.backends import ct2, ct2_convert  # noqa: E402
+from summarize.backends import hf_torch as hf  # noqa: E402
 from summarize.errors import ConfigError, ModelLoadError  # noqa: E402
 from tests import lang_tokenizers as lt  # noqa: E402
 from tests import tiny_models  # noqa: E402
@@ -139,7 +140,7 @@ def test_conversion_is_cached(tiny_marian, tmp_path):
     first = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
                              quantization="float32")
     assert first.converted_now
-    assert first.converted.parent == tmp_path / ct2.STORE
+    assert first.converted.parent == tmp_path / ct2_convert.STORE
     assert first.converted.name.endswith("-float32")
     stamp = (first.converted / "model.bin").stat().st_mtime_ns
     second = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
@@ -147,8 +148,8 @@ def test_conversion_is_cached(tiny_marian, tmp_path):
     assert not second.converted_now
     assert second.converted == first.converted
     assert (second.converted / "model.bin").stat().st_mtime_ns == stamp
-    marker = json.loads((first.converted / ct2.MARKER).read_text())
-    assert marker["quantization"] == "float32" and marker["recipe"] == ct2.RECIPE_VERSION
+    marker = json.loads((first.converted / ct2_convert.MARKER).read_text())
+    assert marker["quantization"] == "float32" and marker["recipe"] == ct2_convert.RECIPE_VERSION
     # another quantization is another conversion
     other = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
                              quantization="int8")
@@ -157,12 +158,12 @@ def test_conversion_is_cached(tiny_marian, tmp_path):
 
 
 def test_interrupted_conversion_is_redone_not_used(tiny_marian, tmp_path):
-    from summarize.backends.hf import resolve_config
+    from summarize.backends.hf_torch import resolve_config
 
     folder, _, config = resolve_config(str(tiny_marian), role="translator",
                                        models_dir=tmp_path, trust_remote_code=False,
                                        allow_pickle=False)
-    target = ct2.store_dir(tmp_path, str(tiny_marian), hf.model_revision(folder, config),
+    target = ct2_convert.store_dir(tmp_path, str(tiny_marian), hf.model_revision(folder, config),
                            folder, "float32")
     # a kill after the weights were written but before the marker: a folder without marker
     target.mkdir(parents=True)
@@ -175,12 +176,12 @@ def test_interrupted_conversion_is_redone_not_used(tiny_marian, tmp_path):
     backend = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
                                quantization="float32")
     assert backend.converted_now and backend.converted == target
-    assert (target / ct2.MARKER).is_file()
+    assert (target / ct2_convert.MARKER).is_file()
     assert (target / "model.bin").stat().st_size > 100
     assert not dead.exists()
     assert backend.generate(TEXTS[:1], GREEDY, [4]).output_tokens == 4
     # a marker of another recipe is not trusted either
-    (target / ct2.MARKER).write_text(json.dumps({"recipe": -1}))
+    (target / ct2_convert.MARKER).write_text(json.dumps({"recipe": -1}))
     again = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
                              quantization="float32")
     assert again.converted_now
@@ -243,12 +244,12 @@ def test_pickle_and_unsupported_architecture_are_refused(tmp_path, tiny_bart):
     with pytest.raises(ModelLoadError, match="backend torch"):
         ct2.load_backend(str(led), role="summarizer", models_dir=tmp_path,
                          quantization="float32")
-    assert not list((tmp_path / ct2.STORE).glob(".*partial*"))
+    assert not list((tmp_path / ct2_convert.STORE).glob(".*partial*"))
 
 
 def test_pipeline_ct2_matches_torch(article_dir, tmp_path, tiny_bart, tiny_marian):
-    from summarize.pipeline import run_batch
     from summarize.records import RunConfig
+    from summarize.run.pipeline import run_batch
 
     outs = {}
     for engine in ("torch", "ct2"):

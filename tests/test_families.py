@@ -13,7 +13,7 @@ import pytest
 from typer.testing import CliRunner
 
 from summarize.cli import app
-from summarize.tinymodels import TINY_LAYERS
+from summarize.devtools.tinymodels import TINY_LAYERS
 from tests import lang_tokenizers as lt
 from tests import tiny_models
 from tests.fakes import read_jsonl
@@ -165,9 +165,9 @@ def test_summarizer_families(kind, family_dir, article_dir, tmp_path, tiny_bart,
 
 
 def test_t5_summarizer_gets_its_task_prefix(family_dir):
-    from summarize.backends.hf import load_backend
-    from summarize.batching import TokenBudget
-    from summarize.summarizer import Summarizer
+    from summarize.backends.hf_torch import load_backend
+    from summarize.tasks.batching import TokenBudget
+    from summarize.tasks.summarize import Summarizer
 
     model = _spm_summarizer(family_dir / "t5-prefix", "t5")
     backend = load_backend(str(model), role="summarizer", models_dir=family_dir / "none")
@@ -176,9 +176,9 @@ def test_t5_summarizer_gets_its_task_prefix(family_dir):
 
 def test_long_article_is_chunked_not_truncated(tmp_path, tiny_marian):
     """An article over the summarizer's input limit is cut into windows that all fit."""
-    from summarize.backends.hf import load_backend
-    from summarize.batching import BatchStats, TokenBudget
-    from summarize.summarizer import Summarizer
+    from summarize.backends.hf_torch import load_backend
+    from summarize.tasks.batching import BatchStats, TokenBudget
+    from summarize.tasks.summarize import Summarizer
 
     bart = tiny_models.build_bart(tmp_path / "bart64", max_positions=64)
     backend = load_backend(str(bart), role="summarizer", models_dir=tmp_path)

@@ -1,7 +1,7 @@
 """Hostile inputs and models: each test checks what the user sees (message, exit status, records).
 
 Most tests run the real command line with the fake backend in place of the models
-(``summarize.pipeline.load_models`` is replaced), so they are fast; the tests about model
+(``summarize.run.pipeline.load_models`` is replaced), so they are fast; the tests about model
 folders (pickle weights, remote code) load the tiny real models.
 """
 
@@ -19,13 +19,14 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarize import engine, overlap, pipeline
 from summarize.cli import app
 from summarize.inputs import find_files
 from summarize.inputs import read as inputs_read
-from summarize.pipeline import run_batch
+from summarize.outputs.writers import OWN_NAMES
 from summarize.records import RunConfig
-from summarize.writers import OWN_NAMES
+from summarize.run import local as engine
+from summarize.run import overlap, pipeline
+from summarize.run.pipeline import run_batch
 from tests.fakes import fake_loader, read_jsonl
 
 runner = CliRunner()
@@ -477,8 +478,8 @@ def test_model_with_remote_code_is_refused_and_never_run(
 
 
 def test_markdown_pages_keep_hostile_ids_and_text_literal(tmp_path):
+    from summarize.outputs.markdown import render_markdown
     from summarize.records import ArticleResult
-    from summarize.writers import render_markdown
 
     evil = "x\n\n<img src=x onerror=alert(1)>\n# heading\n`code` [link](http://e) &amp;\x1b[2J"
     page = render_markdown(ArticleResult(id=evil, source=evil, status="ok", title=evil,
@@ -581,8 +582,8 @@ def test_output_folder_problems_are_one_line_before_any_work(monkeypatch, tmp_pa
         def refuse(*args, **kwargs):  # root ignores chmod, so refuse the write itself
             raise PermissionError(errno.EACCES, "Permission denied")
 
-        monkeypatch.setattr("summarize.writers.tempfile.NamedTemporaryFile", refuse)
-        monkeypatch.setattr("summarize.writers.tempfile.mkstemp", refuse)
+        monkeypatch.setattr("summarize.outputs.writers.tempfile.NamedTemporaryFile", refuse)
+        monkeypatch.setattr("summarize.outputs.writers.tempfile.mkstemp", refuse)
         assert real_mkstemp
     loader = fake_loader()
     calls = []
@@ -599,7 +600,7 @@ def test_disk_full_mid_run_keeps_finished_records_and_says_how_to_resume(monkeyp
     for i in range(6):
         write(src / f"s{i}.txt", story(i))
     out = tmp_path / "out"
-    from summarize import writers
+    from summarize.outputs import writers
 
     real_append = writers.ResultsLog.append
     appended = []
@@ -629,7 +630,7 @@ def test_a_report_that_cannot_be_written_is_an_error(monkeypatch, tmp_path):
     def broken(out_dir):
         raise OSError(errno.EROFS, "Read-only file system")
 
-    monkeypatch.setattr("summarize.report.write_report", broken)
+    monkeypatch.setattr("summarize.outputs.report.write_report", broken)
     result, _ = run_fake(monkeypatch, tmp_path, src, "--out", tmp_path / "out")
     assert result.exit_code == 1
     assert "could not write the HTML report" in result.stderr
@@ -655,7 +656,7 @@ def test_a_big_jsonl_is_written_group_by_group(monkeypatch, tmp_path):
     lines = [json.dumps({"id": f"r{i:03d}", "text": story(i)}) for i in range(150)]
     write(src / "feed.jsonl", "\n".join(lines) + "\n")
     out = tmp_path / "out"
-    from summarize import writers
+    from summarize.outputs import writers
 
     real_append = writers.ResultsLog.append
     groups = []

@@ -20,11 +20,11 @@ from pathlib import Path
 
 import pytest
 
-from summarize import engine as engine_module
-from summarize import overlap
 from summarize.errors import OutputWriteError
-from summarize.pipeline import run_batch
 from summarize.records import RunConfig
+from summarize.run import local as engine_module
+from summarize.run import overlap
+from summarize.run.pipeline import run_batch
 from tests.fakes import FakeBackend, SimulatedBackend, SimulatedDevice, fake_loader
 
 HTML = """<!doctype html><html><head><title>Harbour {i} reopens</title></head><body>
@@ -174,7 +174,7 @@ def test_a_write_error_surfaces_and_keeps_what_was_written(tmp_path, monkeypatch
                                                           mode):
     import errno
 
-    from summarize import writers
+    from summarize.outputs import writers
 
     src, out = tmp_path / "in", tmp_path / "out"
     write_inputs(src, 8)
@@ -281,7 +281,7 @@ def test_models_on_mps_share_one_lock_and_auto_does_not_pipeline_there(tmp_path)
     model on MPS takes the same lock, and ``auto`` keeps the stages in one thread there."""
     from dataclasses import replace
 
-    from summarize.loading import ModelLocks
+    from summarize.run.models import ModelLocks
 
     class OnMPS(FakeBackend):
         def __init__(self, kind):

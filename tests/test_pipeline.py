@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from summarize.errors import UsageError
-from summarize.pipeline import run_batch
 from summarize.records import RunConfig
+from summarize.run.pipeline import run_batch
 from tests.fakes import FakeBackend, fake_loader
 
 
@@ -143,10 +143,10 @@ def test_routing_one_pass_does_not_use_a_model_it_just_evicted(monkeypatch):
     routed (loaded) again before it runs, never used closed."""
     from dataclasses import replace as dc_replace
 
-    from summarize import loading
-    from summarize.process import GroupProcessor, Pending
     from summarize.records import Article
-    from summarize.stats import StatsCollector
+    from summarize.run import models as loading
+    from summarize.run.process import GroupProcessor, Pending
+    from summarize.run.stats import StatsCollector
 
     class Closable(FakeBackend):
         def __init__(self, name):

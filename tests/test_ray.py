@@ -16,9 +16,9 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from summarize import ray_engine  # noqa: E402
-from summarize.pipeline import run_batch  # noqa: E402
 from summarize.records import RunConfig  # noqa: E402
+from summarize.run import ray_engine  # noqa: E402
+from summarize.run.pipeline import run_batch  # noqa: E402
 
 #: Fields that differ between two runs of the same work.
 VOLATILE = ("timings", "finished_at", "run")
@@ -196,11 +196,11 @@ def test_the_two_phases_through_json_give_the_records_of_process(
         articles, tmp_path, tiny_bart, tiny_marian):
     """What a summarize replica hands a translate replica: plain JSON, whole or split by
     article (a retried group), with an article's error carried across."""
-    from summarize.loading import load_models
-    from summarize.pipeline import validate_config
-    from summarize.process import GroupProcessor, GroupState, Pending
     from summarize.records import Article, result_to_json
-    from summarize.stats import StatsCollector
+    from summarize.run.models import load_models
+    from summarize.run.pipeline import validate_config
+    from summarize.run.process import GroupProcessor, GroupState, Pending
+    from summarize.run.stats import StatsCollector
 
     cfg = validate_config(config(articles, tmp_path / "out", tiny_bart, tiny_marian))
     models = load_models(cfg)

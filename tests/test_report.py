@@ -14,9 +14,15 @@ from pathlib import Path
 import pytest
 from markupsafe import escape
 
-from summarize import report
-from summarize.naming import page_stem
-from summarize.report import INDEX_SCRIPT, STYLESHEET, load_results, load_stats, write_report
+from summarize.outputs import report
+from summarize.outputs.naming import page_stem
+from summarize.outputs.report import (
+    INDEX_SCRIPT,
+    STYLESHEET,
+    load_results,
+    load_stats,
+    write_report,
+)
 from tests.report_fixtures import (
     ABSOLUTE_ID,
     ARABIC_TEXT,
@@ -477,7 +483,7 @@ def test_writes_are_atomic(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> N
     def fail(src: str, dst: str) -> None:
         raise OSError("disk full")
 
-    from summarize import writers
+    from summarize.outputs import writers
 
     monkeypatch.setattr(writers.os, "replace", fail)
     with pytest.raises(OSError, match="disk full"):

@@ -1,6 +1,6 @@
 """Nothing lost: reruns resume, crashes and Ctrl-C lose no finished work, one run per folder.
 
-Most tests drive :func:`summarize.pipeline.run_batch` with the fake backend and count the
+Most tests drive :func:`summarize.run.pipeline.run_batch` with the fake backend and count the
 model loads and generate calls of each run. The crash and Ctrl-C tests start the real
 ``summarize batch`` command in a subprocess on the tiny models, kill or interrupt it while
 it works (polling ``results.jsonl`` so the signal lands mid-run, after the slow imports),
@@ -21,12 +21,12 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarize import pipeline
 from summarize.cli import app
 from summarize.errors import OutputLockedError, UsageError
-from summarize.pipeline import run_batch
+from summarize.outputs.markdown import render_markdown
 from summarize.records import RunConfig, result_from_json
-from summarize.writers import render_markdown
+from summarize.run import pipeline
+from summarize.run.pipeline import run_batch
 from tests.fakes import FakeBackend, fake_loader
 
 runner = CliRunner()

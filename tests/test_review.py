@@ -8,7 +8,6 @@ from pathlib import Path
 
 import pytest
 
-from summarize.batching import BatchStats, TokenBudget
 from summarize.errors import UsageError
 from summarize.records import ArticleResult, result_from_json, result_to_json
 from summarize.review import (
@@ -18,9 +17,10 @@ from summarize.review import (
     glossaries_from_options,
     review_article,
 )
-from summarize.signals import Glossary, GlossaryEntry
-from summarize.summarizer import Summarizer
-from summarize.translator import Translator
+from summarize.review.glossary import Glossary, GlossaryEntry
+from summarize.tasks.batching import BatchStats, TokenBudget
+from summarize.tasks.summarize import Summarizer
+from summarize.tasks.translate import Translator
 from tests.fakes import FakeBackend, ScriptedTranslator
 
 CLEAN = [

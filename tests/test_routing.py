@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarize import models
+from summarize.backends import catalog as models
 from summarize.cli import app
 from tests import lang_tokenizers as lt
 from tests.fakes import read_jsonl
@@ -53,7 +53,7 @@ def test_a_mixed_folder_is_routed_per_language_pair(monkeypatch, mixed, tmp_path
     monkeypatch.setattr(models, "PAIR_TRANSLATORS", {("en", "ko"): str(tiny_marian)})
     monkeypatch.setattr(models, "MULTILINGUAL_FALLBACK", str(m2m))
     loads: list[str] = []
-    from summarize.backends import hf
+    from summarize.backends import hf_torch as hf
 
     real_load = hf.load_backend
 

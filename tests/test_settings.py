@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from summarize import pipeline
 from summarize.cli import app
 from summarize.errors import ConfigError, UsageError
-from summarize.pipeline import run_batch
 from summarize.records import RunConfig
+from summarize.run import pipeline
+from summarize.run.pipeline import run_batch
 
 runner = CliRunner()
 
@@ -114,7 +114,7 @@ def test_max_input_tokens_above_the_models_positions_is_exit_2(tmp_path, src, ti
 
 
 def test_translator_max_input_tokens_and_prefix_are_used(tmp_path, src, tiny_marian):
-    from summarize.loading import load_models
+    from summarize.run.models import load_models
     from summarize.settings import validate_config
 
     config = validate_config(RunConfig(
@@ -134,7 +134,7 @@ def test_translator_max_input_tokens_and_prefix_are_used(tmp_path, src, tiny_mar
         return real(texts, *args, **kwargs)
 
     task.backend.generate = spy
-    from summarize.batching import BatchStats
+    from summarize.tasks.batching import BatchStats
 
     long = "The council approved a new transport plan after a long debate on Tuesday."
     [result] = task.translate_many([long], BatchStats())

@@ -1,4 +1,5 @@
-"""Tests of summarize.signals: each fault of a fake translator flags, its clean output not."""
+"""Tests of summarize.review.signals: each fault of a fake translator flags, its clean output
+not."""
 
 from __future__ import annotations
 
@@ -9,18 +10,14 @@ from pathlib import Path
 import pytest
 
 from summarize.errors import UsageError
-from summarize.signals import (
-    KINDS,
-    Confidence,
-    Flag,
-    Glossary,
-    GlossaryEntry,
+from summarize.review.flags import KINDS, Confidence, Flag
+from summarize.review.glossary import Glossary, GlossaryEntry, load_glossary
+from summarize.review.signals import (
     check_record,
     check_summary,
     check_translation,
     confidence,
     length_bounds,
-    load_glossary,
     review_score,
 )
 

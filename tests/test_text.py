@@ -393,7 +393,7 @@ def test_a_wide_space_before_a_full_stop_does_not_crash_the_splitter(space, lang
 
 
 def test_a_splitter_panic_keeps_the_paragraph(monkeypatch):
-    from summarize import text as text_module
+    from summarize.text import sentences as text_module
 
     class PanicException(BaseException):  # what pyo3 raises for a Rust panic
         pass

@@ -1,11 +1,12 @@
-"""The tiny test models: a thin re-export of :mod:`summarize.tinymodels`.
+"""The tiny test models: a thin re-export of :mod:`summarize.devtools.tinymodels`.
 
-``python -m tests.tiny_models DIR`` still builds them (as ``python -m summarize.tinymodels``).
+``python -m tests.tiny_models DIR`` still builds them (as
+``python -m summarize.devtools.tinymodels``).
 """
 
 from __future__ import annotations
 
-from summarize.tinymodels import (  # noqa: F401
+from summarize.devtools.tinymodels import (  # noqa: F401
     SENTENCES,
     SIZES,
     build_bart,

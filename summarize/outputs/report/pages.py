@@ -1,0 +1,488 @@
+"""Work out what each report page shows, from the typed records and stats of a run.
+
+Pure functions from :mod:`summarize.outputs.report.view` values to the plain values the templates
+lay out: derived totals, chart geometry, table rows, aligned sections. No HTML is built here
+and nothing is escaped here; the templates do both.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from itertools import zip_longest
+
+from summarize.outputs.report.format import DASH, shorten
+from summarize.outputs.report.view import Cell, Failure, Pairs, Record, Stats
+from summarize.outputs.writers import SCHEMA_VERSION
+from summarize.records import STAGES
+
+#: Per-article timings in the order the article page lists them; others follow.
+ARTICLE_TIMINGS = (*STAGES[1:], "total")
+PARTS = ("summary", "article")
+MAX_BARS = 400  # per-article bars in the latency chart; above this, a curve
+#: Articles listed in the review queue, highest score first; the rest are counted.
+MAX_QUEUE = 200
+#: Mean token log-probability below which an output is called low-confidence (nats); the
+#: same line as ``summarize.review.signals.CONFIDENT_MEAN``.
+LOW_CONFIDENCE = -1.0
+#: Names of the flag kinds as the report shows them.
+KIND_LABELS = {"empty": "empty", "cut": "cut at the limit", "repeat": "repeats itself",
+               "copy": "untranslated copy", "wrong_lang": "wrong language",
+               "length": "odd length", "numbers": "numbers", "glossary": "glossary"}
+
+
+def paragraphs(text: str | None) -> list[str]:
+    """Split text on blank lines into non-empty paragraphs."""
+    if text is None:
+        return []
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+
+
+# --------------------------------------------------------------------------- index page
+
+
+def counts(records: list[Record], stats: Stats) -> dict[str, float | None]:
+    """Article counts from stats.json, falling back on the records."""
+    derived: dict[str, float | None] = {
+        "total": len(records),
+        "ok": sum(r.status == "ok" for r in records),
+        "failed": sum(r.status == "error" for r in records),
+        "skipped": len(stats.skipped) if stats.skipped is not None else None,
+        "resumed": None,
+    }
+    return {
+        k: (stats.counts.get(k) if stats.counts.get(k) is not None else v)
+        for k, v in derived.items()
+    }
+
+
+def newer_schema(records: list[Record], stats: Stats) -> float | None:
+    """The newest schema version in the files if it is newer than this report knows."""
+    versions = {stats.schema_version} | {r.schema_version for r in records}
+    newer = sorted(v for v in versions if v is not None and v > SCHEMA_VERSION)
+    return newer[-1] if newer else None
+
+
+def languages(records: list[Record], stats: Stats) -> tuple[str, str] | None:
+    """(sources, targets) as ``en`` and ``ko, ja``: from stats.json, else from the records."""
+    sources = [stats.source_lang] if stats.source_lang else []
+    targets = stats.targets
+    if not sources:
+        sources = sorted({r.lang for r in records if r.lang})
+    if not targets:
+        targets = sorted({code for r in records for code in r.translations})
+    source_text = ", ".join(sources)
+    if not source_text and not targets:
+        return None
+    return source_text, ", ".join(targets)
+
+
+@dataclass(frozen=True)
+class Bar:
+    """One bar of the stage chart."""
+
+    label: str
+    seconds: float
+    width_pct: float  # of the longest bar
+    share_pct: float  # of the whole
+    kind: str  # "" or "other"
+
+
+@dataclass(frozen=True)
+class StageChart:
+    bars: list[Bar]
+    note: str
+
+
+def stage_seconds(records: list[Record], stats: Stats) -> tuple[list[tuple[str, float]], bool]:
+    """Seconds per stage from stats.json, else summed from per-article timings.
+
+    Returns:
+        The (stage, seconds) pairs that are known, and whether they were derived from
+        per-article timings.
+    """
+    known = [(s, stats.stages[s].seconds if s in stats.stages else None) for s in STAGES]
+    pairs = [(s, v) for s, v in known if v is not None]
+    if pairs:
+        return pairs, False
+    summed = []
+    for stage in STAGES[1:]:
+        values = [v for r in records if (v := r.timings.get(stage)) is not None]
+        if values:
+            summed.append((stage, sum(values)))
+    return summed, True
+
+
+def stage_chart(records: list[Record], stats: Stats) -> StageChart | None:
+    """Where the time went: one bar per stage plus "other" for time outside them."""
+    pairs, derived = stage_seconds(records, stats)
+    if not pairs:
+        return None
+    wall = stats.wall_s
+    busy = sum(max(v, 0.0) for _, v in pairs)
+    raw = [(stage, max(v, 0.0), "") for stage, v in pairs]
+    if wall is not None and wall - busy > 0.005 * max(wall, 1e-9):
+        raw.append(("other", wall - busy, "other"))
+    whole = sum(v for _, v, _ in raw) or 1.0
+    biggest = max(v for _, v, _ in raw) or 1.0
+    bars = [Bar(s, v, 100.0 * v / biggest, 100.0 * v / whole, kind) for s, v, kind in raw]
+    if derived:
+        note = "Summed from per-article timings (no stats.json stage totals)."
+    elif wall is not None and busy > wall * 1.01:
+        note = "Stages overlap, so their sum exceeds the wall time; shares are of the sum."
+    elif wall is not None:
+        note = "Share of the run's wall time; “other” is time outside the named stages."
+    else:
+        note = "Share of the sum of the stages (no wall time recorded)."
+    return StageChart(bars, note)
+
+
+def stage_names(stats: Stats) -> list[str]:
+    """Recorded stages: the known ones in run order, then any others by name."""
+    return [s for s in STAGES if s in stats.stages] + sorted(
+        s for s in stats.stages if s not in STAGES
+    )
+
+
+def percentile(sorted_values: list[float], q: float) -> float:
+    """Linear-interpolated percentile of an ascending list (``q`` in 0..1)."""
+    pos = (len(sorted_values) - 1) * q
+    lo = math.floor(pos)
+    hi = min(lo + 1, len(sorted_values) - 1)
+    return sorted_values[lo] + (sorted_values[hi] - sorted_values[lo]) * (pos - lo)
+
+
+@dataclass(frozen=True)
+class LatencyBar:
+    record: Record
+    x: float
+    y: float
+    width: float
+    height: float
+    tip: str
+
+
+@dataclass(frozen=True)
+class LatencyChart:
+    """Seconds per article, slowest first: one bar each, or a curve for large runs."""
+
+    n: int
+    width: int  # of the SVG view box
+    bars: list[LatencyBar]  # empty when drawn as a curve
+    curve: str | None  # SVG path data
+    top: float
+    median: float
+    p90: float
+    mean: float
+    slowest: Record
+    note: str
+
+
+def latency_chart(records: list[Record]) -> LatencyChart | None:
+    """Chart the seconds each article took, slowest first.
+
+    Up to ``MAX_BARS`` articles get one bar each, linking to the article's page; larger runs
+    get a filled curve of the same ranking, since single bars would be under a pixel wide.
+    """
+    timed = [(t, r) for r in records if (t := r.total_s) is not None and t >= 0]
+    if not timed:
+        return None
+    timed.sort(key=lambda item: -item[0])
+    values = sorted(t for t, _ in timed)
+    top = values[-1] or 1.0
+    n = len(timed)
+    bars: list[LatencyBar] = []
+    curve = None
+    if n <= MAX_BARS:
+        gap = 0.15 if n <= 120 else 0.0
+        for i, (t, record) in enumerate(timed):
+            h = max(100.0 * t / top, 1.0)  # keep near-zero bars visible
+            tip = f"{record.label or DASH}: {t:.2f} s"
+            bars.append(LatencyBar(record, i + gap / 2, 100 - h, 1 - gap, h, tip))
+        width = n
+        note = "Failed articles in red; hover a bar for its title, click it to open the article."
+    else:
+        curve, width = _curve([t for t, _ in timed], top), 1000
+        note = "Too many articles for one bar each: the curve shows the same ranking."
+    return LatencyChart(
+        n=n,
+        width=width,
+        bars=bars,
+        curve=curve,
+        top=top,
+        median=percentile(values, 0.5),
+        p90=percentile(values, 0.9),
+        mean=sum(values) / n,
+        slowest=timed[0][1],
+        note=note,
+    )
+
+
+def _curve(descending: list[float], top: float, steps: int = 1000) -> str:
+    """A filled step curve of descending values, resampled to ``steps`` columns."""
+    n = len(descending)
+    points = ["M0,100"]
+    for col in range(steps):
+        t = descending[col * n // steps]  # the largest value in this column's share
+        y = 100.0 - max(100.0 * t / top, 0.5)
+        points.append(f"L{col},{y:.2f}L{col + 1},{y:.2f}")
+    points.append(f"L{steps},100Z")
+    return "".join(points)
+
+
+@dataclass(frozen=True)
+class Problem:
+    """A failed input: its id (when it has one), source, error and page stem (when it has one)."""
+
+    id: str | None
+    source: str | None
+    error: str | None
+    stem: str | None
+
+
+def problems(records: list[Record], stats: Stats) -> list[Problem]:
+    """The failures stats.json lists, then failed records it does not list."""
+    stem_of = {r.id: r.stem for r in records}
+    failures: list[Failure] = list(stats.failures)
+    seen = {f.id for f in failures if f.id}
+    failures += [
+        Failure(r.id, r.source, r.error)
+        for r in records
+        if r.status == "error" and r.id not in seen
+    ]
+    return [Problem(f.id, f.source, f.error, stem_of.get(f.id) if f.id else None) for f in failures]
+
+
+# --------------------------------------------------------------------------- review
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """A confidence as shown: the geometric-mean token probability and how it was read."""
+
+    pct: int  # exp(mean) as a percentage
+    low: bool  # mean below LOW_CONFIDENCE
+    tip: str
+
+
+def confidence(conf: tuple[float, float] | None) -> Confidence | None:
+    """Display values of a (mean, min) token log-probability, or None."""
+    if conf is None:
+        return None
+    mean, low = conf
+    pct = round(100 * math.exp(min(0.0, mean)))
+    tip = (f"mean token log-probability {mean:.2f} (about {pct}% per token), lowest "
+           f"{low:.2f}")
+    return Confidence(pct, mean < LOW_CONFIDENCE, tip)
+
+
+@dataclass(frozen=True)
+class QueueItem:
+    """One article of the review queue."""
+
+    record: Record
+    score: float
+    reasons: list[tuple[str, int]]  # (kind label, count)
+    confidence: Confidence | None
+    summary: str  # preview of the summary ("" when none)
+    translation: tuple[str, str] | None  # (lang, preview) of a translation
+
+
+def _preview(text: str | None, limit: int = 160) -> str:
+    return shorten(" ".join((text or "").split()), limit)
+
+
+def review_queue(records: list[Record]) -> tuple[list[QueueItem], int, int]:
+    """The articles most in need of review, highest review score first.
+
+    Only ok records whose review scores above 0 (a flag, or an output below the
+    confidence line) are listed; ties keep the run's order.
+
+    Returns:
+        (the first :data:`MAX_QUEUE` items, how many more scored above 0, how many ok
+        records carry a review at all).
+    """
+    reviewed = [r for r in records if r.status == "ok" and r.review is not None]
+    scored = [r for r in reviewed if r.review is not None and (r.review.score or 0) > 0]
+    scored.sort(key=lambda r: -(r.review.score or 0) if r.review else 0)
+    items = []
+    for record in scored[:MAX_QUEUE]:
+        review = record.review
+        assert review is not None
+        reasons = [(KIND_LABELS.get(k, k), n) for k, n in review.flags.items()]
+        conf = confidence(review.conf)
+        if conf is not None and conf.low and not reasons:
+            reasons.append(("low confidence", 1))
+        translation = None
+        for code, parts in record.translations.items():
+            text = parts.get("summary") or parts.get("article")
+            if text:
+                translation = (code, _preview(text))
+                break
+        items.append(QueueItem(record, review.score or 0.0, reasons, conf,
+                               _preview(record.summary), translation))
+    return items, max(0, len(scored) - MAX_QUEUE), len(reviewed)
+
+
+def index_context(records: list[Record], stats: Stats, folder: str, generated: str) -> dict:
+    """Everything ``index.html`` shows."""
+    queue, queue_more, n_reviewed = review_queue(records)
+    flag_counts = stats.review_flags
+    if flag_counts is None and n_reviewed:
+        totals: dict[str, int] = {}
+        for r in records:
+            for kind, n in (r.review.flags if r.review else {}).items():
+                totals[kind] = totals.get(kind, 0) + n
+        flag_counts = totals
+    return {
+        "queue": queue,
+        "queue_more": queue_more,
+        "n_reviewed": n_reviewed,
+        "review_flags": [(KIND_LABELS.get(k, k), n) for k, n in (flag_counts or {}).items()],
+        "review_flags_known": flag_counts is not None,
+        "folder": folder,
+        "generated": generated,
+        "records": records,
+        "stats": stats,
+        "schema_version": SCHEMA_VERSION,
+        "newer_schema": newer_schema(records, stats),
+        "counts": counts(records, stats),
+        "languages": languages(records, stats),
+        "stage_chart": stage_chart(records, stats),
+        "stage_names": stage_names(stats),
+        "latency": latency_chart(records),
+        "statuses": sorted({r.status for r in records}),
+        "problems": problems(records, stats),
+    }
+
+
+# --------------------------------------------------------------------------- article page
+
+
+@dataclass(frozen=True)
+class Row:
+    """One row of an aligned table: its number, the source and the translation, and the
+    translation's review (flags with their reasons, confidence)."""
+
+    num: str
+    src: str
+    tgt: str
+    flags: tuple[tuple[str, str], ...] = ()
+    confidence: Confidence | None = None
+
+
+@dataclass(frozen=True)
+class AlignedSection:
+    """A part (summary or article) beside its translation into one language."""
+
+    heading: str
+    mode: str  # "sentence by sentence" or "paragraph by paragraph"
+    code: str
+    paragraphs: list[list[Row]]
+    n_flagged: int = 0
+
+
+def aligned_section(record: Record, code: str, part: str) -> AlignedSection | None:
+    """A table pairing a part's source with its translation into ``code``, if there is one.
+
+    Sentence pairs when the run recorded an alignment; for the article, paragraph pairs when
+    it recorded only the translated text. A summary without an alignment gets no table: the
+    side-by-side summaries at the top of the page already pair it paragraph by paragraph.
+    """
+    pairs: list[Pairs] = record.alignment.get(code, {}).get(part, [])
+    translated = record.translations.get(code, {}).get(part)
+    if pairs:
+        mode = "sentence by sentence"
+    elif translated is not None and part == "article":
+        mode = "paragraph by paragraph"
+        pairs = [
+            [(s or "", t or "")]
+            for s, t in zip_longest(paragraphs(record.text), paragraphs(translated))
+        ]
+    else:
+        return None
+    review = record.review if mode == "sentence by sentence" else None
+
+    def cell(p: int, s: int) -> Cell:
+        found = review.cell(code, part, p, s) if review is not None else None
+        return found or Cell()
+
+    rows = [
+        [
+            Row(f"{p}.{s}" if mode == "sentence by sentence" else f"¶{p}", src, tgt,
+                tuple((KIND_LABELS.get(k, k), why) for k, why in cell(p - 1, s - 1).flags),
+                confidence(cell(p - 1, s - 1).conf))
+            for s, (src, tgt) in enumerate(para, start=1)
+        ]
+        for p, para in enumerate(pairs, start=1)
+    ]
+    n_flagged = sum(1 for para in rows for row in para if row.flags)
+    heading = f"{'Summary' if part == 'summary' else 'Article'} → {code}"
+    return AlignedSection(heading, mode, code, rows, n_flagged)
+
+
+def translated_titles(record: Record) -> list[tuple[str, str]]:
+    """(language, title) for each translation that carries a non-empty title."""
+    return [
+        (code, title)
+        for code, parts in record.translations.items()
+        if (title := parts.get("title"))
+    ]
+
+
+def article_context(
+    record: Record,
+    source_lang: str | None,
+    prev: Record | None,
+    nxt: Record | None,
+) -> dict:
+    """Everything one article page shows, in the order a reviewer reads it.
+
+    First the summary beside its translations, then the article's sentence alignment, then
+    the full source text (folded away when the alignment already shows it), then the
+    record's details.
+    """
+    codes = list(dict.fromkeys([*record.translations, *record.alignment]))
+
+    def sections(part: str) -> list[AlignedSection]:
+        return [s for code in codes if (s := aligned_section(record, code, part)) is not None]
+
+    timing_keys = [k for k in ARTICLE_TIMINGS if k in record.timings] + [
+        k for k in record.timings if k not in ARTICLE_TIMINGS
+    ]
+    summaries = [
+        (code, paragraphs(parts["summary"]))
+        for code, parts in record.translations.items()
+        if "summary" in parts
+    ]
+    article_sections = sections("article")
+    review = record.review
+    summary_cell = review.summary if review is not None else None
+    return {
+        "review": review,
+        "review_reasons": [(KIND_LABELS.get(k, k), n) for k, n in review.flags.items()]
+        if review is not None else [],
+        "summary_flags": [(KIND_LABELS.get(k, k), why) for k, why in summary_cell.flags]
+        if summary_cell is not None else [],
+        "summary_confidence": confidence(summary_cell.conf) if summary_cell else None,
+        "record": record,
+        "lang": record.lang or source_lang,
+        "titles": translated_titles(record),
+        "has_summary": record.summary is not None or bool(summaries),
+        "summary_paragraphs": paragraphs(record.summary),
+        "summary_empty": "(empty summary)" if record.summary is not None else "(no summary)",
+        "summaries": summaries,
+        "summary_sections": sections("summary"),
+        "article_sections": article_sections,
+        "text_paragraphs": paragraphs(record.text),
+        "has_text": bool(record.text),
+        "source_open": not article_sections,
+        "timings": [(k, record.timings[k]) for k in timing_keys],
+        "prev": prev,
+        "next": nxt,
+    }
+
+
+def pager_label(record: Record) -> str:
+    return shorten(record.label or DASH, 80)

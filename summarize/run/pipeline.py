@@ -1,0 +1,262 @@
+"""One run, end to end: validate, prepare the output folder, run the stages, write the stats.
+
+:func:`run_batch` is the sequence a reader can follow:
+
+1. validate the settings (:mod:`summarize.settings`), before anything is read or loaded;
+2. find the input files (:mod:`summarize.inputs`);
+3. prepare the output folder: lock it, clean what a killed run left, repair results.jsonl,
+   and read which articles are already done (:mod:`summarize.outputs.writers`);
+4. run the stages (:mod:`summarize.run.local`): read, summarize, translate, write, group by
+   group; models load (:mod:`summarize.run.models`) only when some article needs them;
+5. write stats.json (:mod:`summarize.run.stats`) and the HTML report
+   (:mod:`summarize.outputs.report`).
+"""
+
+from __future__ import annotations
+
+import logging
+import signal
+import threading
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+from typing import Any
+
+from summarize.backends import Seq2SeqBackend
+from summarize.errors import OutputLockedError, OutputWriteError, UsageError
+from summarize.inputs import ARTICLE_SUFFIXES, find_files
+from summarize.outputs.writers import (
+    STATS,
+    ResultsLog,
+    claim_out_dir,
+    iter_result_fields,
+    refuse_input_as_out,
+    remove_stale_temp_files,
+    write_stats,
+)
+from summarize.records import ArticleCounts, Failure, RunConfig, RunStats, stats_from_json
+from summarize.run.local import Engine, Interrupted, Reporter, Silent
+from summarize.run.models import LoadedModels, load_models
+from summarize.run.resume import settings_fingerprint
+from summarize.run.stats import StatsCollector, now
+from summarize.settings import validate_config
+
+log = logging.getLogger(__name__)
+
+__all__ = ["LoadedModels", "RunResult", "load_models", "run_batch"]
+
+
+@dataclass
+class RunResult:
+    """What a run did; ``exit_code`` follows the CLI contract (0 all ok, 1 some failed)."""
+
+    out_dir: Path
+    n_ok: int = 0
+    n_failed: int = 0
+    n_skipped: int = 0
+    n_resumed: int = 0
+    failures: list[Failure] = field(default_factory=list)
+    stats: RunStats = field(default_factory=RunStats)
+    interrupted: bool = False
+    models_loaded: bool = False
+    generate_calls: int = 0
+    report_error: str | None = None
+    nothing_readable: bool = False
+
+    @property
+    def exit_code(self) -> int:
+        """0 when every article succeeded; 1 when any failed, the run was interrupted or the
+        report could not be written; 2 when no input could be read as an article."""
+        if self.nothing_readable:
+            return 2
+        return 1 if self.n_failed or self.interrupted or self.report_error else 0
+
+
+def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedModels],
+             stop: threading.Event, close_models: bool) -> RunResult:
+    started_at, t_start = now(), time.perf_counter()
+    out_dir = Path(config.out_dir)
+    refuse_input_as_out(out_dir, [Path(p) for p in config.inputs])
+    files, skipped, scan_failures = find_files([Path(p) for p in config.inputs],
+                                               exclude=[out_dir],
+                                               follow_symlinks=config.follow_symlinks)
+    if not files:
+        found = f"{len(skipped)} file(s) skipped" if skipped else "no files"
+        reasons = sorted({s.reason for s in skipped})[:3]
+        raise UsageError(
+            f"no article files in {', '.join(config.inputs)}: {found}"
+            + (f" ({'; '.join(reasons)})" if reasons else "")
+            + f"; articles are {', '.join(sorted(ARTICLE_SUFFIXES))} files"
+        )
+    claim_out_dir(out_dir, [Path(p) for p in config.inputs])
+    from filelock import FileLock, Timeout
+
+    lock = FileLock(str(out_dir / ".lock"))
+    try:
+        lock.acquire(timeout=0)
+    except Timeout:
+        raise OutputLockedError(
+            f"another summarize run is writing to {out_dir}; wait for it to finish "
+            "or choose another --out folder"
+        ) from None
+    try:
+        remove_stale_temp_files(out_dir)
+        results = ResultsLog(out_dir)
+        existing = results.compact()
+        collector = StatsCollector()
+        engine = _engine_class(config)(config, out_dir, results, load, reporter, collector,
+                                       stop, run_id=started_at)
+        interrupted = False
+        try:
+            engine.run(files, existing, settings_fingerprint(config), scan_failures)
+        except Interrupted:
+            interrupted = True
+            reporter.note("interrupted: finished articles are saved; run the same command "
+                          "again to resume")
+        except OSError as exc:  # disk full, folder gone read-only...: keep what is written
+            raise OutputWriteError(
+                f"cannot write to {out_dir} ({exc.strerror or exc}); every article finished "
+                f"before this is saved ({engine.tally.n_ok + engine.tally.n_failed} so far): "
+                "fix the problem and run the same command again to resume"
+            ) from None
+        tally = engine.tally
+        if tally.n_failed or tally.n_ok:
+            results.compact()
+        failures: list[Failure] = list(tally.failures)
+        counts = ArticleCounts(total=tally.n_ok + tally.n_failed, ok=tally.n_ok,
+                               failed=tally.n_failed, skipped=len(skipped),
+                               resumed=tally.n_resumed)
+        stats = collector.build(config, started_at=started_at,
+                                wall_s=time.perf_counter() - t_start, models=engine.models,
+                                counts=counts, failures=failures, skipped=skipped,
+                                interrupted=interrupted)
+        stats = _with_history(stats, _read_stats(out_dir),
+                              did_work=bool(tally.n_ok - tally.n_resumed + tally.n_failed))
+        from summarize.review import count_flags
+
+        # over the whole folder, resumed records included: what the report shows
+        stats = replace(stats, review_flags=count_flags(iter_result_fields(out_dir, "review")))
+        try:
+            write_stats(out_dir, stats)
+        except OSError as exc:
+            raise OutputWriteError(
+                f"cannot write {out_dir / STATS} ({exc.strerror or exc}); the articles are "
+                "saved in results.jsonl: fix the problem and run the same command again"
+            ) from None
+        report_error = _write_report(out_dir, config.debug)
+    finally:
+        lock.release()
+    if close_models and engine.models is not None:
+        engine.models.close()  # free the device memory of the models this run loaded
+    return RunResult(
+        out_dir=out_dir, n_ok=tally.n_ok, n_failed=tally.n_failed, n_skipped=len(skipped),
+        n_resumed=tally.n_resumed, failures=failures, stats=stats, interrupted=interrupted,
+        models_loaded=engine.models is not None, generate_calls=tally.generate_calls,
+        report_error=report_error,
+        nothing_readable=not tally.n_ok and engine.models is None and not interrupted,
+    )
+
+
+def _engine_class(config: RunConfig) -> type[Engine]:
+    """The stage loop: this process, or Ray actor pools (``--engine ray``)."""
+    if config.engine != "ray":
+        return Engine
+    try:
+        from summarize.run.ray_engine import RayEngine
+    except ImportError as exc:
+        raise UsageError(
+            f"--engine ray needs Ray: pip install 'summarize[ray]' ({exc})"
+        ) from None
+    return RayEngine
+
+
+def _with_history(stats: RunStats, previous: RunStats | None, did_work: bool) -> RunStats:
+    """Add this run to the folder's history; a run that did nothing keeps the figures of
+    the runs that did the work (their timings, models and rates stay on top)."""
+    if previous is None:
+        return replace(stats, runs=[stats.summary()])
+    history = list(previous.runs)
+    if not history and previous.started_at:  # written before the history existed
+        history.append(previous.summary())
+    history.append(stats.summary())
+    if did_work:
+        return replace(stats, runs=history)
+    return replace(previous, runs=history, articles=replace(
+        previous.articles, resumed=stats.articles.resumed, skipped=stats.articles.skipped))
+
+
+def _read_stats(out_dir: Path) -> RunStats | None:
+    import json
+
+    try:
+        return stats_from_json(json.loads((out_dir / STATS).read_text("utf-8")))
+    except (OSError, ValueError):
+        return None
+
+
+def _write_report(out_dir: Path, debug: bool) -> str | None:
+    """Write the HTML report; returns why it could not be written, or None."""
+    from summarize.outputs.report import write_report
+
+    try:
+        write_report(out_dir)
+    except Exception as exc:  # the report is a view; the run's records are safe
+        if debug:
+            raise
+        reason = getattr(exc, "strerror", None) or str(exc) or type(exc).__name__
+        return (f"could not write the HTML report in {out_dir} ({reason}); the results are "
+                f"saved: run `summarize report {out_dir}` once the problem is fixed")
+    return None
+
+
+def run_batch(
+    config: RunConfig,
+    *,
+    reporter: Reporter | None = None,
+    loader: Callable[[RunConfig], LoadedModels] | None = None,
+    backends: Mapping[str, Seq2SeqBackend] | None = None,
+    handle_sigint: bool = False,
+) -> RunResult:
+    """Summarize and translate every article of ``config.inputs`` into ``config.out_dir``.
+
+    Args:
+        config: What to do (see :class:`RunConfig`).
+        reporter: Progress sink (the CLI's bars); None runs silently.
+        loader: Loads the models; defaults to :func:`summarize.run.models.load_models`.
+        backends: Backends of your own, by role (``"summarizer"``, ``"translator"`` or
+            ``"translator:<lang>"``), used instead of loading those models; any object
+            implementing :class:`summarize.backends.Seq2SeqBackend`.
+        handle_sigint: Turn Ctrl-C into a clean stop after the current batch.
+
+    Returns:
+        Counts, failures and the stats written to stats.json.
+
+    Raises:
+        UsageError: Bad options, a missing input or a model that cannot be loaded
+            (raised before any article is written).
+        OutputLockedError: Another run is writing to the same output folder.
+    """
+    config = validate_config(config)
+    stop = threading.Event()
+    sink = reporter or Silent()
+
+    def load() -> LoadedModels:
+        if loader is not None:
+            return loader(config)
+        return load_models(config, backends) if backends else load_models(config)
+
+    previous = None
+    if handle_sigint and threading.current_thread() is threading.main_thread():
+        def on_sigint(signum: int, frame: Any) -> None:
+            if stop.is_set():
+                raise KeyboardInterrupt
+            stop.set()
+            sink.note("stopping after the current batch (Ctrl-C again to abort)")
+
+        previous = signal.signal(signal.SIGINT, on_sigint)
+    try:
+        return _execute(config, sink, load, stop, close_models=loader is None and not backends)
+    finally:
+        if previous is not None:
+            signal.signal(signal.SIGINT, previous)
