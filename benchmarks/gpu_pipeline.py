@@ -92,9 +92,9 @@ def run_mode(src: Path, out: Path, mode: str, args: argparse.Namespace, summariz
              translator: str, cache: str = "dynamic") -> dict:
     """One run_batch in ``mode`` with the decoder's ``cache`` (``cache_implementation``);
     the engine's wall time, busy fraction and stats."""
-    from summarize.records import RunConfig
     from summarize.run import local as engine_module
     from summarize.run.pipeline import run_batch
+    from summarize.settings import RoleConfig, RunConfig
 
     sampler = BusySampler()
     spans: list[float] = []
@@ -113,13 +113,15 @@ def run_mode(src: Path, out: Path, mode: str, args: argparse.Namespace, summariz
     try:
         fixed = {"num_beams": 1, "cache_implementation": cache}
         result = run_batch(RunConfig(
-            inputs=(str(src),), out_dir=str(out), summarizer=summarizer, translator=translator,
-            targets=("de",), device=args.device, dtype=args.dtype, overlap=mode,
-            group_size=args.group_size, batch_tokens=args.batch_tokens,
-            summarizer_generation={**fixed, "min_new_tokens": args.summary_tokens,
-                                   "max_new_tokens": args.summary_tokens},
-            translator_generation={**fixed, "min_new_tokens": args.translation_tokens,
-                                   "max_new_tokens": args.translation_tokens}))
+            inputs=(str(src),), out_dir=str(out), targets=("de",), device=args.device,
+            dtype=args.dtype, overlap=mode, group_size=args.group_size,
+            batch_tokens=args.batch_tokens,
+            summarizer=RoleConfig(model=summarizer, settings={
+                **fixed, "min_new_tokens": args.summary_tokens,
+                "max_new_tokens": args.summary_tokens}),
+            translator=RoleConfig(model=translator, settings={
+                **fixed, "min_new_tokens": args.translation_tokens,
+                "max_new_tokens": args.translation_tokens})))
     finally:
         engine_module.Engine.run = real_run
     stats = json.loads((out / "stats.json").read_text("utf-8"))

@@ -81,9 +81,9 @@ def reading_work(pairs: list[tuple[Path, Path]]) -> float:
 def run_once(src: Path, out: Path, seconds_per_token: float, *, sync: bool,
              group_size: int) -> dict[str, float]:
     """One run_batch on the simulated device; the engine's wall time and the device's figures."""
-    from summarize.records import RunConfig
     from summarize.run import local as engine_module
     from summarize.run.pipeline import run_batch
+    from summarize.settings import RunConfig
     from tests.fakes import SimulatedBackend, SimulatedDevice
 
     device = SimulatedDevice(seconds_per_token)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from summarize._version import __version__
 from summarize.errors import ModelLoadError, SummarizeError, UsageError  # noqa: E402
-from summarize.records import RunConfig  # noqa: E402
+from summarize.settings import RayConfig, RoleConfig, RunConfig  # noqa: E402
 
 
 def run_batch(config: RunConfig, **kwargs):  # type: ignore[no-untyped-def]
@@ -23,6 +23,8 @@ def run_batch(config: RunConfig, **kwargs):  # type: ignore[no-untyped-def]
 
 __all__ = [
     "ModelLoadError",
+    "RayConfig",
+    "RoleConfig",
     "RunConfig",
     "SummarizeError",
     "UsageError",

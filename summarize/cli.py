@@ -6,16 +6,19 @@ commands that need them, so ``summarize --help`` answers at once.
 
 from __future__ import annotations
 
+import inspect
 import logging
 import os
 import re
+from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from summarize.devtools.bench import bench
+from summarize.devtools.bench_command import bench
 from summarize.errors import SummarizeError
+from summarize.settings import Setting
 
 
 def _plain_argument_help() -> None:
@@ -205,154 +208,78 @@ def _fail(exc: SummarizeError, debug: bool) -> None:
     raise typer.Exit(exc.exit_code)
 
 
-@app.command()
-def batch(
-    inputs: Annotated[list[Path], typer.Argument(
-        metavar="INPUT", help="Files or folders (searched recursively).",
-        show_default=False)],
-    out: Annotated[Path | None, typer.Option(
-        "--out", metavar="DIR", help="Output folder. [default: outputs]")] = None,
-    summarizer: Annotated[str | None, typer.Option(
-        metavar="MODEL",
-        help="Summarization model: hub id or folder. [default: sshleifer/distilbart-cnn-12-6]"
-    )] = None,
-    translator: Annotated[str | None, typer.Option(
-        metavar="MODEL",
-        help="Translation model for every target: hub id or folder. [default: per language]"
-    )] = None,
-    to: Annotated[list[str] | None, typer.Option(
-        "--to", metavar="LANGS",
-        help="Target language(s), ISO 639-1 or 639-3: ko or ko,ja. [default: ko]"
-    )] = None,
-    source_lang: Annotated[str | None, typer.Option(
-        "--from", metavar="LANG",
-        help="Source language, or auto to detect each article's. [default: auto]")]
-    = None,
-    pivot: Annotated[str | None, typer.Option(
-        metavar="WHEN",
-        help="Summaries of non-English articles: auto (through English unless the "
-             "summarizer is multilingual), never or always. [default: auto]")] = None,
-    max_loaded_models: Annotated[int | None, typer.Option(
-        metavar="N",
-        help="Most translation models loaded at once. [default: 4]")] = None,
-    glossary: Annotated[list[str] | None, typer.Option(
-        metavar="[LANG=]FILE",
-        help="Glossary TSV (source term, tab, required target term) whose misses the review "
-             "flags: FILE for every target or LANG=FILE; repeatable.")] = None,
-    engine: Annotated[str | None, typer.Option(
-        metavar="NAME",
-        help="local, or ray for every GPU of the machine or a cluster "
-             "(pip install 'summarize[ray]'). [default: local]")] = None,
-    ray_address: Annotated[str | None, typer.Option(
-        metavar="ADDRESS",
-        help="Ray cluster to join (or RAY_ADDRESS); default: start a local one.")] = None,
-    replicas: Annotated[int | None, typer.Option(
-        metavar="N",
-        help="Model replicas per stage with --engine ray; 0: one per GPU (or CPU). "
-             "[default: 0]")] = None,
-    gpus_per_replica: Annotated[float | None, typer.Option(
-        metavar="GPUS",
-        help="GPUs per replica with --engine ray; 0.5 lets two share one GPU.")] = None,
-    overlap: Annotated[str | None, typer.Option(
-        metavar="MODE",
-        help="auto (read and write beside the model; translate one group while the next "
-             "is summarized on a GPU), full (that on CPU too), io, or off. [default: auto]"
-    )] = None,
-    read_workers: Annotated[int | None, typer.Option(
-        metavar="N",
-        help="Processes reading and extracting inputs ahead of the model; 0: none. "
-             "[default: one per core]")] = None,
-    translate: Annotated[str | None, typer.Option(
-        metavar="WHAT",
-        help="What to translate: summary, article, both or none. [default: summary]"
-    )] = None,
-    no_summary: Annotated[bool, typer.Option("--no-summary",
-                                             help="Translate only; skip summaries.")] = False,
-    device: Annotated[str | None, typer.Option(
-        metavar="DEVICE",
-        help="auto, cpu, cuda, cuda:N or mps. [default: auto]")] = None,
-    dtype: Annotated[str | None, typer.Option(
-        metavar="DTYPE",
-        help="auto, float32, bfloat16 or float16. [default: auto]")] = None,
-    config: Annotated[Path | None, typer.Option(
-        "--config", metavar="FILE",
-        help="TOML file with options and [summarizer]/[translator] settings.",
-        exists=True, dir_okay=False)] = None,
-    batch_tokens: Annotated[int | None, typer.Option(
-        metavar="N",
-        help="Token budget per batch, padding counted. [default: per device]")] = None,
-    group_size: Annotated[int | None, typer.Option(
-        metavar="N",
-        help="Articles pooled per group; bounds memory. [default: 64]")] = None,
-    max_bytes: Annotated[int | None, typer.Option(
-        metavar="N",
-        help="Refuse input files larger than this. [default: 50000000]")] = None,
-    models_dir: Annotated[Path | None, typer.Option(
-        metavar="DIR",
-        help="Local model store searched before the hub. [default: models]")] = None,
-    force: Annotated[bool, typer.Option(
-        "--force", help="Recompute articles already in the output.")] = False,
-    dedupe: Annotated[bool, typer.Option("--dedupe", help="Process identical texts once.")] = False,
-    trust_remote_code: Annotated[bool, typer.Option("--trust-remote-code",
-        help="Allow models that run their own code.")] = False,
-    allow_pickle: Annotated[bool, typer.Option("--allow-pickle",
-        help="Allow .bin pickle weights when no safetensors exist.")] = False,
-    backend: Annotated[str | None, typer.Option(
-        metavar="NAME",
-        help="Inference engine: torch or ct2 (CTranslate2). [default: torch]")] = None,
-    quantization: Annotated[str | None, typer.Option(
-        metavar="TYPE",
-        help="CTranslate2 compute type: auto, int8, int8_float16, int8_bfloat16, float16, "
-             "bfloat16 or float32. [default: auto]")] = None,
-    threads: Annotated[int | None, typer.Option(
-        metavar="N",
-        help="CPU threads for the ct2 engine; 0 uses every core. [default: 0]")] = None,
-    cpu_tuning: Annotated[bool | None, typer.Option(
-        "--cpu-tuning/--no-cpu-tuning",
-        help="Tune float32 CPU runs (oneDNN linear layers; glibc keeps freed memory). "
-             "[default: on]")] = None,
-    follow_symlinks: Annotated[bool, typer.Option("--follow-symlinks",
-        help="Follow symbolic links that lead outside the input folders.")] = False,
-    quiet: Annotated[bool, typer.Option("--quiet", "-q", help="No progress bars.")] = False,
-    debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
-) -> None:
+def _option_type(s: Setting) -> Any:
+    """The Python type typer parses a setting's flag into (None when not given)."""
+    base = {"int": int, "float": float}.get(s.kind, str)
+    if s.kind in ("langs", "paths", "translators"):
+        return list[str] | None
+    if s.kind == "bool":
+        return bool | None
+    return base | None
+
+
+def _batch_parameters() -> list[inspect.Parameter]:
+    """The ``batch`` command's options, one per row of the settings table, plus the
+    command's own (``--config``, ``--quiet``, ``--debug``)."""
+    from summarize.settings import all_settings
+
+    params = [inspect.Parameter(
+        "inputs", inspect.Parameter.POSITIONAL_OR_KEYWORD,
+        annotation=Annotated[list[Path], typer.Argument(
+            metavar="INPUT", help="Files or folders (searched recursively).",
+            show_default=False)])]
+    for s in all_settings():
+        if not s.option:
+            continue
+        text = s.help
+        if s.kind not in ("bool", "model", "translators") and s.default not in (None, ()) \
+                and "[default:" not in text:
+            shown = ",".join(s.default) if isinstance(s.default, tuple) else s.default
+            text += f" [default: {shown}]"
+        if s.kind == "choice" and not all(c in text for c in s.choices):
+            text = text.rstrip(".") + ": " + ", ".join(s.choices) + "."
+        names = s.option.split(" ")
+        info = typer.Option(*names, metavar=s.metavar or None, help=text,
+                            show_default=False)
+        params.append(inspect.Parameter(f"opt_{s.key}", inspect.Parameter.KEYWORD_ONLY,
+                                        default=None,
+                                        annotation=Annotated[_option_type(s), info]))
+    params += [
+        inspect.Parameter("config", inspect.Parameter.KEYWORD_ONLY, default=None,
+                          annotation=Annotated[Path | None, typer.Option(
+                              "--config", metavar="FILE",
+                              help="TOML file with settings and [summarizer]/[translator] "
+                                   "tables.", exists=True, dir_okay=False)]),
+        inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False,
+                          annotation=Annotated[bool, typer.Option(
+                              "--quiet", "-q", help="No progress bars.")]),
+        inspect.Parameter("debug", inspect.Parameter.KEYWORD_ONLY, default=False,
+                          annotation=Annotated[bool, typer.Option(
+                              "--debug", help="Show tracebacks.")]),
+    ]
+    return params
+
+
+def batch(inputs: list[Path], *, config: Path | None = None, quiet: bool = False,
+          debug: bool = False, **options: Any) -> None:
     """Summarize and translate every article in INPUT... into the output folder."""
     from rich.console import Console
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
                         format="summarize: %(levelname)s: %(message)s")
-    if not debug:
-        # transformers' advisory warnings and progress bars are noise in a normal run
-        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
-        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
-    # trafilatura logs "discarding data" for pages without text; the failure record says it
-    logging.getLogger("trafilatura").setLevel(logging.DEBUG if debug else logging.CRITICAL)
-    # the hub client's retry warnings: the one error line says what went wrong
-    logging.getLogger("huggingface_hub").setLevel(logging.DEBUG if debug else logging.ERROR)
+    quiet_libraries(debug)
     console = Console(stderr=True)
     try:
         from summarize.settings import build_config, load_config_file
 
         file = load_config_file(config) if config else {}
-        flags = {
-            "out_dir": str(out) if out else None, "summarizer": summarizer,
-            "translator": translator, "targets": to, "source_lang": source_lang,
-            "translate": translate, "summarize": False if no_summary else None,
-            "device": device, "dtype": dtype, "batch_tokens": batch_tokens,
-            "group_size": group_size, "max_bytes": max_bytes,
-            "models_dir": str(models_dir) if models_dir else None,
-            "force": force or None, "dedupe": dedupe or None,
-            "trust_remote_code": trust_remote_code or None,
-            "allow_pickle": allow_pickle or None, "backend": backend,
-            "quantization": quantization, "threads": threads, "cpu_tuning": cpu_tuning,
-            "follow_symlinks": follow_symlinks or None, "pivot": pivot,
-            "max_loaded_models": max_loaded_models, "engine": engine,
-            "ray_address": ray_address, "replicas": replicas,
-            "gpus_per_replica": gpus_per_replica, "overlap": overlap,
-            "read_workers": read_workers,
-            "glossary": tuple(glossary) if glossary else None, "debug": debug,
-        }
-        run_config = build_config(inputs, file, flags)
+        flags = {key[4:]: value for key, value in options.items()}
+        if flags.get("summary") is True:  # --no-summary is the flag; True means given
+            flags["summary"] = False
+        for key in ("force", "dedupe", "trust_remote_code", "allow_pickle",
+                    "follow_symlinks"):
+            flags[key] = flags.get(key) or None  # a flag not given leaves the file's value
+        run_config = replace(build_config(inputs, file, flags), debug=debug)
         from summarize.run.pipeline import run_batch
 
         if quiet:
@@ -376,6 +303,26 @@ def batch(
         typer.echo(f"summarize: error: no readable article in {where}: {result.n_failed} "
                    f"input(s) failed, {result.n_skipped} skipped", err=True)
     raise typer.Exit(result.exit_code)
+
+
+def _declare(command: Any, parameters: list[inspect.Parameter]) -> Any:
+    """Give ``command`` the signature typer reads its options from."""
+    command.__signature__ = inspect.Signature(parameters)
+    command.__annotations__ = {p.name: p.annotation for p in parameters}
+    return command
+
+
+def quiet_libraries(debug: bool) -> None:
+    """Keep the console to the tool's own lines unless ``--debug``: transformers' advice
+    and progress bars, the hub client's retries, trafilatura's "discarding data"."""
+    if not debug:
+        os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
+        os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
+    logging.getLogger("trafilatura").setLevel(logging.DEBUG if debug else logging.CRITICAL)
+    logging.getLogger("huggingface_hub").setLevel(logging.DEBUG if debug else logging.ERROR)
+
+
+app.command("batch")(_declare(batch, _batch_parameters()))
 
 
 @app.command()
@@ -477,7 +424,7 @@ def models_download(
     debug: Annotated[bool, typer.Option("--debug", help="Show tracebacks.")] = False,
 ) -> None:
     """Store a hub model under models/ for offline use."""
-    from summarize.run.models import download_model
+    from summarize.backends.catalog import download_model
 
     try:
         path = download_model(model_id, models_dir, allow_pickle=allow_pickle)
@@ -486,7 +433,7 @@ def models_download(
     typer.echo(f"stored {model_id} in {path}")
 
 
-# The benchmark imports torch only inside its commands, like everything here.
+# The benchmark loads (and imports torch) only when the command runs, like everything here.
 app.command("bench")(bench)
 
 

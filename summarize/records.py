@@ -4,9 +4,7 @@ from __future__ import annotations
 
 import math
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal
-
-TranslateWhat = Literal["summary", "article", "both", "none"]
+from typing import Any
 
 #: The stages of a run, in order, as stats.json and the report name them.
 STAGES = ("load", "read", "summarize", "translate", "write")
@@ -69,7 +67,9 @@ class ModelInfo:
     def of(cls, role: str, info: Any, load_s: float, family: str | None = None) -> ModelInfo:
         """From a backend's ``BackendInfo`` (duck-typed: this module imports no engine)."""
         return cls(role=role, model_id=info.model_id, path=info.path, revision=info.revision,
-                   license=info.license, family=family or info.family, load_s=round(load_s, 3),
+                   license=info.license,
+                   family=family or getattr(info, "language_family", None) or info.family,
+                   load_s=round(load_s, 3),
                    engine=info.engine, device=info.device, device_name=info.device_name,
                    dtype=info.dtype, tuning=dict(info.tuning))
 
@@ -427,97 +427,3 @@ def _as_dict(value: Any) -> dict[str, Any]:
 
 def _as_list(value: Any) -> list[Any]:
     return value if isinstance(value, list) else []
-
-
-@dataclass(frozen=True)
-class RunConfig:
-    """Everything that decides what a run does.
-
-    Attributes:
-        inputs: Files or folders to read (folders are searched recursively).
-        out_dir: Output folder.
-        summarizer: Hub id or local folder of the summarization model; None with no summary.
-        translator: Hub id or local folder used for every target; None picks a default
-            per target language.
-        targets: Target languages (ISO 639-1 or 639-3 codes as the user wrote them).
-        source_lang: Source language code, or "auto" to detect each article's language
-            (a ``lang`` field of a JSON record always wins).
-        translate: Which text to translate: the summary, the article, both or none.
-        summarize: Whether to summarize at all.
-        device: "auto", "cpu", "cuda", "cuda:N" or "mps".
-        dtype: "auto", "float32", "bfloat16" or "float16".
-        summarizer_generation: Generation settings for the summarizer (num_beams, ...).
-        translator_generation: Generation settings for the translator.
-        batch_tokens: Token budget per batch (padding counted); None picks a device default.
-        group_size: Articles pooled together before batching.
-        force: Recompute articles already present in the output folder.
-        max_bytes: Files larger than this are refused.
-        models_dir: Local model store searched before the hub.
-        trust_remote_code: Allow models that ship their own code.
-        allow_pickle: Allow weights that are not safetensors.
-        dedupe: Process identical article texts once.
-        backend: Inference engine: "torch" (transformers) or "ct2" (CTranslate2).
-        quantization: CTranslate2 compute type ("auto", "int8", "float16", ...).
-        threads: CPU threads for the engine (0: every core).
-        cpu_tuning: Apply the CPU tuning of :mod:`summarize.backends.cpu_tuning` (oneDNN
-            linear layers, and glibc keeping freed memory: a process-wide change).
-        follow_symlinks: Follow symbolic links that lead outside the input folders.
-        pivot: Summaries of non-English articles: "auto" (translate to English first unless
-            the summarizer is multilingual), "never" or "always".
-        max_loaded_models: Most translation models kept loaded at once (least recently used
-            are released first).
-        glossary: Glossary files (``FILE.tsv`` for every target, ``ko=FILE.tsv`` for one):
-            source term, tab, required target term; checked in the review only.
-        engine: "local" (this process) or "ray" (Ray Data actor pools: every GPU of the
-            machine, or a cluster).
-        ray_address: Ray cluster to join (``ray://host:10001`` or ``auto``); None starts a
-            local instance unless ``RAY_ADDRESS`` is set.
-        replicas: Model replicas (actors) per stage with ``engine="ray"``; 0: one per GPU,
-            or one per CPU core on a machine without GPUs.
-        gpus_per_replica: GPUs each replica holds (0.5 lets two replicas share one GPU);
-            None: 1 where GPUs exist, else 0.
-        overlap: How the local engine's stages overlap: "auto" (reading and writing run
-            beside the model; the translations of one group run while the next group is
-            summarized when the models are on a CUDA GPU or another non-CPU, non-MPS
-            device), "full" (that pipelining on CPU and MPS too), "io" (reading and
-            writing only) or "off" (one stage after another).
-        read_workers: Worker processes that read and extract the inputs ahead of the model
-            (0: a thread of the run); None: one per core, at most 16.
-        debug: Show tracebacks.
-    """
-
-    inputs: tuple[str, ...]
-    out_dir: str = "outputs"
-    summarizer: str | None = None
-    translator: str | None = None
-    targets: tuple[str, ...] = ("ko",)
-    source_lang: str = "auto"
-    translate: TranslateWhat = "summary"
-    summarize: bool = True
-    device: str = "auto"
-    dtype: str = "auto"
-    summarizer_generation: dict = field(default_factory=dict)
-    translator_generation: dict = field(default_factory=dict)
-    batch_tokens: int | None = None
-    group_size: int = 64
-    force: bool = False
-    max_bytes: int = 50_000_000
-    models_dir: str = "models"
-    trust_remote_code: bool = False
-    allow_pickle: bool = False
-    dedupe: bool = False
-    backend: str = "torch"
-    quantization: str = "auto"
-    threads: int = 0
-    cpu_tuning: bool = True
-    follow_symlinks: bool = False
-    pivot: str = "auto"
-    max_loaded_models: int = 4
-    glossary: tuple[str, ...] = ()
-    engine: str = "local"
-    ray_address: str | None = None
-    replicas: int = 0
-    gpus_per_replica: float | None = None
-    overlap: str = "auto"
-    read_workers: int | None = None
-    debug: bool = False

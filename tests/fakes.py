@@ -12,14 +12,15 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import BackendInfo, BatchOutOfMemory, Generated, TaskDefaults
-from summarize.languages import LangPlan
-from summarize.records import RunConfig
+from summarize.backends import BackendInfo, BatchOutOfMemory, Generated, Request, TaskDefaults
 from summarize.run.models import LoadedModels, build_tasks
+from summarize.settings import RunConfig
 
 
 class FakeBackend:
-    """Implements the Seq2SeqBackend contract with predictable outputs (see module doc)."""
+    """Implements the Backend contract with predictable outputs (see module doc)."""
+
+    translation_unit = "sentence"
 
     def __init__(self, kind: str, *, max_input_tokens: int = 512, summary_words: int = 6,
                  oom_above: int | None = None, fail_on: str | None = None,
@@ -35,27 +36,38 @@ class FakeBackend:
         self.fail_on = fail_on
         self.confidence = confidence  # input text -> (mean, min) score; None: no scores
         self.batches: list[list[str]] = []
-        self.plans: list[LangPlan | None] = []
+        #: The (source, target) languages of each batch's requests.
+        self.pairs: list[list[tuple[str, str]]] = []
 
     def task_defaults(self, task: str) -> TaskDefaults:
         return TaskDefaults()
 
-    def plan_language(self, target: str, source: str) -> LangPlan:
-        return LangPlan("generic", target, None, "", source, None)
+    def input_limit(self, task: str, max_new_tokens: int) -> int:
+        return self.max_input_tokens
 
-    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
-        return [len(t.split()) + 1 for t in texts]
+    def summarizes(self, lang: str) -> bool:
+        return lang == "en"
 
-    def generate(self, texts: Sequence[str], settings: Mapping[str, Any],
-                 max_new_tokens: Sequence[int], plan: LangPlan | None = None) -> Generated:
+    def check_languages(self, task: str, source: str, target: str) -> None:
+        pass
+
+    def count_tokens(self, requests: Sequence[Request]) -> list[int]:
+        return [len(r.text.split()) + 1 for r in requests]
+
+    def prompt_tokens(self, request: Request) -> int:
+        return 0
+
+    def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
+                 max_new_tokens: Sequence[int]) -> Generated:
+        texts = [r.text for r in requests]
         if self.oom_above is not None and len(texts) > self.oom_above:
             raise BatchOutOfMemory("fake OOM")
         if self.fail_on is not None and any(self.fail_on in t for t in texts):
             raise RuntimeError("fake failure")
         self.batches.append(list(texts))
-        self.plans.append(plan)
+        self.pairs.append([(r.source_lang, r.target_lang) for r in requests])
         outs, hits = self.outputs(texts, max_new_tokens)
-        n_in = sum(self.count_tokens(texts))
+        n_in = sum(self.count_tokens(requests))
         scores = [self.confidence(t) for t in texts] if self.confidence else None
         return Generated(outs, n_in, sum(len(o.split()) for o in outs), hits, scores)
 
@@ -190,7 +202,7 @@ class SimulatedDevice:
 
 
 class SimulatedBackend:
-    """The Seq2SeqBackend contract on a :class:`SimulatedDevice` (the shape of
+    """The Backend contract on a :class:`SimulatedDevice` (the shape of
     tests/test_contract.py's ProtocolBackend), with deterministic outputs.
 
     A summary is the first ``summary_words`` words of its input; a translation is the
@@ -210,18 +222,30 @@ class SimulatedBackend:
         self.max_output_tokens = None
         self.summary_words = summary_words
 
+    translation_unit = "sentence"
+
     def task_defaults(self, task: str) -> TaskDefaults:
-        return TaskDefaults(prefix="", settings={}, max_new_tokens=self.summary_words + 8)
+        return TaskDefaults(settings={}, max_new_tokens=self.summary_words + 8)
 
-    def plan_language(self, target: str, source: str) -> LangPlan:
-        return LangPlan("generic", target, None, "", source, None)
+    def input_limit(self, task: str, max_new_tokens: int) -> int:
+        return self.max_input_tokens
 
-    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
-        return [len(t.split()) + 1 for t in texts]
+    def summarizes(self, lang: str) -> bool:
+        return lang == "en"
 
-    def generate(self, texts: Sequence[str], settings: Mapping[str, Any],
-                 max_new_tokens: Sequence[int], plan: LangPlan | None = None) -> Generated:
-        lengths = self.count_tokens(texts)
+    def check_languages(self, task: str, source: str, target: str) -> None:
+        pass
+
+    def count_tokens(self, requests: Sequence[Request]) -> list[int]:
+        return [len(r.text.split()) + 1 for r in requests]
+
+    def prompt_tokens(self, request: Request) -> int:
+        return 0
+
+    def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
+                 max_new_tokens: Sequence[int]) -> Generated:
+        texts = [r.text for r in requests]
+        lengths = self.count_tokens(requests)
         if self.kind == "translate":
             outs = [f"<{t.upper()}>" for t in texts]
         else:

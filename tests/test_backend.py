@@ -10,11 +10,24 @@ from pathlib import Path
 import pytest
 import torch
 
+from summarize.backends import Request
 from summarize.backends import hf_torch as hf
+from summarize.backends.hf_common import cut_outputs, end_ids
 from summarize.errors import ConfigError
-from summarize.records import RunConfig
 from summarize.run.pipeline import run_batch
+from summarize.settings import RoleConfig, RunConfig
 from tests.fakes import read_jsonl
+
+
+def req(backend, texts) -> list[Request]:
+    """The requests for ``texts``: summaries for a BART model, en->ko translations else."""
+    if backend.info.family == "bart":
+        return [Request("summarize", t) for t in texts]
+    return [Request("translate", t, "en", "ko") for t in texts]
+
+
+def cut(rows, limits, generation_config):
+    return cut_outputs(rows, limits, end_ids(generation_config), generation_config.pad_token_id)
 
 
 def test_dtype_rules(monkeypatch):
@@ -50,9 +63,9 @@ def test_each_output_is_cut_to_its_own_limit(tiny_marian, tmp_path):
     backend = hf.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path)
     texts = ["The quick brown fox.", "Officials said on Monday."]
     settings = {"min_new_tokens": 8}
-    together = backend.generate(texts, settings, [3, 8])
-    alone = [backend.generate([t], settings, [n]).texts[0] for t, n in zip(texts, [3, 8],
-                                                                               strict=True)]
+    together = backend.generate(req(backend, texts), settings, [3, 8])
+    alone = [backend.generate(req(backend, [t]), settings, [n]).texts[0]
+             for t, n in zip(texts, [3, 8], strict=True)]
     assert together.texts == alone
     assert together.output_tokens == 3 + 8
 
@@ -76,9 +89,10 @@ def test_results_identical_whatever_batch_size_group_size_or_order(tmp_path, tin
         picked = rng.sample(SENTENCES[:6], k=rng.randint(1, 6))
         paragraphs = [" ".join(picked[:2]), " ".join(picked[2:])]
         (src / f"a{i:02d}.txt").write_text("\n\n".join(p for p in paragraphs if p), "utf-8")
-    base = RunConfig(inputs=(str(src),), summarizer=str(tiny_bart), translator=str(tiny_marian),
-                     translate="both", summarizer_generation={"max_new_tokens": 6},
-                     translator_generation={"max_new_tokens": 5}, models_dir=str(tmp_path))
+    base = RunConfig(inputs=(str(src),), translate="both", models_dir=str(tmp_path),
+                     summarizer=RoleConfig(model=str(tiny_bart), settings={"max_new_tokens": 6}),
+                     translator=RoleConfig(model=str(tiny_marian),
+                                           settings={"max_new_tokens": 5}))
     reference = None
     for i, (tokens, group) in enumerate([(100_000, 64), (16, 1), (48, 5), (256, 3)]):
         out = tmp_path / f"out{i}"
@@ -126,15 +140,15 @@ def test_scores_equal_a_teacher_forced_pass_and_do_not_depend_on_the_batch(
 
     texts = SENTENCES[:5]
     limits = [6, 9, 12, 4, 10]
-    together = backend.generate(texts, settings, limits)
+    together = backend.generate(req(backend, texts), settings, limits)
     assert together.scores is not None and len(together.scores) == len(texts)
     for text, limit, score in zip(texts, limits, together.scores, strict=True):
-        alone = backend.generate([text], settings, [limit])
+        alone = backend.generate(req(backend, [text]), settings, [limit])
         assert alone.scores[0] == pytest.approx(score, abs=1e-5)  # batch-invariant
         enc = backend.tokenizer([text], return_tensors="pt")
         out = backend.model.generate(**enc, **settings, max_new_tokens=limit, do_sample=False,
                                      forced_eos_token_id=None)
-        rows, _, _ = hf.cut_outputs(out.tolist(), [limit], backend.model.generation_config)
+        rows, _, _ = cut(out.tolist(), [limit], backend.model.generation_config)
         expected = _teacher_forced(backend, text, rows[0], masked)
         assert score[0] == pytest.approx(sum(expected) / len(expected), abs=1e-4)
         assert score[1] == pytest.approx(min(expected), abs=1e-4)
@@ -146,12 +160,12 @@ def test_beam_scores_follow_the_chosen_beam(tiny_marian, tmp_path):
     from tests.tiny_models import SENTENCES
 
     texts = SENTENCES[:3]
-    got = backend.generate(texts, {"num_beams": 3}, [7, 7, 7])
+    got = backend.generate(req(backend, texts), {"num_beams": 3}, [7, 7, 7])
     for text, score in zip(texts, got.scores, strict=True):
         enc = backend.tokenizer([text], return_tensors="pt")
         out = backend.model.generate(**enc, num_beams=3, max_new_tokens=7,
                                      forced_eos_token_id=None)
-        rows, _, _ = hf.cut_outputs(out.tolist(), [7], backend.model.generation_config)
+        rows, _, _ = cut(out.tolist(), [7], backend.model.generation_config)
         expected = _teacher_forced(backend, text, rows[0])
         assert score[0] == pytest.approx(sum(expected) / len(expected), abs=1e-4)
         assert score[1] == pytest.approx(min(expected), abs=1e-4)
@@ -160,7 +174,7 @@ def test_beam_scores_follow_the_chosen_beam(tiny_marian, tmp_path):
 def test_scores_can_be_turned_off(tiny_marian, tmp_path):
     backend = hf.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path)
     backend.return_scores = False
-    assert backend.generate(["The quick brown fox."], {}, [5]).scores is None
+    assert backend.generate(req(backend, ["The quick brown fox."]), {}, [5]).scores is None
 
 
 @pytest.mark.parametrize("settings", [{}, {"num_beams": 3}])
@@ -173,10 +187,11 @@ def test_ct2_scores_equal_torch_scores(tiny_marian, tmp_path, settings):
     ct2_b = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
                              device="cpu", quantization="float32", threads=1)
     texts, limits = SENTENCES[:4], [8, 10, 12, 5]
-    a, b = ct2_b.generate(texts, settings, limits), torch_b.generate(texts, settings, limits)
+    a = ct2_b.generate(req(ct2_b, texts), settings, limits)
+    b = torch_b.generate(req(torch_b, texts), settings, limits)
     assert a.texts == b.texts
     for x, y in zip(a.scores, b.scores, strict=True):
         assert x == pytest.approx(y, abs=1e-4)
     ct2_b.return_scores = False
-    assert ct2_b.generate(texts, settings, limits).scores is None
+    assert ct2_b.generate(req(ct2_b, texts), settings, limits).scores is None
     ct2_b.close()

@@ -188,7 +188,7 @@ def test_multi_target_and_config_file(article_dir, tmp_path, tiny_bart, tiny_mar
         assert set(record["translations"]) == {"ko", "ja"}
         assert set(record["translations"]["ko"]) - {"title"} == {"summary"}
     stats = json.loads((out / "stats.json").read_text())
-    assert stats["config"]["summarizer_generation"]["num_beams"] == 2
+    assert stats["config"]["summarizer"]["settings"]["num_beams"] == 2
     assert stats["targets"] == ["ko", "ja"]
 
 

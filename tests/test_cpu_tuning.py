@@ -74,16 +74,18 @@ def test_what_was_applied_is_recorded(monkeypatch):
 def test_the_run_records_its_tuning_in_stats(tmp_path, tiny_marian, tuning):
     import json
 
-    from summarize.records import RunConfig
     from summarize.run.pipeline import run_batch
+    from summarize.settings import RoleConfig, RunConfig
 
     src = tmp_path / "in"
     src.mkdir()
     (src / "a.txt").write_text("The council approved the plan on Monday.", "utf-8")
     out = tmp_path / "out"
     run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), summarize=False,
-                        translate="article", translator=str(tiny_marian), targets=("ko",),
-                        translator_generation={"max_new_tokens": 3}, cpu_tuning=tuning,
-                        models_dir=str(tmp_path / "m")))
+                        translate="article", targets=("ko",),
+                        cpu_tuning=tuning,
+                        models_dir=str(tmp_path / "m"),
+                        translator=RoleConfig(model=str(tiny_marian),
+                                              settings={"max_new_tokens": 3})))
     [model] = json.loads((out / "stats.json").read_text())["models"]
     assert model["tuning"]["enabled"] is tuning

@@ -14,7 +14,7 @@ import pytest
 
 pytest.importorskip("ctranslate2")
 
-from summarize.backends import ct2, ct2_convert  # noqa: E402
+from summarize.backends import Request, ct2, ct2_convert  # noqa: E402
 from summarize.backends import hf_torch as hf  # noqa: E402
 from summarize.errors import ConfigError, ModelLoadError  # noqa: E402
 from tests import lang_tokenizers as lt  # noqa: E402
@@ -22,6 +22,13 @@ from tests import tiny_models  # noqa: E402
 from tests.fakes import read_jsonl  # noqa: E402
 
 TEXTS = tiny_models.SENTENCES[:6]
+
+
+def asks(texts, target: str | None = "ko", source: str = "en") -> list[Request]:
+    """Translation requests into ``target``, or summary requests when it is None."""
+    if target is None:
+        return [Request("summarize", t) for t in texts]
+    return [Request("translate", t, source, target) for t in texts]
 GREEDY = {"num_beams": 1, "do_sample": False}
 LIMITS = [8, 10, 12, 5, 9, 12]
 
@@ -58,9 +65,9 @@ def _pair(model: Path, store: Path):
     return torch_b, ct2_b
 
 
-def _same(torch_b, ct2_b, texts, settings, limits, plan=None) -> None:
-    a = torch_b.generate(texts, settings, limits, plan)
-    b = ct2_b.generate(texts, settings, limits, plan)
+def _same(torch_b, ct2_b, requests, settings, limits) -> None:
+    a = torch_b.generate(requests, settings, limits)
+    b = ct2_b.generate(requests, settings, limits)
     assert b.texts == a.texts
     assert b.output_tokens == a.output_tokens
     assert b.input_tokens == a.input_tokens
@@ -75,13 +82,15 @@ def test_tiny_models_match_torch(request, tmp_path, name):
     assert ct2_b.info.tuning["intra_threads"] == 1 and ct2_b.info.tuning["inter_threads"] == 1
     assert ct2_b.max_input_tokens == torch_b.max_input_tokens
     assert ct2_b.max_output_tokens == torch_b.max_output_tokens
-    assert ct2_b.count_tokens(TEXTS) == torch_b.count_tokens(TEXTS)
-    assert ct2_b.task_defaults("summarization") == torch_b.task_defaults("summarization")
-    _same(torch_b, ct2_b, TEXTS, GREEDY, [12] * len(TEXTS))
-    _same(torch_b, ct2_b, TEXTS, {**GREEDY, "min_new_tokens": 6}, LIMITS)
+    target = None if name == "tiny_bart" else "ko"
+    requests = asks(TEXTS, target)
+    assert ct2_b.count_tokens(requests) == torch_b.count_tokens(requests)
+    assert ct2_b.task_defaults("summarize") == torch_b.task_defaults("summarize")
+    _same(torch_b, ct2_b, requests, GREEDY, [12] * len(TEXTS))
+    _same(torch_b, ct2_b, requests, {**GREEDY, "min_new_tokens": 6}, LIMITS)
     # batch-independence: one text alone gives what it gave in the batch
-    alone = ct2_b.generate(TEXTS[2:3], GREEDY, [12]).texts
-    assert alone == ct2_b.generate(TEXTS, GREEDY, [12] * len(TEXTS)).texts[2:3]
+    alone = ct2_b.generate(requests[2:3], GREEDY, [12]).texts
+    assert alone == ct2_b.generate(requests, GREEDY, [12] * len(TEXTS)).texts[2:3]
 
 
 @pytest.mark.parametrize(
@@ -92,21 +101,21 @@ def test_tiny_models_match_torch(request, tmp_path, name):
 def test_families_match_torch_with_language_plan(fam, tmp_path, kind, lang):
     model = _build(kind, fam)
     torch_b, ct2_b = _pair(model, tmp_path)
-    plan = torch_b.plan_language(lang, "en") if lang else None
-    if plan is not None:
-        assert ct2_b.plan_language(lang, "en") == plan
-    texts = [(plan.prefix if plan else "") + t for t in TEXTS]
-    assert ct2_b.count_tokens(texts, plan) == torch_b.count_tokens(texts, plan)
-    _same(torch_b, ct2_b, texts, GREEDY, [10] * len(texts), plan)
-    _same(torch_b, ct2_b, texts, {**GREEDY, "min_new_tokens": 5}, LIMITS, plan)
+    if lang:
+        assert ct2_b.plan("en", lang) == torch_b.plan("en", lang)
+    requests = asks(TEXTS, lang)
+    assert ct2_b.count_tokens(requests) == torch_b.count_tokens(requests)
+    _same(torch_b, ct2_b, requests, GREEDY, [10] * len(requests))
+    _same(torch_b, ct2_b, requests, {**GREEDY, "min_new_tokens": 5}, LIMITS)
 
 
 def test_marian_multi_target_prefix(tiny_marian_multi, tmp_path):
     torch_b, ct2_b = _pair(tiny_marian_multi, tmp_path)
-    plan = torch_b.plan_language("ja", "en")
-    assert plan.prefix == ">>jpn<< "
-    texts = [plan.prefix + t for t in TEXTS]
-    _same(torch_b, ct2_b, texts, GREEDY, LIMITS, plan)
+    plan = torch_b.plan("en", "ja")
+    assert plan.model_code == ">>jpn<<" and plan.prefix_token_id is not None
+    requests = asks(TEXTS, "ja")
+    assert all(ids[0] == plan.prefix_token_id for ids in torch_b._ids(requests)[0])
+    _same(torch_b, ct2_b, requests, GREEDY, LIMITS)
 
 
 def test_count_tokens_leaves_the_source_language_unchanged(fam, tmp_path):
@@ -114,8 +123,7 @@ def test_count_tokens_leaves_the_source_language_unchanged(fam, tmp_path):
     backend = ct2.load_backend(str(model), role="translator", models_dir=tmp_path,
                                quantization="float32")
     before = backend.tokenizer.src_lang
-    plan = backend.plan_language("en", "ja")
-    backend.count_tokens(["東京は日本の首都です。"], plan)
+    backend.count_tokens(asks(["東京は日本の首都です。"], "en", "ja"))
     assert backend.tokenizer.src_lang == before
     assert backend.info.tuning["threads"] == os.cpu_count()  # threads=0: every core
     assert backend.info.tuning["inter_threads"] == os.cpu_count()
@@ -128,8 +136,8 @@ def test_batch_split_between_workers_gives_the_same_outputs(tiny_marian, tmp_pat
                              quantization="float32", threads=3)
     assert three.info.tuning["inter_threads"] == 3
     settings = {**GREEDY, "min_new_tokens": 6}
-    a = one.generate(TEXTS, settings, LIMITS)
-    b = three.generate(TEXTS, settings, LIMITS)
+    a = one.generate(asks(TEXTS), settings, LIMITS)
+    b = three.generate(asks(TEXTS), settings, LIMITS)
     assert (b.texts, b.output_tokens, b.hit_limit) == (a.texts, a.output_tokens, a.hit_limit)
     assert b.scores == a.scores  # per-step log-probs land on their own rows
     assert ct2._split([["a"]] * 5, 2) == [(0, 3), (3, 5)]
@@ -179,7 +187,7 @@ def test_interrupted_conversion_is_redone_not_used(tiny_marian, tmp_path):
     assert (target / ct2_convert.MARKER).is_file()
     assert (target / "model.bin").stat().st_size > 100
     assert not dead.exists()
-    assert backend.generate(TEXTS[:1], GREEDY, [4]).output_tokens == 4
+    assert backend.generate(asks(TEXTS[:1]), GREEDY, [4]).output_tokens == 4
     # a marker of another recipe is not trusted either
     (target / ct2_convert.MARKER).write_text(json.dumps({"recipe": -1}))
     again = ct2.load_backend(str(tiny_marian), role="translator", models_dir=tmp_path,
@@ -200,7 +208,7 @@ def test_unsupported_setting_is_refused(tiny_bart, tmp_path, settings, key):
     backend = ct2.load_backend(str(tiny_bart), role="summarizer", models_dir=tmp_path,
                                quantization="float32")
     with pytest.raises(ConfigError) as err:
-        backend.generate(TEXTS[:1], settings, [4])
+        backend.generate(asks(TEXTS[:1], None), settings, [4])
     assert key in str(err.value) and "\n" not in str(err.value)
 
 
@@ -248,18 +256,20 @@ def test_pickle_and_unsupported_architecture_are_refused(tmp_path, tiny_bart):
 
 
 def test_pipeline_ct2_matches_torch(article_dir, tmp_path, tiny_bart, tiny_marian):
-    from summarize.records import RunConfig
     from summarize.run.pipeline import run_batch
+    from summarize.settings import RoleConfig, RunConfig
 
     outs = {}
     for engine in ("torch", "ct2"):
         out = tmp_path / engine
         config = RunConfig(inputs=(str(article_dir),), out_dir=str(out),
-                           summarizer=str(tiny_bart), translator=str(tiny_marian),
                            targets=("ko",), translate="both", device="cpu", dtype="float32",
-                           backend=engine, quantization="float32", models_dir=str(tmp_path),
-                           summarizer_generation={"num_beams": 1, "max_new_tokens": 12},
-                           translator_generation={"num_beams": 1, "max_new_tokens": 10})
+                           backend=engine, models_dir=str(tmp_path),
+                           summarizer=RoleConfig(model=str(tiny_bart),
+                                                 settings={"num_beams": 1, "max_new_tokens": 12}),
+                           translator=RoleConfig(model=str(tiny_marian),
+                                                 settings={"num_beams": 1, "max_new_tokens": 10}),
+                           backend_options={"quantization": "float32"} if engine == "ct2" else {})
         run_batch(config)
         records = sorted(read_jsonl(out / "results.jsonl"), key=lambda r: r["id"])
         assert records and all(r["status"] == "ok" for r in records)
@@ -283,5 +293,6 @@ def test_distilbart_style_generation_config_matches_torch(tiny_bart, tmp_path):
                min_length=20)
     gen_file.write_text(json.dumps(gen))
     torch_b, ct2_b = _pair(model, tmp_path)
-    _same(torch_b, ct2_b, TEXTS, GREEDY, LIMITS)  # min_length 20 > every limit: limit wins
-    _same(torch_b, ct2_b, TEXTS, {**GREEDY, "min_length": 0}, [30] * len(TEXTS))
+    requests = asks(TEXTS, None)
+    _same(torch_b, ct2_b, requests, GREEDY, LIMITS)  # min_length 20 > every limit: limit wins
+    _same(torch_b, ct2_b, requests, {**GREEDY, "min_length": 0}, [30] * len(TEXTS))

@@ -221,8 +221,8 @@ def test_eval_command_scores_a_run_and_writes_eval_json(tmp_path):
     from typer.testing import CliRunner
 
     from summarize.cli import app
-    from summarize.records import RunConfig
     from summarize.run.pipeline import run_batch
+    from summarize.settings import RunConfig
     from tests.fakes import fake_loader
 
     src = tmp_path / "in"

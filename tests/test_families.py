@@ -171,7 +171,9 @@ def test_t5_summarizer_gets_its_task_prefix(family_dir):
 
     model = _spm_summarizer(family_dir / "t5-prefix", "t5")
     backend = load_backend(str(model), role="summarizer", models_dir=family_dir / "none")
-    assert Summarizer(backend, {}, TokenBudget(512)).prefix == "summarize: "
+    task = Summarizer(backend, {}, TokenBudget(512))
+    text, plan, first = backend._asked(task.request("The council met."))
+    assert text == "summarize: The council met." and plan is None and first is None
 
 
 def test_long_article_is_chunked_not_truncated(tmp_path, tiny_marian):

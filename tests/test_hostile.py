@@ -23,10 +23,10 @@ from summarize.cli import app
 from summarize.inputs import find_files
 from summarize.inputs import read as inputs_read
 from summarize.outputs.writers import OWN_NAMES
-from summarize.records import RunConfig
 from summarize.run import local as engine
 from summarize.run import overlap, pipeline
 from summarize.run.pipeline import run_batch
+from summarize.settings import RunConfig
 from tests.fakes import fake_loader, read_jsonl
 
 runner = CliRunner()
@@ -727,10 +727,10 @@ def test_a_tokenizer_panic_on_one_article_fails_that_article_alone(tmp_path, whe
     from tests.fakes import FakeBackend
 
     class Panicking(FakeBackend):
-        def count_tokens(self, texts, plan=None):
-            if any("PANIC" in t.upper() for t in texts):
+        def count_tokens(self, requests):
+            if any("PANIC" in r.text.upper() for r in requests):
                 raise PanicException("byte index 7 is not a char boundary")
-            return super().count_tokens(texts, plan)
+            return super().count_tokens(requests)
 
     src, out = tmp_path / "in", tmp_path / "out"
     src.mkdir()

@@ -15,6 +15,8 @@ from types import SimpleNamespace
 
 import pytest
 
+from summarize.backends import BackendInfo, Request
+from summarize.backends.hf_common import Seq2SeqAsking
 from summarize.errors import UnsupportedLanguageError
 from summarize.languages import (
     LANGUAGES,
@@ -201,8 +203,8 @@ def test_detect_family_from_vocab_when_class_is_generic(loaded: dict) -> None:
         ("nllb", "kor_Hang", "", "eng_Latn"),
         ("m2m100", "__ko__", "", "en"),
         ("mbart50", "ko_KR", "", "en_XX"),
-        ("opus-mt-en-mul", ">>kor<<", ">>kor<< ", None),
-        ("madlad", "<2ko>", "<2ko> ", None),
+        ("opus-mt-en-mul", ">>kor<<", "", None),
+        ("madlad", "<2ko>", "", None),
     ],
 )
 def test_each_family_gets_its_korean_code(
@@ -216,8 +218,9 @@ def test_each_family_gets_its_korean_code(
     assert plan.model_code == model_code
     assert plan.prefix == prefix
     assert plan.src_lang == src_lang
-    if src_lang is None:
+    if src_lang is None:  # a tag that starts the input, put in by id
         assert plan.forced_bos_token_id is None
+        assert plan.prefix_token_id == tokenizer.convert_tokens_to_ids(model_code)
     else:
         assert plan.forced_bos_token_id == tokenizer.convert_tokens_to_ids(model_code)
         assert plan.forced_bos_token_id != tokenizer.unk_token_id
@@ -240,13 +243,33 @@ def test_src_lang_is_applied_to_encoding(loaded: dict, name: str) -> None:
     assert ids[0] == tokenizer.convert_tokens_to_ids(src_token)
 
 
+class _Asker(Seq2SeqAsking):
+    """The seq2seq asking side over a tokenizer and config alone (no model)."""
+
+    def __init__(self, tokenizer, config):
+        from transformers import GenerationConfig
+
+        self.tokenizer, self.config = tokenizer, config
+        self.generation_config = GenerationConfig()
+        self.info = BackendInfo(model_id="tiny", path="", revision=None, license=None,
+                                family=config.model_type, engine="torch", device="cpu",
+                                device_name="cpu", dtype="float32")
+        self._init_asking("tiny", {})
+
+
 @pytest.mark.parametrize("name", ["opus-mt-en-mul", "madlad"])
 def test_prefix_reaches_the_encoder_as_one_token(loaded: dict, name: str) -> None:
+    """The language tag is the encoder's first token, followed by the text exactly as the
+    tokenizer reads a text alone: no word-start piece (``▁``) between them, whatever the
+    tokenizer release does with a tag written as text (tokenizers 0.23 wrote ``['▁',
+    '<2ja>', '▁', 'T', ...]`` for MADLAD's ``"<2ja> The quick fox"``)."""
     tokenizer, config = loaded[name]
     plan = plan_target(tokenizer, config, "ja")
-    ids = tokenizer(plan.prefix + "The quick fox").input_ids
-    assert ids[0] == tokenizer.convert_tokens_to_ids(plan.model_code)
-    assert tokenizer.unk_token_id not in ids[:1]
+    [ids], _ = _Asker(tokenizer, config)._ids([Request("translate", "The quick fox", "en",
+                                                        "ja")])
+    assert ids[0] == tokenizer.convert_tokens_to_ids(plan.model_code) == plan.prefix_token_id
+    assert ids[1:] == tokenizer("The quick fox").input_ids
+    assert tokenizer.unk_token_id not in ids[:2]
 
 
 def test_marian_prefers_mandarin_script_codes(loaded: dict) -> None:
@@ -254,7 +277,7 @@ def test_marian_prefers_mandarin_script_codes(loaded: dict) -> None:
     assert plan_target(tokenizer, config, "zh").model_code == ">>cmn_Hans<<"
     assert plan_target(tokenizer, config, "zh-CN").model_code == ">>cmn_Hans<<"
     assert plan_target(tokenizer, config, "zh-TW").model_code == ">>cmn_Hant<<"
-    assert plan_target(tokenizer, config, "de").prefix == ">>deu<< "
+    assert plan_target(tokenizer, config, "de").model_code == ">>deu<<"
 
 
 def test_madlad_traditional_chinese(loaded: dict) -> None:

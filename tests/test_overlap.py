@@ -21,10 +21,10 @@ from pathlib import Path
 import pytest
 
 from summarize.errors import OutputWriteError
-from summarize.records import RunConfig
 from summarize.run import local as engine_module
 from summarize.run import overlap
 from summarize.run.pipeline import run_batch
+from summarize.settings import RoleConfig, RunConfig
 from tests.fakes import FakeBackend, SimulatedBackend, SimulatedDevice, fake_loader
 
 HTML = """<!doctype html><html><head><title>Harbour {i} reopens</title></head><body>
@@ -94,10 +94,10 @@ def test_overlapped_records_equal_the_synchronous_ones_on_tiny_models(
     for mode in ("off", "io", "full"):
         out = tmp_path / f"out-{mode}"
         result = run_batch(RunConfig(
-            inputs=(str(src),), out_dir=str(out), summarizer=str(tiny_bart),
-            translator=str(tiny_marian), targets=("ko",), translate="both", group_size=4,
-            models_dir=str(tmp_path / "m"), summarizer_generation={"max_new_tokens": 6},
-            translator_generation={"max_new_tokens": 6}, overlap=mode))
+            inputs=(str(src),), out_dir=str(out), targets=("ko",), translate="both", group_size=4,
+            models_dir=str(tmp_path / "m"), overlap=mode,
+            summarizer=RoleConfig(model=str(tiny_bart), settings={"max_new_tokens": 6}),
+            translator=RoleConfig(model=str(tiny_marian), settings={"max_new_tokens": 6})))
         assert (result.n_ok, result.n_failed) == (15, 1), result.failures
         outs[mode] = out
     assert set(finishing_threads) == {"summarize-translate"}  # "full" only, in its thread
@@ -128,10 +128,11 @@ def test_ctrl_c_stops_after_the_batch_with_every_finished_group_written(
     write_inputs(src, 12)
 
     class Interrupting(FakeBackend):
-        def generate(self, texts, settings, max_new_tokens, plan=None):
-            if any("day 7 " in t for t in texts):  # the third group (of 3 articles)
+        def generate(self, requests, settings, max_new_tokens):
+            # the third group (of 3 articles)
+            if any("day 7 " in r.text for r in requests):
                 os.kill(os.getpid(), signal.SIGINT)
-            return super().generate(texts, settings, max_new_tokens, plan)
+            return super().generate(requests, settings, max_new_tokens)
 
     result = run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), group_size=3),
                        loader=fake_loader(summarizer=Interrupting("summarize")),
@@ -152,10 +153,11 @@ def test_ctrl_c_in_the_pipelined_engine_keeps_whole_groups_and_resumes(tmp_path)
     write_inputs(src, 12)
 
     class Interrupting(FakeBackend):
-        def generate(self, texts, settings, max_new_tokens, plan=None):
-            if any("day 7 " in t for t in texts):  # the third group's summaries
+        def generate(self, requests, settings, max_new_tokens):
+            # the third group's summaries
+            if any("day 7 " in r.text for r in requests):
                 os.kill(os.getpid(), signal.SIGINT)
-            return super().generate(texts, settings, max_new_tokens, plan)
+            return super().generate(requests, settings, max_new_tokens)
 
     config = RunConfig(inputs=(str(src),), out_dir=str(out), group_size=3, overlap="full")
     result = run_batch(config, loader=fake_loader(summarizer=Interrupting("summarize")),

@@ -13,8 +13,8 @@ from pathlib import Path
 import pytest
 
 from summarize.errors import UsageError
-from summarize.records import RunConfig
 from summarize.run.pipeline import run_batch
+from summarize.settings import RunConfig
 from tests.fakes import FakeBackend, fake_loader
 
 
@@ -41,15 +41,15 @@ def test_second_ctrl_c_aborts_in_every_mode(tmp_path, mode):
     aborted = threading.Event()
 
     class Translator(FakeBackend):
-        def generate(self, texts, settings, max_new_tokens, plan=None):
-            if mode == "full" and any("day 1 " in t for t in texts):
+        def generate(self, requests, settings, max_new_tokens):
+            if mode == "full" and any("day 1 " in t for t in (r.text for r in requests)):
                 translating.set()  # group 1 in the translating thread, mid-batch
                 aborted.wait(5)
-            return super().generate(texts, settings, max_new_tokens, plan)
+            return super().generate(requests, settings, max_new_tokens)
 
     class Summarizer(FakeBackend):
-        def generate(self, texts, settings, max_new_tokens, plan=None):
-            if any("day 4 " in t for t in texts):  # group 2, main thread
+        def generate(self, requests, settings, max_new_tokens):
+            if any("day 4 " in t for t in (r.text for r in requests)):  # group 2, main thread
                 if mode == "full":
                     assert translating.wait(5)
                 try:
@@ -59,7 +59,7 @@ def test_second_ctrl_c_aborts_in_every_mode(tmp_path, mode):
                     time.sleep(0.5)
                 finally:
                     aborted.set()
-            return super().generate(texts, settings, max_new_tokens, plan)
+            return super().generate(requests, settings, max_new_tokens)
 
     config = RunConfig(inputs=(str(src),), out_dir=str(out), group_size=3, overlap=mode)
     with pytest.raises(KeyboardInterrupt):
@@ -77,10 +77,10 @@ class Slow(FakeBackend):
         self.busy = 0.0
         self._lock = threading.Lock()
 
-    def generate(self, texts, settings, max_new_tokens, plan=None):
+    def generate(self, requests, settings, max_new_tokens):
         t0 = time.perf_counter()
         time.sleep(0.03)
-        out = super().generate(texts, settings, max_new_tokens, plan)
+        out = super().generate(requests, settings, max_new_tokens)
         with self._lock:
             self.busy += time.perf_counter() - t0
         return out
@@ -113,17 +113,17 @@ def test_a_fatal_error_in_the_translating_thread_surfaces_once_without_deadlock(
     calls = {"summarize": 0, "after": None}
 
     class Broken(FakeBackend):
-        def generate(self, texts, settings, max_new_tokens, plan=None):
-            if any("day 1 " in t for t in texts):
+        def generate(self, requests, settings, max_new_tokens):
+            if any("day 1 " in t for t in (r.text for r in requests)):
                 time.sleep(0.2)  # the main thread fills the translating thread's queue
                 calls["after"] = calls["summarize"]
                 raise UsageError("fatal translator error")
-            return super().generate(texts, settings, max_new_tokens, plan)
+            return super().generate(requests, settings, max_new_tokens)
 
     class Counting(FakeBackend):
-        def generate(self, texts, settings, max_new_tokens, plan=None):
+        def generate(self, requests, settings, max_new_tokens):
             calls["summarize"] += 1
-            return super().generate(texts, settings, max_new_tokens, plan)
+            return super().generate(requests, settings, max_new_tokens)
 
     t0 = time.perf_counter()
     with pytest.raises(UsageError, match="fatal translator error"):
@@ -145,8 +145,9 @@ def test_routing_one_pass_does_not_use_a_model_it_just_evicted(monkeypatch):
 
     from summarize.records import Article
     from summarize.run import models as loading
-    from summarize.run.process import GroupProcessor, Pending
+    from summarize.run.process import GroupProcessor
     from summarize.run.stats import StatsCollector
+    from summarize.run.work import Pending
 
     class Closable(FakeBackend):
         def __init__(self, name):
@@ -157,10 +158,10 @@ def test_routing_one_pass_does_not_use_a_model_it_just_evicted(monkeypatch):
         def close(self):
             self.closed = True
 
-        def generate(self, texts, settings, max_new_tokens, plan=None):
+        def generate(self, requests, settings, max_new_tokens):
             if self.closed:
                 raise RuntimeError(f"{self.info.model_id} was closed")
-            return super().generate(texts, settings, max_new_tokens, plan)
+            return super().generate(requests, settings, max_new_tokens)
 
     monkeypatch.setattr(loading, "default_translator", lambda s, t: f"m-{s}-{t}")
     config = RunConfig(inputs=("x",), out_dir="y", targets=("ko",), translate="summary",

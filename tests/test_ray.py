@@ -16,9 +16,10 @@ import pytest
 ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
-from summarize.records import RunConfig  # noqa: E402
+
 from summarize.run import ray_engine  # noqa: E402
 from summarize.run.pipeline import run_batch  # noqa: E402
+from summarize.settings import RayConfig, RoleConfig, RunConfig  # noqa: E402
 
 #: Fields that differ between two runs of the same work.
 VOLATILE = ("timings", "finished_at", "run")
@@ -46,11 +47,16 @@ def articles(tmp_path_factory) -> Path:
 
 
 def config(src: Path, out: Path, bart: Path, marian: Path, **kw) -> RunConfig:
-    base = {"inputs": (str(src),), "out_dir": str(out), "summarizer": str(bart),
-            "translator": str(marian), "targets": ("ko",), "source_lang": "en",
-            "summarizer_generation": {"max_new_tokens": 6, "num_beams": 1},
-            "translator_generation": {"max_new_tokens": 6, "num_beams": 1},
-            "group_size": GROUP, "models_dir": str(out.parent / "models"), "threads": 1}
+    replicas = kw.pop("replicas", None)
+    base = {"inputs": (str(src),), "out_dir": str(out),
+            "summarizer": RoleConfig(model=str(bart),
+                                     settings={"max_new_tokens": 6, "num_beams": 1}),
+            "translator": RoleConfig(model=str(marian),
+                                     settings={"max_new_tokens": 6, "num_beams": 1}),
+            "targets": ("ko",), "source_lang": "en",
+            "group_size": GROUP, "models_dir": str(out.parent / "models")}
+    if replicas is not None:
+        base["ray"] = RayConfig(replicas=replicas)
     return RunConfig(**{**base, **kw})
 
 
@@ -199,8 +205,9 @@ def test_the_two_phases_through_json_give_the_records_of_process(
     from summarize.records import Article, result_to_json
     from summarize.run.models import load_models
     from summarize.run.pipeline import validate_config
-    from summarize.run.process import GroupProcessor, GroupState, Pending
+    from summarize.run.process import GroupProcessor
     from summarize.run.stats import StatsCollector
+    from summarize.run.work import GroupState, Pending
 
     cfg = validate_config(config(articles, tmp_path / "out", tiny_bart, tiny_marian))
     models = load_models(cfg)
@@ -231,19 +238,20 @@ def test_replica_plan_follows_gpus_and_cpus():
     plan = ray_engine.plan_replicas
     cpu = RunConfig(inputs=("x",))
     assert plan(cpu, {"CPU": 2.0}, 10) == ray_engine.ReplicaPlan(2, 0.0, 1.0, 1)
-    assert plan(RunConfig(inputs=("x",), replicas=1), {"CPU": 8.0}, 10).threads == 8
+    assert plan(RunConfig(inputs=("x",), ray=RayConfig(replicas=1)), {"CPU": 8.0}, 10).threads == 8
     assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, 10).replicas == 4
     assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, 2).replicas == 2  # no more than groups
-    half = RunConfig(inputs=("x",), gpus_per_replica=0.5)
+    half = RunConfig(inputs=("x",), ray=RayConfig(gpus_per_replica=0.5))
     assert plan(half, {"CPU": 16.0, "GPU": 2.0}, 10) == ray_engine.ReplicaPlan(4, 0.5, 1.0, 1)
     # two stages: each GPU holds one replica of each by default; the CPUs are split
     assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, None, 2) == ray_engine.ReplicaPlan(
         4, 0.5, 1.0, 1)
     assert plan(half, {"CPU": 16.0, "GPU": 2.0}, None, 2).replicas == 2
     assert plan(cpu, {"CPU": 8.0}, None, 2) == ray_engine.ReplicaPlan(4, 0.0, 1.0, 1)
-    two = RunConfig(inputs=("x",), replicas=2)
+    two = RunConfig(inputs=("x",), ray=RayConfig(replicas=2))
     assert plan(two, {"CPU": 2.0}, None, 2) == ray_engine.ReplicaPlan(2, 0.0, 0.5, 1)
-    assert plan(RunConfig(inputs=("x",), replicas=1), {"CPU": 8.0}, None, 2).threads == 4
+    one = RunConfig(inputs=("x",), ray=RayConfig(replicas=1))
+    assert plan(one, {"CPU": 8.0}, None, 2).threads == 4
     assert ray_engine.model_stages(cpu) == ("summarize", "translate")
     assert ray_engine.model_stages(RunConfig(inputs=("x",), summarize=False)) == (
         "translate",)

@@ -24,9 +24,10 @@ from typer.testing import CliRunner
 from summarize.cli import app
 from summarize.errors import OutputLockedError, UsageError
 from summarize.outputs.markdown import render_markdown
-from summarize.records import RunConfig, result_from_json
+from summarize.records import result_from_json
 from summarize.run import pipeline
 from summarize.run.pipeline import run_batch
+from summarize.settings import RoleConfig, RunConfig
 from tests.fakes import FakeBackend, fake_loader
 
 runner = CliRunner()
@@ -241,8 +242,8 @@ def test_missing_page_or_failed_record_is_recomputed(tmp_path):
     "change",
     [
         {"targets": ("ko", "ja")},
-        {"translator_generation": {"num_beams": 2}},
-        {"summarizer_generation": {"max_new_tokens": 5}},
+        {"translator": RoleConfig(settings={"num_beams": 2})},
+        {"summarizer": RoleConfig(settings={"max_new_tokens": 5})},
         {"translate": "both"},
         {"force": True},
     ],
@@ -389,10 +390,10 @@ def interrupting_loader(on: str = "number 3") -> CountingLoader:
     """
 
     class Interrupting(FakeBackend):
-        def generate(self, texts, settings, max_new_tokens, forced_bos_token_id=None):
-            if any(on in t for t in texts):
+        def generate(self, requests, settings, max_new_tokens):
+            if any(on in t for t in (r.text for r in requests)):
                 os.kill(os.getpid(), signal.SIGINT)
-            return super().generate(texts, settings, max_new_tokens, forced_bos_token_id)
+            return super().generate(requests, settings, max_new_tokens)
 
     return CountingLoader(summarizer=Interrupting("summarize"))
 
@@ -440,11 +441,11 @@ def test_second_ctrl_c_aborts_with_130_and_keeps_the_folder_valid(tmp_path, monk
     ids = write_articles(src, 9)
 
     class PressedTwice(FakeBackend):
-        def generate(self, texts, settings, max_new_tokens, forced_bos_token_id=None):
-            if any("number 3" in t for t in texts):
+        def generate(self, requests, settings, max_new_tokens):
+            if any("number 3" in t for t in (r.text for r in requests)):
                 os.kill(os.getpid(), signal.SIGINT)  # stop after this batch...
                 os.kill(os.getpid(), signal.SIGINT)  # ...no: abort now
-            return super().generate(texts, settings, max_new_tokens, forced_bos_token_id)
+            return super().generate(requests, settings, max_new_tokens)
 
     monkeypatch.setattr(pipeline, "load_models",
                         CountingLoader(summarizer=PressedTwice("summarize")))

@@ -11,9 +11,9 @@ from typer.testing import CliRunner
 
 from summarize.cli import app
 from summarize.errors import ConfigError, UsageError
-from summarize.records import RunConfig
 from summarize.run import pipeline
 from summarize.run.pipeline import run_batch
+from summarize.settings import RoleConfig, RunConfig
 
 runner = CliRunner()
 
@@ -32,15 +32,16 @@ def no_model(config):
 
 TOML_CASES = [
     ('[summarizer]\nmax_new_tokens = "ten"\n', "max_new_tokens = 'ten': expected an integer"),
-    ('group_size = "x"\n', "'group_size' = 'x': expected an integer of at least 1"),
+    ('group_size = "x"\n', "'group_size' = 'x': expected an integer from 1 to 100000"),
     ("to = 5\n", "'to' = 5: expected a language code or a list of them"),
     ('device = ["cpu"]\n', "'device' = ['cpu']: expected one of: auto, cpu, cuda"),
-    ("[summarizer]\nnum_beams = 0\n", "num_beams = 0: expected a value at least 1"),
-    ("[summarizer]\nmax_new_tokens = -5\n", "max_new_tokens = -5: expected a value at least 1"),
+    ("[summarizer]\nnum_beams = 0\n", "num_beams = 0: expected a value from 1 to 64"),
+    ("[summarizer]\nmax_new_tokens = -5\n",
+     "max_new_tokens = -5: expected a value from 1 to 65536"),
     ('summary = "no"\n', "'summary' = 'no': expected true or false"),
     ("[translator]\ntop_p = 1.5\n", "top_p = 1.5: expected a value from 1e-06 to 1"),
     ("[summarizer]\nmin_new_tokens = 9\nmax_new_tokens = 4\n", "min_new_tokens = 9 is above"),
-    ("batch_tokens = 8\n", "'batch_tokens' = 8: expected an integer of at least 16"),
+    ("batch_tokens = 8\n", "'batch_tokens' = 8: expected an integer from 16 to 10000000"),
     ('translate = "everything"\n', "'translate' = 'everything': expected one of"),
     ('backend = "tensorrt"\n', "'backend' = 'tensorrt': expected one of: torch, ct2"),
     ("[translator]\nprefix = 3\n", "prefix = 3: expected a string"),
@@ -52,7 +53,7 @@ TOML_CASES = [
      "[summarizer] generation setting 'num_beam_groups' (diverse beam search) is not "
      "supported by --backend ct2"),
     ('overlap = "max"\n', "'overlap' = 'max': expected one of: auto, full, io, off"),
-    ("read_workers = -2\n", "'read_workers' = -2: expected an integer of at least 0"),
+    ("read_workers = -2\n", "'read_workers' = -2: expected an integer from 0 to 256"),
 ]
 
 
@@ -72,8 +73,8 @@ def test_bad_config_file_values_are_one_line_before_any_model(monkeypatch, tmp_p
 
 
 @pytest.mark.parametrize(("flags", "message"), [
-    (["--group-size", "0"], "'group_size' = 0: expected an integer of at least 1"),
-    (["--max-bytes", "0"], "'max_bytes' = 0: expected an integer of at least 1"),
+    (["--group-size", "0"], "'group_size' = 0: expected an integer from 1 to 100000"),
+    (["--max-bytes", "0"], "'max_bytes' = 0: expected an integer from 1 to 1099511627776"),
     (["--to", "xx"], "xx"),
     (["--pivot", "sometimes"], "'pivot' = 'sometimes'"),
     (["--replicas", "-1"], "'replicas' = -1"),
@@ -90,9 +91,11 @@ def test_bad_flags_are_one_line_before_any_model(monkeypatch, tmp_path, src, fla
 @pytest.mark.parametrize(("change", "error"), [
     ({"group_size": "x"}, ConfigError), ({"group_size": 0}, ConfigError),
     ({"summarize": "no"}, ConfigError), ({"targets": 5}, ConfigError),
-    ({"summarizer_generation": {"num_beams": 0}}, ConfigError),
-    ({"summarizer_generation": {"beams": 2}}, ConfigError),
-    ({"source_lang": "klingon"}, UsageError), ({"threads": -1}, ConfigError),
+    ({"summarizer": RoleConfig(settings={"num_beams": 0})}, ConfigError),
+    ({"summarizer": RoleConfig(settings={"beams": 2})}, ConfigError),
+    ({"source_lang": "klingon"}, UsageError),
+    ({"backend": "ct2", "backend_options": {"threads": -1}}, ConfigError),
+    ({"backend_options": {"quantization": "int8"}}, ConfigError),  # ct2's, not torch's
     ({"overlap": True}, ConfigError), ({"read_workers": "2"}, ConfigError),
 ])
 def test_the_python_api_goes_through_the_same_checks(tmp_path, src, change, error):
@@ -119,19 +122,21 @@ def test_translator_max_input_tokens_and_prefix_are_used(tmp_path, src, tiny_mar
 
     config = validate_config(RunConfig(
         inputs=(str(src),), out_dir=str(tmp_path / "out"), summarize=False,
-        translate="article", translator=str(tiny_marian), targets=("ko",),
-        translator_generation={"max_input_tokens": 24, "prefix": "NEWS: ",
-                               "max_new_tokens": 3},
-        models_dir=str(tmp_path / "m")))
+        translate="article", targets=("ko",),
+        models_dir=str(tmp_path / "m"),
+        translator=RoleConfig(model=str(tiny_marian), settings={
+            "max_input_tokens": 24, "prefix": "NEWS: ", "max_new_tokens": 3})))
     models = load_models(config)
     task = models.translators["ko"]
-    assert task.backend.max_input_tokens == 24
+    assert task.backend.input_limit("translate", 3) == 24
     seen: list[str] = []
+    counts: list[int] = []
     real = task.backend.generate
 
-    def spy(texts, *args, **kwargs):
-        seen.extend(texts)
-        return real(texts, *args, **kwargs)
+    def spy(requests, *args, **kwargs):
+        seen.extend(task.backend._asked(r)[0] for r in requests)
+        counts.extend(task.backend.count_tokens(requests))
+        return real(requests, *args, **kwargs)
 
     task.backend.generate = spy
     from summarize.tasks.batching import BatchStats
@@ -141,5 +146,5 @@ def test_translator_max_input_tokens_and_prefix_are_used(tmp_path, src, tiny_mar
     assert seen and all(text.startswith("NEWS: ") for text in seen)
     # the sentence was split to fit 24 tokens, prefix included, not truncated
     assert len(seen) > 1
-    assert all(task.backend.count_tokens([t])[0] <= 24 for t in seen)
+    assert counts and all(n <= 24 for n in counts)
     assert result.error is None

@@ -1,22 +1,29 @@
-"""The backend contract: everything the summarize and translate tasks need from a loaded model.
+"""The backend contract: everything the two tasks need from a loaded model, and nothing else.
 
-An engine (``hf.py``: transformers + torch; ``ct2.py``: CTranslate2) implements
-:class:`Seq2SeqBackend`. The tasks, the batching code and the run see only this protocol,
-so a new engine, or a test double, can be written from it alone: nothing here or in the
-tasks reaches into a tokenizer, a model config or a device object. No torch import here.
+The tasks say what they want, one :class:`Request` at a time: *summarize this text* (written
+in this language) or *translate this text from A to B*. The backend decides how to ask its
+model: a seq2seq model gets a task prefix and language tokens (Marian ``>>kor<<``, NLLB's
+forced ``kor_Hang``, MADLAD ``<2ko>``); a chat model gets the tool's instruction rendered
+through its own chat template. Nothing here or in the tasks reaches into a tokenizer, a
+model config or a device object, so a new engine, or a test double, can be written from
+this module alone (``tests/test_contract.py`` has one that takes prompts). No torch import.
 
-Conventions every engine follows:
+Conventions every backend follows:
 
-* Text in, text out. Token counts are of the encoder input as the model sees it (special
-  tokens included, the language plan applied), so batching and chunking agree across
-  engines that share a tokenizer.
+* Text in, text out. :meth:`Backend.count_tokens` counts what the model reads for a request
+  (prompt, special tokens and language tokens included), so batching, windows and budgets
+  agree across engines that share a tokenizer.
 * Generation settings use the transformers ``generate`` names (:data:`GENERATION_KEYS`);
-  an engine maps them to its own and refuses (``ConfigError``) those it cannot honour.
-* Each output is cut to its own ``max_new_tokens`` limit, so a text's result never depends
-  on its batch-mates (greedy decoding gives the same output in any batch).
+  an engine maps them to its own, and its registry entry (:mod:`summarize.backends.registry`)
+  refuses before any model loads those it cannot honour.
+* Each output is cut to its own ``max_new_tokens`` limit, so a request's result never
+  depends on its batch-mates (greedy decoding gives the same output in any batch).
+* A backend whose engine batches by itself (vLLM's continuous batching) says so with a
+  true ``batches_itself`` attribute (optional; False when absent): the tasks then hand it
+  every request of a round at once instead of token-budget batches.
 * A batch that does not fit the device raises :class:`~summarize.errors.BatchOutOfMemory`;
   the caller splits it and retries. Any other exception fails the batch; the caller
-  isolates the item responsible.
+  isolates the request responsible.
 """
 
 from __future__ import annotations
@@ -26,13 +33,14 @@ from dataclasses import dataclass, field
 from typing import Any, Literal, Protocol, runtime_checkable
 
 from summarize.errors import BatchOutOfMemory
-from summarize.languages import LangPlan
 
-Task = Literal["summarization", "translation"]
+Task = Literal["summarize", "translate"]
+#: What a translation request holds: one sentence, or one paragraph (split at sentence ends
+#: when it is longer than the model's input).
+Unit = Literal["sentence", "paragraph"]
 
 #: Generation settings a ``[summarizer]``/``[translator]`` table may hold, in transformers'
-#: names, with the type each must have. ``max_input_tokens`` and ``prefix`` are the tasks'
-#: own (the input window and the text put before every input).
+#: names, with the type each must have.
 GENERATION_KEYS: Mapping[str, type | tuple[type, ...]] = {
     "num_beams": int,
     "min_new_tokens": int,
@@ -57,7 +65,6 @@ GENERATION_KEYS: Mapping[str, type | tuple[type, ...]] = {
 GENERATION_CHOICES: Mapping[str, tuple[str, ...]] = {
     "cache_implementation": ("dynamic", "static"),
 }
-TASK_KEYS: Mapping[str, type | tuple[type, ...]] = {"max_input_tokens": int, "prefix": str}
 
 
 def setting(settings: Mapping[str, Any], defaults: Any, key: str, fallback: Any) -> Any:
@@ -69,36 +76,50 @@ def setting(settings: Mapping[str, Any], defaults: Any, key: str, fallback: Any)
     return fallback if value is None else value
 
 
-def ct2_unsupported(settings: Mapping[str, Any], defaults: Any = None) -> str | None:
-    """Why CTranslate2 cannot honour these generation settings, or None.
+@dataclass(frozen=True)
+class Request:
+    """One thing a task asks of a model.
 
-    The settings check (before any model loads) passes the user's settings alone; the ct2
-    backend passes the model's generation config as ``defaults`` too. No import of the
-    engine: it is the same rule in both places.
+    Attributes:
+        task: ``summarize`` or ``translate``.
+        text: The text to summarize or translate (one window, sentence or paragraph).
+        source_lang: Canonical code of the text's language.
+        target_lang: Canonical code of the output's language (a summary's: the language
+            to write it in; for a model that only summarizes in its own language, the
+            text's).
+        title: The article's title, for prompts that use it ("" when none).
     """
-    unknown = [k for k in settings if k not in GENERATION_KEYS and k != "forced_eos_token_id"]
-    if unknown:
-        return f"generation setting '{unknown[0]}' is not supported by --backend ct2"
 
-    def get(key: str, fallback: Any) -> Any:
-        return setting(settings, defaults, key, fallback)
+    task: Task
+    text: str
+    source_lang: str = "en"
+    target_lang: str = "en"
+    title: str = ""
 
-    if settings.get("cache_implementation", "dynamic") != "dynamic":
-        return (f"cache_implementation = {settings['cache_implementation']!r} is not "
-                "supported by --backend ct2 (it manages its own cache)")
-    if settings.get("forced_eos_token_id") is not None:
-        return "generation setting 'forced_eos_token_id' is not supported by --backend ct2"
-    if get("num_beam_groups", 1) > 1 or get("diversity_penalty", 0.0):
-        key = "num_beam_groups" if get("num_beam_groups", 1) > 1 else "diversity_penalty"
-        return (f"generation setting '{key}' (diverse beam search) is not supported by "
-                "--backend ct2")
-    if get("encoder_no_repeat_ngram_size", 0):
-        return ("generation setting 'encoder_no_repeat_ngram_size' is not supported by "
-                "--backend ct2")
-    if get("do_sample", False) and int(get("num_beams", 1)) > 1:
-        return ("generation setting 'do_sample' with num_beams > 1 (beam sampling) is not "
-                "supported by --backend ct2")
-    return None
+
+@dataclass(frozen=True)
+class Prompt:
+    """How the user wants one task asked (the ``[summarizer]``/``[translator]`` tables).
+
+    A backend uses the fields that fit its model and ignores the others. None keeps the
+    backend's default.
+
+    Attributes:
+        prefix: Text a seq2seq model reads before every input (T5's ``summarize: ``).
+        system: A chat model's system text.
+        template: A chat model's user turn, with fields (see :mod:`summarize.tasks.prompts`).
+        sentences: How many sentences a summary should have (a chat model's instruction).
+        max_input_tokens: Most input tokens of one request (below the model's own limit).
+        chat_template: A Jinja chat template file to use instead of the model's own (or
+            for a model that ships none).
+    """
+
+    prefix: str | None = None
+    system: str | None = None
+    template: str | None = None
+    sentences: int | None = None
+    max_input_tokens: int | None = None
+    chat_template: str | None = None
 
 
 @dataclass(frozen=True)
@@ -110,12 +131,16 @@ class BackendInfo:
         path: Folder the files were read from ("" when served by the hub cache).
         revision: Hub commit or stored revision, when known.
         license: Licence from the model card, when known.
-        family: Architecture (``config.model_type``: bart, marian, m2m_100, t5, ...).
-        engine: ``torch`` or ``ct2``.
+        family: Architecture (``config.model_type``: bart, marian, qwen3, gemma3_text ...).
+        engine: The engine's registry name (``torch``, ``ct2``, ``vllm``).
         device: Device it runs on (``cpu``, ``cuda:0``, ``mps``).
         device_name: Human name of the device (GPU model on CUDA).
         dtype: Compute type (``float32``, ``bfloat16``; ``int8`` ... for CTranslate2).
         tuning: Process-wide or engine settings applied at load (CPU tuning, threads).
+        language_family: How the model is told its languages, when it differs from the
+            architecture (``nllb`` for an NLLB checkpoint whose architecture is m2m_100,
+            ``madlad``, ``marian``), else None.
+        prompt: How it is asked (``prefix``, ``chat template``), for stats.json.
     """
 
     model_id: str
@@ -128,19 +153,19 @@ class BackendInfo:
     device_name: str
     dtype: str
     tuning: Mapping[str, Any] = field(default_factory=dict)
+    language_family: str | None = None
+    prompt: str | None = None
 
 
 @dataclass(frozen=True)
 class TaskDefaults:
-    """What a model ships for a task: input prefix, generation settings, output length.
+    """What a model ships for a task: generation settings and output length.
 
     Attributes:
-        prefix: Text put before every input (T5: ``summarize: ``), or "".
         settings: Generation settings from the model (distilbart's beams, length penalty).
         max_new_tokens: The model's own output limit for the task, or None.
     """
 
-    prefix: str = ""
     settings: Mapping[str, Any] = field(default_factory=dict)
     max_new_tokens: int | None = None
 
@@ -150,8 +175,8 @@ class Generated:
     """Output of one batch.
 
     Attributes:
-        texts: One decoded output per input, in input order.
-        input_tokens: Encoder tokens of the batch (padding excluded).
+        texts: One decoded output per request, in request order.
+        input_tokens: Tokens the model read for the batch (padding excluded).
         output_tokens: Generated tokens kept (after each output's own cut).
         hit_limit: Per output, whether it stopped at its token limit with no end token
             (probably cut short).
@@ -170,50 +195,58 @@ class Generated:
 
 
 @runtime_checkable
-class Seq2SeqBackend(Protocol):
-    """A loaded encoder-decoder model, ready to generate."""
+class Backend(Protocol):
+    """A loaded model, ready to answer requests."""
 
     info: BackendInfo
-    #: Longest encoder input in tokens (special tokens included).
-    max_input_tokens: int
-    #: Most tokens the decoder can emit (learned positions), or None when unbounded.
+    #: What a translation request holds (:data:`Unit`).
+    translation_unit: Unit
+    #: Most tokens the model can emit for one request, or None when only its input bounds it.
     max_output_tokens: int | None
 
     def task_defaults(self, task: Task) -> TaskDefaults:
         """What the model ships for ``task`` (see :class:`TaskDefaults`)."""
         ...
 
-    def plan_language(self, target: str, source: str) -> LangPlan:
-        """How to ask this model for ``target`` from ``source`` (canonical ISO codes).
+    def input_limit(self, task: Task, max_new_tokens: int) -> int:
+        """Most tokens a request of ``task`` may have (as :meth:`count_tokens` counts them)
+        when its output may reach ``max_new_tokens``: an encoder's input limit, or what a
+        shared context window leaves beside the output (capped by the user's setting)."""
+        ...
 
-        Checked against the model's own vocabulary.
+    def summarizes(self, lang: str) -> bool:
+        """Whether the model can summarize a text in ``lang`` in that language (else the
+        run summarizes an English translation: ``--pivot auto``)."""
+        ...
+
+    def check_languages(self, task: Task, source: str, target: str) -> None:
+        """Refuse a language pair the model cannot serve (canonical ISO codes).
 
         Raises:
-            UnsupportedLanguageError: The model cannot read ``source`` or write ``target``.
+            UnsupportedLanguageError: The model cannot read ``source`` or write ``target``;
+                the message names the model and what it offers.
         """
         ...
 
-    def count_tokens(self, texts: Sequence[str], plan: LangPlan | None = None) -> list[int]:
-        """Encoder tokens of each text (special tokens included, ``plan``'s source language
-        applied; the plan's text ``prefix`` is NOT added: the task puts it in the text)."""
+    def count_tokens(self, requests: Sequence[Request]) -> list[int]:
+        """Tokens the model reads for each request (prompt and special tokens included)."""
         ...
 
-    def generate(
-        self,
-        texts: Sequence[str],
-        settings: Mapping[str, Any],
-        max_new_tokens: Sequence[int],
-        plan: LangPlan | None = None,
-    ) -> Generated:
-        """Generate one output per text, as one batch.
+    def prompt_tokens(self, request: Request) -> int:
+        """Of :meth:`count_tokens`, the tokens the backend adds around the request's text
+        that do not measure the text (a chat model's instruction); 0 when the model's input
+        is the text itself. The tasks size an output by the text alone."""
+        ...
+
+    def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
+                 max_new_tokens: Sequence[int]) -> Generated:
+        """Answer every request as one batch.
 
         Args:
-            texts: Inputs of one batch (task prefixes already in the text).
+            requests: The batch.
             settings: Generation settings (:data:`GENERATION_KEYS`), without
                 ``max_new_tokens``/``max_length``.
-            max_new_tokens: Per-text limit on generated tokens.
-            plan: Source and target language for translation models that need them
-                (``src_lang``, target token), or None.
+            max_new_tokens: Per-request limit on generated tokens.
 
         Raises:
             BatchOutOfMemory: The batch does not fit on the device.
@@ -226,13 +259,16 @@ class Seq2SeqBackend(Protocol):
 
 
 __all__ = [
+    "GENERATION_CHOICES",
     "GENERATION_KEYS",
-    "TASK_KEYS",
+    "Backend",
     "BackendInfo",
     "BatchOutOfMemory",
     "Generated",
-    "LangPlan",
-    "Seq2SeqBackend",
+    "Prompt",
+    "Request",
     "Task",
     "TaskDefaults",
+    "Unit",
+    "setting",
 ]

@@ -12,10 +12,17 @@ import re
 from dataclasses import dataclass
 from pathlib import Path
 
+from summarize.errors import ModelLoadError
+
 SOURCE_FILE = "summarize-source.json"
 
 DEFAULT_SUMMARIZER = "sshleifer/distilbart-cnn-12-6"
 MULTILINGUAL_FALLBACK = "facebook/m2m100_418M"
+#: The default with a GPU (``--backend vllm``, ``--device cuda``, or ``auto`` on a machine
+#: with an NVIDIA GPU): one instruction-tuned chat model for both roles (Apache-2.0, 4B,
+#: no thinking mode; see the README's "Choosing models"). On a CPU the seq2seq models stay
+#: the default: a 4B chat model reads and writes token by token, far slower there.
+DEFAULT_CHAT = "Qwen/Qwen3-4B-Instruct-2507"
 
 # Licences as published on each model card; all allow commercial use.
 KNOWN_LICENSES = {
@@ -32,6 +39,7 @@ KNOWN_LICENSES = {
     "Helsinki-NLP/opus-mt-en-zh": "apache-2.0",
     "Helsinki-NLP/opus-mt-en-ar": "apache-2.0",
     "facebook/m2m100_418M": "mit",
+    "Qwen/Qwen3-4B-Instruct-2507": "apache-2.0",
 }
 
 # English source -> best default per target. Other pairs use the multilingual fallback.
@@ -57,6 +65,16 @@ PAIR_TRANSLATORS: dict[tuple[str, str], str] = {
     **{("en", target): model for target, model in DEFAULT_TRANSLATORS.items()},
     **{(source, "en"): model for source, model in TO_ENGLISH.items()},
 }
+
+def gpu_present() -> bool:
+    """Whether this machine has an NVIDIA GPU, without importing torch (the driver's
+    device files): decides the default models before anything loads."""
+    gpus = Path("/proc/driver/nvidia/gpus")
+    try:
+        return (gpus.is_dir() and any(gpus.iterdir())) or Path("/dev/nvidia0").exists()
+    except OSError:
+        return False
+
 
 _HUB_ID = re.compile(r"[A-Za-z0-9][\w.-]*(/[A-Za-z0-9][\w.-]*)?")
 
@@ -146,3 +164,43 @@ def list_stored(models_dir: Path) -> list[StoredModel]:
         found.append(StoredModel(folder.relative_to(models_dir).as_posix(), folder, revision,
                                  size / 1e6))
     return found
+
+
+def download_model(model_id: str, models_dir: Path, *, allow_pickle: bool = False) -> Path:
+    """Fetch a hub model and store it under ``models_dir/<model_id>`` as safetensors.
+
+    The model is loaded once (so pickle-only repositories are converted, when allowed) and
+    saved with ``save_pretrained``; the model card and the hub revision are kept beside it.
+    The copy is written to a temporary folder and renamed into place, so an interrupted
+    download never leaves a half-written model that later runs would use.
+
+    Raises:
+        ModelLoadError: The id is malformed or the model cannot be fetched.
+    """
+    if not is_hub_id(model_id) or "/" not in model_id:
+        raise ModelLoadError(f"'{model_id}' is not a hub model id such as org/name")
+    from summarize.backends.hf_torch import load_backend
+
+    backend = load_backend(model_id, role="model", models_dir=models_dir / "__none__",
+                           device="cpu", dtype="float32", allow_pickle=allow_pickle,
+                           cpu_tuning=False, downloading=True)
+    target = models_dir / model_id
+    tmp = target.with_name(target.name + ".partial")
+    tmp.mkdir(parents=True, exist_ok=True)
+    backend.save_pretrained(tmp)
+    try:
+        from huggingface_hub import hf_hub_download
+
+        card = hf_hub_download(model_id, "README.md")
+        (tmp / "README.md").write_bytes(Path(card).read_bytes())
+    except Exception:  # the card only carries the licence; the model works without it
+        pass
+    (tmp / SOURCE_FILE).write_text(
+        json.dumps({"model_id": model_id, "revision": backend.info.revision}, indent=2), "utf-8"
+    )
+    if target.exists():
+        import shutil
+
+        shutil.rmtree(target)
+    tmp.rename(target)
+    return target

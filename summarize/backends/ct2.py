@@ -27,8 +27,8 @@ import json
 import logging
 import os
 import re
-import threading
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -43,34 +43,31 @@ from summarize.backends import (
     BackendInfo,
     BatchOutOfMemory,
     Generated,
-    Task,
-    TaskDefaults,
-    ct2_unsupported,
+    Prompt,
+    Request,
     setting,
 )
 from summarize.backends.catalog import KNOWN_LICENSES
-from summarize.backends.ct2_convert import (
-    _T5_FAMILY,
-    ensure_converted,
-    store_dir,
-)
-from summarize.backends.hf_torch import (
-    HFTokenization,
-    _input_limit,
+from summarize.backends.ct2_convert import ensure_converted, store_dir
+from summarize.backends.hf_common import (
+    T5_FAMILY,
+    Seq2SeqAsking,
     card_license,
-    decoder_limit,
+    end_ids,
+    group_by_plan,
+    is_seq2seq,
+    load_tokenizer,
+    merge_parts,
     model_revision,
     resolve_config,
     row_scores,
-    task_defaults,
 )
+from summarize.backends.registry import QUANTIZATIONS, ct2_unsupported
 from summarize.errors import ConfigError, ModelLoadError
 from summarize.languages import LangPlan
 
 log = logging.getLogger(__name__)
 
-QUANTIZATIONS = ("auto", "int8", "int8_float16", "int8_bfloat16", "float16", "bfloat16",
-                 "float32")
 
 
 # --- device, quantization -------------------------------------------------------------------
@@ -114,7 +111,7 @@ def select_quantization(spec: str, device: str, model_type: str) -> str:
         return spec
     if device == "cpu":
         return "int8"
-    return "bfloat16" if model_type in _T5_FAMILY else "int8_float16"
+    return "bfloat16" if model_type in T5_FAMILY else "int8_float16"
 
 
 # --- generation settings --------------------------------------------------------------------
@@ -162,8 +159,8 @@ def translation_options(settings: Mapping[str, Any], defaults: Any) -> dict[str,
 # --- the backend ----------------------------------------------------------------------------
 
 
-class CT2Backend(HFTokenization):
-    """A CTranslate2 ``Translator`` with the model's Hugging Face tokenizer (Seq2SeqBackend).
+class CT2Backend(Seq2SeqAsking):
+    """A CTranslate2 ``Translator`` with the model's Hugging Face tokenizer (the contract).
 
     Attributes:
         info: What stats.json records (engine ``ct2``, compute type, threads, store folder).
@@ -183,7 +180,7 @@ class CT2Backend(HFTokenization):
                  generation_config: Any, *, converted: Path, converted_now: bool, path: str,
                  revision: str | None, license: str | None, device: str, device_name: str,
                  compute_type: str, threads: int, workers: int = 1,
-                 max_input_tokens: int | None = None):
+                 prompts: Mapping[str, Prompt] | None = None):
         self.tokenizer = tokenizer
         self.translator = translator
         self.config = config
@@ -198,22 +195,18 @@ class CT2Backend(HFTokenization):
                     "intra_threads": max(1, threads // workers) if device == "cpu" else 0,
                     "quantization": compute_type, "converted": str(converted)},
         )
-        self.max_input_tokens = _input_limit(model_id, tokenizer, config, max_input_tokens)
-        self.max_output_tokens = decoder_limit(config)
+        self._init_asking(model_id, prompts)
+        family = self.language_family()
+        if family != "generic":
+            self.info = replace(self.info, language_family=family)
         vocab_file = converted / "shared_vocabulary.json"
         if not vocab_file.is_file():
             vocab_file = converted / "target_vocabulary.json"
         self._target_ids = {t: i for i, t in enumerate(
             json.loads(vocab_file.read_text("utf-8")))}
-        eos = generation_config.eos_token_id
-        self._eos_ids = set(eos if isinstance(eos, list) else [eos] if eos is not None else [])
+        self._eos_ids = end_ids(generation_config)
         self._pad = generation_config.pad_token_id
-        self._lock = threading.Lock()
         self._workers = workers
-
-    def task_defaults(self, task: Task) -> TaskDefaults:
-        """What the model ships for ``task`` (prefix, generation settings, output limit)."""
-        return task_defaults(self.config, self.generation_config, task)
 
     def _prefix(self, plan: LangPlan | None) -> list[str] | None:
         """Tokens the decoder is forced to start with (the target language, BART's ``<s>``)."""
@@ -224,20 +217,23 @@ class CT2Backend(HFTokenization):
             return None
         return [self.tokenizer.convert_ids_to_tokens(forced)]
 
-    def generate(
-        self,
-        texts: Sequence[str],
-        settings: Mapping[str, Any],
-        max_new_tokens: Sequence[int],
-        plan: LangPlan | None = None,
-    ) -> Generated:
-        """Generate one output per text as one CTranslate2 batch (see Seq2SeqBackend)."""
+    def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
+                 max_new_tokens: Sequence[int]) -> Generated:
+        """Answer the requests; one CTranslate2 batch per forced first token (see Backend)."""
+        ids, plans = self._ids(requests)
+        groups = group_by_plan(requests, plans)
+        if len(groups) == 1:
+            return self._generate(ids, plans[0], settings, list(max_new_tokens))
+        return merge_parts(len(requests), [
+            (g, self._generate([ids[i] for i in g], plans[g[0]], settings,
+                               [max_new_tokens[i] for i in g])) for g in groups])
+
+    def _generate(self, ids: list[list[int]], plan: LangPlan | None,
+                  settings: Mapping[str, Any], max_new_tokens: list[int]) -> Generated:
         kwargs = dict(settings)
         kwargs.pop("max_length", None)
         kwargs.pop("max_new_tokens", None)
         options = translation_options(kwargs, self.generation_config)
-        ids = self._tokenize(texts, plan, add_special_tokens=True,
-                             truncation=False)["input_ids"]
         source = [self.tokenizer.convert_ids_to_tokens(row) for row in ids]
         prefix = self._prefix(plan)
         bad = self._suppressed()
@@ -395,7 +391,7 @@ def load_backend(
     threads: int = 0,
     trust_remote_code: bool = False,
     allow_pickle: bool = False,
-    max_input_tokens: int | None = None,
+    prompts: Mapping[str, Prompt] | None = None,
     **_ignored: Any,
 ) -> CT2Backend:
     """Load (converting on first use) a seq2seq model for CTranslate2.
@@ -411,27 +407,29 @@ def load_backend(
             one thread (``inter_threads``), each batch split between them.
         trust_remote_code: Allow a model that ships its own Python code.
         allow_pickle: Allow ``.bin`` pickle weights when no safetensors exist.
-        max_input_tokens: A smaller encoder input limit than the model's.
+        prompts: How each task is asked (a prefix; see :class:`~summarize.backends.Prompt`).
         **_ignored: Torch-only options (``dtype``, ``cpu_tuning``, ``downloading``).
 
     Raises:
         ModelLoadError: Not found, refused (pickle, remote code), or not convertible.
         ConfigError: Bad device or quantization, or ``max_input_tokens`` above the limit.
     """
-    from transformers import AutoTokenizer, GenerationConfig
+    from transformers import GenerationConfig
 
     ct2_device, index = select_device(device)
     folder, source, config = resolve_config(model, role=role, models_dir=Path(models_dir),
                                             trust_remote_code=trust_remote_code,
                                             allow_pickle=allow_pickle)
+    if not is_seq2seq(config):
+        raise ModelLoadError(
+            f"{role} '{model}' is a {config.model_type} model (decoder-only); --backend ct2 "
+            "runs seq2seq models (BART, PEGASUS, T5, Marian, NLLB, M2M100): use --backend "
+            "torch for it")
     compute = select_quantization(quantization, ct2_device, config.model_type)
     revision = model_revision(folder, config)
     target = store_dir(Path(models_dir), model, revision, folder, compute)
-    try:
-        tokenizer = AutoTokenizer.from_pretrained(source, trust_remote_code=trust_remote_code)
-    except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelLoadError(f"cannot load the tokenizer of {role} '{model}': {first}") from exc
+    tokenizer = load_tokenizer(source, folder, role=role, model=model,
+                               trust_remote_code=trust_remote_code)
     converted, now = ensure_converted(source, target, quantization=compute, model_id=model,
                                       revision=revision, trust_remote_code=trust_remote_code,
                                       allow_pickle=allow_pickle)
@@ -456,5 +454,6 @@ def load_backend(
         revision=revision, license=card_license(folder, model) or KNOWN_LICENSES.get(model),
         device=ct2_device if ct2_device == "cpu" else f"cuda:{index}",
         device_name=_device_name(ct2_device, index), compute_type=compute,
-        threads=n_threads, workers=workers, max_input_tokens=max_input_tokens,
+        threads=n_threads, workers=workers,
+        prompts=prompts,
     )

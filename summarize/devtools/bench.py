@@ -42,15 +42,20 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Any
 
 import typer
 
+from summarize.devtools.bench_command import (  # noqa: F401  (the command's defaults)
+    DEFAULT_ARTICLES,
+    DEFAULT_SENTENCES,
+    DEFAULT_TARGET,
+    bench,
+)
+
 STAGES = ("translate", "summarize")
 DEFAULT_NEW_TOKENS = {"translate": 24, "summarize": 48}
-DEFAULT_SENTENCES = 300
-DEFAULT_ARTICLES = 12
-DEFAULT_TARGET = "de"
+
 MEMORY_COUNTS = (200, 2000)
 MEMORY_LIMIT = 1.3  # peak RSS of the large run over the small one, at most
 BUILD_VERSION = 3  # bump when the random models' recipe changes: cached copies are rebuilt
@@ -249,7 +254,8 @@ class _NaiveModel:
         from transformers import AutoModelForSeq2SeqLM, AutoTokenizer
         from transformers.utils import logging as hf_logging
 
-        from summarize.backends.hf_torch import HFBackend, select_device, select_dtype
+        from summarize.backends import Prompt
+        from summarize.backends.hf_torch import Seq2SeqTorch, select_device, select_dtype
 
         hf_logging.set_verbosity_error()
         torch.set_num_threads(threads)
@@ -259,8 +265,9 @@ class _NaiveModel:
         config_dtype = select_dtype(dtype, self.device, _model_type(model_dir))
         self.model = AutoModelForSeq2SeqLM.from_pretrained(model_dir, dtype=config_dtype)
         self.model.to(self.device).eval()
-        self.backend = HFBackend(model_dir, self.tokenizer, self.model, path=model_dir,
-                                 revision=None, license=None)
+        self.backend = Seq2SeqTorch(model_dir, self.tokenizer, self.model, path=model_dir,
+                                    revision=None, license=None,
+                                    prompts={"summarize": Prompt(), "translate": Prompt()})
 
     def use_plan(self, plan: Any) -> dict[str, Any]:
         """Set the plan's source language on the tokenizer (as the docs do); returns the
@@ -271,15 +278,21 @@ class _NaiveModel:
             return {}
         return {"forced_bos_token_id": plan.forced_bos_token_id}
 
-    def generate_one(self, text: str, kwargs: dict[str, Any], limit: int) -> tuple[str, int]:
-        """One input through tokenizer -> generate -> decode; returns (text, output tokens)."""
-        from summarize.backends.hf_torch import cut_outputs
+    def generate_one(self, request: Any, kwargs: dict[str, Any], limit: int
+                     ) -> tuple[str, int]:
+        """One request through tokenizer -> generate -> decode; returns (text, output
+        tokens). The input ids are the engine's own for the request (its prefix, language
+        tag and special tokens), so both sides read the same tokens."""
+        from summarize.backends.hf_common import cut_outputs, end_ids
 
-        inputs = self.tokenizer(text, return_tensors="pt").to(self.device)
-        out = self.model.generate(**inputs, **kwargs, max_new_tokens=limit)
+        [ids], _ = self.backend._ids([request])
+        inputs = self.torch.tensor([ids], device=self.device)
+        out = self.model.generate(input_ids=inputs, attention_mask=self.torch.ones_like(inputs),
+                                  **kwargs, max_new_tokens=limit)
         # counted as the engine counts its outputs (same cut, padding excluded)
-        [tokens], _, n_out = cut_outputs([out[0].tolist()], [limit],
-                                         self.model.generation_config)
+        config = self.model.generation_config
+        [tokens], _, n_out = cut_outputs([out[0].tolist()], [limit], end_ids(config),
+                                         config.pad_token_id)
         decoded = self.tokenizer.decode(tokens, skip_special_tokens=True)
         return decoded.strip(), n_out
 
@@ -357,11 +370,10 @@ def naive_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: int
     nm = _NaiveModel(model_dir, device, dtype, threads)
     task = Translator(nm.backend, target, _generation_settings(new_tokens), TokenBudget(1),
                       source_lang="en")
-    plan = task.plan
+    plan = nm.backend.plan("en", target)
     kwargs = {**task.settings, "forced_eos_token_id": None}
     kwargs.update(nm.use_plan(plan))
-    prefix = task._prefix(plan)
-    segments = [[prefix + piece for piece in task._fit(s, plan)] for s in sentences]
+    segments = [[task.request(piece, "en") for piece in task._fit(s, "en")] for s in sentences]
     nm.generate_one(segments[0][0], _warm(kwargs), 2)  # warm-up, as the engine side gets
     nm.sync()
 
@@ -371,8 +383,8 @@ def naive_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: int
         for pieces in segments:
             translated = []
             for text in pieces:
-                n = nm.backend.count_tokens([text], plan)[0]
-                decoded, tokens = nm.generate_one(text, kwargs, task._limit(n))
+                n = nm.backend.count_tokens([text])[0]
+                decoded, tokens = nm.generate_one(text, kwargs, task._limit(n, "en"))
                 translated.append(decoded)
                 n_in += n
                 n_out += tokens
@@ -399,7 +411,7 @@ def naive_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
     nm = _NaiveModel(model_dir, device, dtype, threads)
     task = Summarizer(nm.backend, _generation_settings(new_tokens), TokenBudget(1))
     kwargs = {**task.settings, "forced_eos_token_id": None}
-    nm.generate_one(task.prefix + articles[0][:200], _warm(kwargs), 2)  # warm-up
+    nm.generate_one(task.request(articles[0][:200]), _warm(kwargs), 2)  # warm-up
     nm.sync()
 
     def work() -> dict[str, Any]:
@@ -411,7 +423,7 @@ def naive_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
             while True:
                 parts = []
                 for piece in pieces:
-                    text = task.prefix + piece
+                    text = task.request(piece)
                     n_in += nm.backend.count_tokens([text])[0]
                     decoded, tokens = nm.generate_one(text, kwargs, task.max_new)
                     parts.append(decoded)
@@ -431,21 +443,21 @@ def naive_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int,
 def _engine_config(role: str, model_dir: str, new_tokens: int, target: str, device: str,
                    dtype: str, batch_tokens: int | None, backend: str, quantization: str,
                    threads: int, models_dir: str | None = None) -> Any:
-    from summarize.records import RunConfig
-    from summarize.settings import validate_config
+    from summarize.settings import RoleConfig, RunConfig, validate_config
 
     settings = _generation_settings(new_tokens)
+    options = {"quantization": quantization, "threads": threads} if backend == "ct2" else {}
     common = {"device": device, "dtype": dtype, "batch_tokens": batch_tokens,
-              "backend": backend, "quantization": quantization, "threads": threads,
+              "backend": backend, "backend_options": options,
               "models_dir": models_dir or "models"}
     # inputs are never read: load_models only needs the models' part of the config
     if role == "summarizer":
-        config = RunConfig(inputs=("-",), summarizer=model_dir, translate="none",
-                           summarizer_generation=settings, **common)
+        config = RunConfig(inputs=("-",), translate="none",
+                           summarizer=RoleConfig(model=model_dir, settings=settings), **common)
     else:
-        config = RunConfig(inputs=("-",), translator=model_dir, summarize=False,
-                           translate="article", targets=(target,),
-                           translator_generation=settings, **common)
+        config = RunConfig(inputs=("-",), summarize=False, translate="article",
+                           targets=(target,),
+                           translator=RoleConfig(model=model_dir, settings=settings), **common)
     return validate_config(config)
 
 
@@ -485,9 +497,8 @@ def engine_translate(model_dir: str, sentences: Sequence[str], *, new_tokens: in
                                         dtype, batch_tokens, backend, quantization, threads,
                                         models_dir))
     task = next(iter(models.translators.values()))
-    plan = task.plan
-    task.backend.generate([task._prefix(plan) + sentences[0]], _warm(task.settings), [2],
-                          plan)  # warm-up
+    task.backend.generate([task.request(sentences[0], "en")], _warm(task.settings),
+                          [2])  # warm-up
     sync = _syncer(models.device)
     sync()
 
@@ -519,7 +530,7 @@ def engine_summarize(model_dir: str, articles: Sequence[str], *, new_tokens: int
                                         device, dtype, batch_tokens, backend, quantization,
                                         threads, models_dir))
     task = models.summarizer
-    task.backend.generate([task.prefix + articles[0][:200]], _warm(task.settings), [2])
+    task.backend.generate([task.request(articles[0][:200])], _warm(task.settings), [2])
     sync = _syncer(models.device)
     sync()
 
@@ -962,82 +973,6 @@ def format_report(report: dict[str, Any]) -> str:
                          f"{ag['identical']}/{ag['compared']} ({100 * (ag['share'] or 0):.1f}%)")
         lines.append("")
     return "\n".join(lines).rstrip() + "\n"
-
-
-def bench(
-    stage: Annotated[str, typer.Option(
-        help="translate, summarize, both or memory.")] = "both",
-    summarizer: Annotated[str | None, typer.Option(
-        help="Summarization model folder or hub id. [default: random distilbart-cnn-12-6 "
-             "size]")] = None,
-    translator: Annotated[str | None, typer.Option(
-        help="Translation model folder or hub id. [default: random opus-mt-en-de size]")]
-    = None,
-    to: Annotated[str, typer.Option("--to", help="Target language of the translator.")]
-    = DEFAULT_TARGET,
-    sentences: Annotated[int, typer.Option(help="Sentences to translate.")]
-    = DEFAULT_SENTENCES,
-    articles: Annotated[int, typer.Option(help="Articles to summarize.")] = DEFAULT_ARTICLES,
-    new_tokens: Annotated[int | None, typer.Option(
-        help="Output tokens per item, forced. [default: 24 translate, 48 summarize]")] = None,
-    threads: Annotated[int, typer.Option(
-        help="CPU threads of every side (torch threads, CTranslate2 intra_threads).")] = 2,
-    batch_tokens: Annotated[int | None, typer.Option(
-        help="Engine token budget per batch. [default: per device]")] = None,
-    device: Annotated[str, typer.Option(help="cpu, cuda, cuda:N, mps or auto.")] = "cpu",
-    dtype: Annotated[str, typer.Option(
-        help="auto, float32, bfloat16 or float16 (auto: float32 on CPU).")] = "auto",
-    json_file: Annotated[Path | None, typer.Option(
-        "--json", help="Also write the results as JSON to this file.")] = None,
-    work_dir: Annotated[Path | None, typer.Option(
-        help="Cache of built models. [default: ~/.cache/summarize-bench]")] = None,
-    data_dir: Annotated[Path | None, typer.Option(
-        "--data", "--data-dir",
-        help="Shared data folder (ntrex128_news, cnndm_frank_250), used only when given. "
-             "[default: the NTREX sample shipped with summarize]")] = None,
-    text: Annotated[Path | None, typer.Option(
-        "--text", help="Text file: one sentence per line; blank-line-separated blocks are "
-                       "the articles.", exists=True, dir_okay=False)] = None,
-    backend: Annotated[str, typer.Option(
-        "--backend", help="Engines to compare with the naive loop: torch, ct2 or torch,ct2.")]
-    = "torch",
-    quantization: Annotated[str, typer.Option(
-        help="CTranslate2 compute type: auto (int8 on CPU), int8, int8_float16, "
-             "int8_bfloat16, float16, bfloat16, float32.")] = "auto",
-    naive_sentences: Annotated[int | None, typer.Option(
-        help="Naive loop on only the first N sentences (rates stay comparable).")] = None,
-    naive_articles: Annotated[int | None, typer.Option(
-        help="Naive loop on only the first N articles (rates stay comparable).")] = None,
-    group_size: Annotated[int | None, typer.Option(
-        help="--group-size of the memory stage's runs. [default: summarize batch's]")] = None,
-    memory_articles: Annotated[str, typer.Option(
-        help="Article counts of the memory stage, small,large.")] = "200,2000",
-    repeat: Annotated[int, typer.Option(
-        help="Timed runs per side; the fastest counts (other load only slows a run).")] = 1,
-    in_process: Annotated[bool, typer.Option(
-        help="Run both sides in this process (peak RSS is then sampled, not separate).")]
-    = False,
-) -> None:
-    """Benchmark the engines against a naive one-at-a-time generate loop (and memory use)."""
-    try:
-        _parse_backends(backend)
-    except ValueError as exc:
-        raise typer.BadParameter(str(exc), param_hint="--backend") from None
-    counts = tuple(int(x) for x in memory_articles.split(",") if x.strip())
-    report = run_bench(
-        stage=stage, summarizer=summarizer, translator=translator, target=to,
-        sentences=sentences, articles=articles, new_tokens=new_tokens, threads=threads,
-        batch_tokens=batch_tokens, device=device, dtype=dtype, work_dir=work_dir,
-        data_dir=data_dir, text=text, backends=backend, quantization=quantization,
-        isolate=not in_process, naive_sentences=naive_sentences,
-        naive_articles=naive_articles, repeat=repeat,
-        memory_counts=counts, group_size=group_size,
-        log=lambda message: typer.echo(message, err=True),
-    )
-    typer.echo(format_report(report), nl=False)
-    if json_file is not None:
-        json_file.parent.mkdir(parents=True, exist_ok=True)
-        json_file.write_text(json.dumps(report, indent=2, ensure_ascii=False) + "\n", "utf-8")
 
 
 def main() -> None:

@@ -87,10 +87,14 @@ class LangPlan:
         target: Normalized user code of the target language.
         model_code: The model's own code for the target (``kor_Hang``, ``__ko__``,
             ``>>kor<<``, ``<2ko>``, ``ko_KR``), or None when the model takes none.
-        prefix: Text to prepend to every source segment ("" if none).
+        prefix: Text to prepend to every source segment ("" if none): T5's task prefix.
         src_lang: Value to set on ``tokenizer.src_lang`` before encoding (NLLB, M2M100,
             mBART-50), else None.
         forced_bos_token_id: Token id to force as the first generated token, else None.
+        prefix_token_id: Token id the encoder input starts with (multi-target Marian's
+            ``>>kor<<``, MADLAD's ``<2ko>``), else None. It is put in as an id, not as
+            text: tokenizers differ in whether they write a word-start piece (``▁``) before
+            a tag at the start of a text, and the model was trained with the tag first.
     """
 
     family: str
@@ -99,6 +103,7 @@ class LangPlan:
     prefix: str
     src_lang: str | None
     forced_bos_token_id: int | None
+    prefix_token_id: int | None = None
 
 
 class _Vocab:
@@ -506,7 +511,7 @@ def plan_target(
             names = [n for n in (model_name, getattr(config, "_name_or_path", None))
                      if isinstance(n, str) and n]
             _check_name_source(names, src, label, family)
-            return LangPlan(family, tgt, picked[0], picked[0] + " ", None, None)
+            return LangPlan(family, tgt, picked[0], "", None, None, picked[1])
         return _plan_unlabelled(vocab, family, tgt, label, model_name, src)
 
     if family == "t5":

@@ -36,8 +36,8 @@ from summarize.inputs import SourceFile, read_file
 from summarize.languages import normalize_lang
 from summarize.outputs.markdown import write_article_page
 from summarize.outputs.writers import RecordState, ResultsLog, page_path
-from summarize.records import Article, ArticleResult, InputFailure, RunConfig
-from summarize.run.models import LoadedModels
+from summarize.records import Article, ArticleResult, InputFailure
+from summarize.run.models import LoadedModels, describe_models
 from summarize.run.overlap import (
     Handoff,
     Writer,
@@ -47,15 +47,11 @@ from summarize.run.overlap import (
     start_pool,
     sync_requested,
 )
-from summarize.run.process import (
-    GroupProcessor,
-    Interrupted,
-    Pending,
-    failure_record,
-    ok_record,
-)
+from summarize.run.process import GroupProcessor, failure_record, ok_record
 from summarize.run.resume import article_key, text_digest
 from summarize.run.stats import StatsCollector
+from summarize.run.work import Interrupted, Pending
+from summarize.settings import RunConfig
 
 log = logging.getLogger(__name__)
 
@@ -93,7 +89,7 @@ class Silent:
         pass
 
     def note(self, message: str) -> None:
-        log.warning(message)
+        log.info(message)
 
 
 class _Locked:
@@ -409,6 +405,7 @@ class Engine:
         """Load the models (once) and make the group processor."""
         if self.models is None:
             self.models = self.load()
+            self.reporter.note(describe_models(self.config, self.models))
             self.collector.stage_s["load"] += self.models.load_s
             self.collector.import_s += self.models.import_s
             self.processor = GroupProcessor(self.config, self.models, self.collector,

@@ -8,7 +8,6 @@ Python API may supply backends of its own (``backends=``); they go through the s
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from collections import OrderedDict
@@ -17,16 +16,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import Seq2SeqBackend
+from summarize.backends import Backend, Prompt
 from summarize.backends.catalog import (
+    DEFAULT_CHAT,
     DEFAULT_SUMMARIZER,
-    SOURCE_FILE,
     default_translator,
-    is_hub_id,
+    gpu_present,
 )
-from summarize.errors import ModelLoadError, UsageError
+from summarize.backends.registry import backend_spec
+from summarize.errors import UsageError
 from summarize.languages import same_language
-from summarize.records import ModelInfo, RunConfig
+from summarize.records import ModelInfo
+from summarize.settings import RunConfig
 from summarize.tasks.batching import TokenBudget
 from summarize.tasks.summarize import Summarizer
 from summarize.tasks.translate import Translator
@@ -91,10 +92,10 @@ class LoadedModels:
     load_s: float = 0.0
     import_s: float = 0.0
     config: RunConfig | None = None
-    load_backend: Callable[[str], Seq2SeqBackend] | None = None
-    given: Seq2SeqBackend | None = None
+    load_backend: Callable[[str], Backend] | None = None
+    given: Backend | None = None
     max_loaded: int = 4
-    _pool: OrderedDict[str, Seq2SeqBackend] = field(default_factory=OrderedDict)
+    _pool: OrderedDict[str, Backend] = field(default_factory=OrderedDict)
     _tasks: dict[tuple[str, str], Translator] = field(default_factory=dict)
     _failed: dict[str, UsageError] = field(default_factory=dict)
     locks: ModelLocks = field(default_factory=ModelLocks, repr=False, compare=False)
@@ -115,12 +116,10 @@ class LoadedModels:
     def engine(self) -> str | None:
         return self.infos[0].engine if self.infos else None
 
-    @property
-    def summarizer_multilingual(self) -> bool:
-        """Whether the summarizer is a multilingual family (mT5, mBART: e.g. XL-Sum)."""
-        if self.summarizer is None:
-            return False
-        return self.summarizer.backend.info.family in MULTILINGUAL_SUMMARIZER_FAMILIES
+    def summarizes(self, lang: str) -> bool:
+        """Whether the summarizer can summarize ``lang`` text in that language (mT5 or
+        mBART summarizers, chat models; an English-only one cannot)."""
+        return self.summarizer is not None and self.summarizer.backend.summarizes(lang)
 
     def translation_task(self, source: str, target: str) -> tuple[Translator, str]:
         """The task translating ``source`` into ``target``, and its model's name.
@@ -133,28 +132,27 @@ class LoadedModels:
         if self.config is None or (self.load_backend is None and self.given is None):
             if preset is None:
                 raise UsageError(f"no translator for {target!r}")
-            preset.plan_for(source)  # raises for a pair the model cannot translate
+            preset.check(source)  # raises for a pair the model cannot translate
             return preset, preset.backend.info.model_id
-        name = self.config.translator or default_translator(source, target)
+        name = translator_for(self.config, target, source)
         if self.given is not None:
             name = self.given.info.model_id
         if preset is not None and preset.backend.info.model_id == name:
-            preset.plan_for(source)
+            preset.check(source)
             return preset, name
         key = (name, target)
         if key not in self._tasks:
             backend = self.given if self.given is not None else self._backend(name)
-            budget = TokenBudget(self.config.batch_tokens or _default_budget(backend))
-            task = Translator(backend, target, dict(self.config.translator_generation), budget,
+            budget = budget_for(self.config, backend)
+            task = Translator(backend, target, dict(self.config.translator_role.settings), budget,
                               source_lang=source)
             self._tasks[key] = task
-            self.infos.append(ModelInfo.of(f"translator:{source}-{target}", backend.info, 0.0,
-                                           family=task.plan.family))
+            self.infos.append(ModelInfo.of(f"translator:{source}-{target}", backend.info, 0.0))
         task = self._tasks[key]
-        task.plan_for(source)
+        task.check(source)
         return task, name
 
-    def _backend(self, name: str) -> Seq2SeqBackend:
+    def _backend(self, name: str) -> Backend:
         if name in self._failed:
             raise self._failed[name]
         for task in [*self.translators.values()]:
@@ -192,26 +190,44 @@ class LoadedModels:
         self._tasks.clear()
 
 
-#: Summarizer families trained on many languages (mT5 XL-Sum, mBART): no pivot needed.
-MULTILINGUAL_SUMMARIZER_FAMILIES = frozenset({"mt5", "umt5", "mbart", "mbart50"})
-
-
 def translator_for(config: RunConfig, lang: str, source: str | None = None) -> str:
     """The translation model used into ``lang`` from ``source`` (default: the configured
-    source; English when it is detected per article)."""
+    source; English when it is detected per article): the pair's own model
+    (``--translator ja-en=MODEL``), the target's (``ko=MODEL``), the one for every pair
+    (``--translator MODEL``), else the per-pair default."""
     source = source or config.source_lang
-    return config.translator or default_translator("en" if source == "auto" else source, lang)
+    source = "en" if source == "auto" else source
+    role = config.translator_role
+    chosen = role.models.get(f"{source}-{lang}") or role.models.get(lang) or role.model
+    if chosen:
+        return chosen
+    if config.backend == "vllm" and config.summarizer_role.model:
+        return config.summarizer_role.model  # vLLM serves chat models: the same one
+    if uses_chat_defaults(config):
+        return DEFAULT_CHAT  # with the default summarizer: one model for both roles
+    return default_translator(source, lang)
+
+
+def uses_chat_defaults(config: RunConfig) -> bool:
+    """Whether the run's defaults are the chat model (a GPU) rather than the seq2seq
+    models (a CPU): ``--backend vllm``, ``--device cuda``, or ``--device auto`` on a
+    machine with an NVIDIA GPU (and the torch engine)."""
+    if config.backend == "vllm" or config.device.startswith("cuda"):
+        return True
+    return config.device == "auto" and config.backend == "torch" and gpu_present()
 
 
 def summarizer_name(config: RunConfig) -> str:
     """The summarization model of the run."""
-    return config.summarizer or DEFAULT_SUMMARIZER
+    if config.summarizer_role.model:
+        return config.summarizer_role.model
+    return DEFAULT_CHAT if uses_chat_defaults(config) else DEFAULT_SUMMARIZER
 
 
 def build_tasks(
     config: RunConfig,
-    summarizer: Seq2SeqBackend | None,
-    translators: Mapping[str, Seq2SeqBackend],
+    summarizer: Backend | None,
+    translators: Mapping[str, Backend],
     load_s: Mapping[str, float] | None = None,
     *,
     roles: tuple[str, ...] = ROLES,
@@ -235,8 +251,8 @@ def build_tasks(
     if config.summarize and "summarizer" in roles:
         if summarizer is None:
             raise UsageError("no summarizer backend was given")
-        budget = TokenBudget(config.batch_tokens or _default_budget(summarizer))
-        summary_task = Summarizer(summarizer, dict(config.summarizer_generation), budget,
+        budget = budget_for(config, summarizer)
+        summary_task = Summarizer(summarizer, dict(config.summarizer_role.settings), budget,
                                   base_source(config))
         infos.append(ModelInfo.of("summarizer", summarizer.info, times.get("summarizer", 0.0)))
     tasks: dict[str, Translator] = {}
@@ -245,12 +261,12 @@ def build_tasks(
             backend = translators.get(lang)
             if backend is None:
                 raise UsageError(f"no translator backend was given for {lang!r}")
-            budget = TokenBudget(config.batch_tokens or _default_budget(backend))
-            task = Translator(backend, lang, dict(config.translator_generation), budget,
+            budget = budget_for(config, backend)
+            task = Translator(backend, lang, dict(config.translator_role.settings), budget,
                               source_lang=base_source(config))
             tasks[lang] = task
             info = ModelInfo.of(f"translator:{lang}", backend.info,
-                                times.get(f"translator:{lang}", 0.0), family=task.plan.family)
+                                times.get(f"translator:{lang}", 0.0))
             infos.append(info)
     return LoadedModels(summary_task, tasks, infos, sum(times.values()))
 
@@ -268,35 +284,80 @@ def preset_targets(config: RunConfig) -> list[str]:
     return [t for t in config.targets if not same_language(base, t)]
 
 
-def _default_budget(backend: Seq2SeqBackend) -> int:
+def _default_budget(backend: Backend) -> int:
     kind = backend.info.device.split(":")[0]
     return DEFAULT_BATCH_TOKENS.get(kind, DEFAULT_BATCH_TOKENS["cpu"])
 
 
-def engine_loader(config: RunConfig) -> Callable[..., Seq2SeqBackend]:
-    """The ``load_backend`` function of the configured engine (imports it: seconds)."""
-    if config.backend == "ct2":
-        try:
-            from summarize.backends.ct2 import load_backend as load_ct2
-        except ImportError as exc:
-            raise UsageError(
-                f"--backend ct2 needs CTranslate2: pip install 'summarize[ct2]' ({exc})"
-            ) from None
+#: The "budget" of a backend that batches by itself: every request of a round in one call.
+WINDOW = 1 << 62
 
-        def load(model: str, **kwargs: Any) -> Seq2SeqBackend:
-            return load_ct2(model, quantization=config.quantization,
-                            threads=config.threads, **kwargs)
 
-        return load
-    from summarize.backends.hf_torch import load_backend as load_hf
+def budget_for(config: RunConfig, backend: Backend) -> TokenBudget:
+    """The token budget of a task over ``backend``: ``--batch-tokens``, the device's
+    default, or the whole window for a backend that batches by itself."""
+    if getattr(backend, "batches_itself", False):
+        return TokenBudget(WINDOW, max_batch=WINDOW)
+    return TokenBudget(config.batch_tokens or _default_budget(backend))
 
-    return load_hf
+
+def role_prompt(config: RunConfig, role: str) -> Prompt:
+    """How the user asks the task of ``role`` (its ``[summarizer]``/``[translator]`` table)."""
+    table = (config.summarizer_role if role == "summarizer" else config.translator_role).settings
+    return Prompt(prefix=table.get("prefix"), system=table.get("system"),
+                  template=table.get("prompt"), sentences=table.get("sentences"),
+                  max_input_tokens=table.get("max_input_tokens"),
+                  chat_template=table.get("chat_template"))
+
+
+def engine_loader(config: RunConfig) -> Callable[..., Backend]:
+    """Load a model by name with the configured engine, for the tasks it serves.
+
+    The returned ``load(name, tasks=("translate",))`` passes each task's prompt settings
+    (:func:`role_prompt`) and the engine's own options; the engine is imported on the first
+    call (seconds for torch).
+    """
+    spec = backend_spec(config.backend)
+    common = {
+        "models_dir": Path(config.models_dir),
+        "device": config.device,
+        "dtype": config.dtype,
+        "trust_remote_code": config.trust_remote_code,
+        "allow_pickle": config.allow_pickle,
+        "cpu_tuning": config.cpu_tuning,
+        **engine_options(config),
+    }
+    prompts = {"summarize": role_prompt(config, "summarizer"),
+               "translate": role_prompt(config, "translator")}
+    loader: list[Callable[..., Backend]] = []
+
+    def load(name: str, tasks: tuple[str, ...] = ("translate",), share: float = 1.0
+             ) -> Backend:
+        if not loader:
+            loader.append(spec.loader())
+        role = "summarizer" if tasks == ("summarize",) else "translator"
+        if len(tasks) > 1:
+            role = "summarizer and translator"
+        return loader[0](name, role=role, prompts={t: prompts[t] for t in tasks},
+                         memory_share=share, **common)
+
+    return load
+
+
+def engine_options(config: RunConfig) -> dict[str, Any]:
+    """The configured engine's own options (``quantization`` and ``threads`` for ct2)."""
+    spec = backend_spec(config.backend)
+    return {option.name: config.backend_options.get(option.name, option.default)
+            for option in spec.options}
 
 
 def load_models(config: RunConfig,
-                backends: Mapping[str, Seq2SeqBackend] | None = None, *,
+                backends: Mapping[str, Backend] | None = None, *,
                 roles: tuple[str, ...] = ROLES) -> LoadedModels:
     """Load every model the run needs and check each target language (exit 2 on failure).
+
+    A model named for both roles (a chat model that summarizes and translates) is loaded
+    once and serves both.
 
     Args:
         config: The validated run configuration.
@@ -308,42 +369,46 @@ def load_models(config: RunConfig,
     """
     started = time.perf_counter()
     given = dict(backends or {})
-    common = {
-        "models_dir": Path(config.models_dir),
-        "device": config.device,
-        "dtype": config.dtype,
-        "trust_remote_code": config.trust_remote_code,
-        "allow_pickle": config.allow_pickle,
-        "cpu_tuning": config.cpu_tuning,
-    }
-    load = engine_loader(config) if _needs_engine(config, given) else None
-    import_s = time.perf_counter() - started  # importing torch and transformers
+    load = engine_loader(config)
     times: dict[str, float] = {}
+    wanted: dict[str, list[str]] = {}  # model name -> the tasks it serves at start
     summarizer = given.get("summarizer")
+    summary_name = summarizer_name(config)
     if config.summarize and summarizer is None and "summarizer" in roles:
-        assert load is not None
+        wanted.setdefault(summary_name, []).append("summarize")
+    translator_names: dict[str, str] = {}
+    if config.translate != "none" and "translators" in roles:
+        for lang in preset_targets(config):
+            if given.get(f"translator:{lang}") or given.get("translator"):
+                continue
+            name = translator_for(config, lang)
+            translator_names[lang] = name
+            if "translate" not in wanted.setdefault(name, []):
+                wanted[name].append("translate")
+    import_s = 0.0
+    if wanted:
+        backend_spec(config.backend).loader()  # the engine's import (torch, transformers)
+        import_s = time.perf_counter() - started
+    loaded: dict[str, Backend] = {}
+    spent: dict[str, float] = {}
+    for name, tasks in wanted.items():
         t0 = time.perf_counter()
-        summarizer = load(summarizer_name(config), role="summarizer",
-                          max_input_tokens=config.summarizer_generation.get("max_input_tokens"),
-                          **common)
-        times["summarizer"] = time.perf_counter() - t0
-    translators: dict[str, Seq2SeqBackend] = {}
-    by_name: dict[str, Seq2SeqBackend] = {}
+        # models that load at start share one GPU's memory (vLLM reserves its share)
+        loaded[name] = load(name, tuple(tasks), 1.0 / len(wanted))
+        spent[name] = time.perf_counter() - t0
+    if summary_name in spent and config.summarize and "summarizer" in roles:
+        times["summarizer"] = spent.pop(summary_name)
+    if summarizer is None and summary_name in loaded and "summarize" in wanted[summary_name]:
+        summarizer = loaded[summary_name]
+    translators: dict[str, Backend] = {}
     if config.translate != "none" and "translators" in roles:
         for lang in preset_targets(config):
             backend = given.get(f"translator:{lang}") or given.get("translator")
-            t0 = time.perf_counter()
             if backend is None:
-                assert load is not None
-                name = translator_for(config, lang)
-                if name not in by_name:
-                    by_name[name] = load(
-                        name, role="translator",
-                        max_input_tokens=config.translator_generation.get("max_input_tokens"),
-                        **common)
-                backend = by_name[name]
+                name = translator_names[lang]
+                backend = loaded[name]
+                times[f"translator:{lang}"] = spent.pop(name, 0.0)
             translators[lang] = backend
-            times[f"translator:{lang}"] = time.perf_counter() - t0
     models = build_tasks(config, summarizer, translators, times, roles=roles)
     models.import_s = import_s
     models.load_s = time.perf_counter() - started
@@ -351,60 +416,18 @@ def load_models(config: RunConfig,
     models.max_loaded = config.max_loaded_models
     models.given = given.get("translator")
     if models.given is None:
-        engine = load or engine_loader(config)
-
-        def load_routed(name: str) -> Seq2SeqBackend:
-            return engine(name, role="translator",
-                          max_input_tokens=config.translator_generation.get("max_input_tokens"),
-                          **common)
-
-        models.load_backend = load_routed
+        models.load_backend = load
     return models
 
 
-def _needs_engine(config: RunConfig, given: Mapping[str, Seq2SeqBackend]) -> bool:
-    if config.summarize and "summarizer" not in given:
-        return True
-    return config.translate != "none" and "translator" not in given and any(
-        f"translator:{lang}" not in given for lang in preset_targets(config))
-
-
-def download_model(model_id: str, models_dir: Path, *, allow_pickle: bool = False) -> Path:
-    """Fetch a hub model and store it under ``models_dir/<model_id>`` as safetensors.
-
-    The model is loaded once (so pickle-only repositories are converted, when allowed) and
-    saved with ``save_pretrained``; the model card and the hub revision are kept beside it.
-    The copy is written to a temporary folder and renamed into place, so an interrupted
-    download never leaves a half-written model that later runs would use.
-
-    Raises:
-        ModelLoadError: The id is malformed or the model cannot be fetched.
-    """
-    if not is_hub_id(model_id) or "/" not in model_id:
-        raise ModelLoadError(f"'{model_id}' is not a hub model id such as org/name")
-    from summarize.backends.hf_torch import load_backend
-
-    backend = load_backend(model_id, role="model", models_dir=models_dir / "__none__",
-                           device="cpu", dtype="float32", allow_pickle=allow_pickle,
-                           cpu_tuning=False, downloading=True)
-    target = models_dir / model_id
-    tmp = target.with_name(target.name + ".partial")
-    tmp.mkdir(parents=True, exist_ok=True)
-    backend.model.save_pretrained(tmp)
-    backend.tokenizer.save_pretrained(tmp)
-    try:
-        from huggingface_hub import hf_hub_download
-
-        card = hf_hub_download(model_id, "README.md")
-        (tmp / "README.md").write_bytes(Path(card).read_bytes())
-    except Exception:  # the card only carries the licence; the model works without it
-        pass
-    (tmp / SOURCE_FILE).write_text(
-        json.dumps({"model_id": model_id, "revision": backend.info.revision}, indent=2), "utf-8"
-    )
-    if target.exists():
-        import shutil
-
-        shutil.rmtree(target)
-    tmp.rename(target)
-    return target
+def describe_models(config: RunConfig, models: LoadedModels) -> str:
+    """One line saying which models the run uses, and which of them are defaults."""
+    parts = []
+    for info in models.infos:
+        given = (config.summarizer_role.model if info.role == "summarizer"
+                 else config.translator_role.model or config.translator_role.models)
+        why = ""
+        if not given:
+            why = " (default with a GPU)" if uses_chat_defaults(config) else " (default)"
+        parts.append(f"{info.role.replace('translator:', 'translator ')} {info.model_id}{why}")
+    return "models: " + "; ".join(parts) if parts else "models: none"

@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from summarize.backends import Seq2SeqBackend
+from summarize.backends import Backend
 from summarize.errors import OutputLockedError, OutputWriteError, UsageError
 from summarize.inputs import ARTICLE_SUFFIXES, find_files
 from summarize.outputs.writers import (
@@ -35,12 +35,12 @@ from summarize.outputs.writers import (
     remove_stale_temp_files,
     write_stats,
 )
-from summarize.records import ArticleCounts, Failure, RunConfig, RunStats, stats_from_json
+from summarize.records import ArticleCounts, Failure, RunStats, stats_from_json
 from summarize.run.local import Engine, Interrupted, Reporter, Silent
 from summarize.run.models import LoadedModels, load_models
 from summarize.run.resume import settings_fingerprint
 from summarize.run.stats import StatsCollector, now
-from summarize.settings import validate_config
+from summarize.settings import RunConfig, validate_config
 
 log = logging.getLogger(__name__)
 
@@ -215,7 +215,7 @@ def run_batch(
     *,
     reporter: Reporter | None = None,
     loader: Callable[[RunConfig], LoadedModels] | None = None,
-    backends: Mapping[str, Seq2SeqBackend] | None = None,
+    backends: Mapping[str, Backend] | None = None,
     handle_sigint: bool = False,
 ) -> RunResult:
     """Summarize and translate every article of ``config.inputs`` into ``config.out_dir``.
@@ -226,7 +226,7 @@ def run_batch(
         loader: Loads the models; defaults to :func:`summarize.run.models.load_models`.
         backends: Backends of your own, by role (``"summarizer"``, ``"translator"`` or
             ``"translator:<lang>"``), used instead of loading those models; any object
-            implementing :class:`summarize.backends.Seq2SeqBackend`.
+            implementing :class:`summarize.backends.Backend`.
         handle_sigint: Turn Ctrl-C into a clean stop after the current batch.
 
     Returns:

@@ -63,22 +63,15 @@ from summarize.records import (
     ArticleResult,
     InputFailure,
     ModelInfo,
-    RunConfig,
     result_from_json,
     result_to_json,
 )
 from summarize.run.local import Engine, group_limit
-from summarize.run.process import (
-    GroupProcessor,
-    GroupState,
-    Interrupted,
-    Pending,
-    error_record,
-    failure_record,
-    ok_record,
-)
+from summarize.run.process import GroupProcessor, error_record, failure_record, ok_record
 from summarize.run.resume import text_digest
 from summarize.run.stats import StatsCollector
+from summarize.run.work import GroupState, Interrupted, Pending
+from summarize.settings import RunConfig
 from summarize.tasks.batching import BatchStats
 
 log = logging.getLogger(__name__)
@@ -157,18 +150,18 @@ def plan_replicas(config: RunConfig, resources: dict[str, float], n_groups: int 
     total_gpus = float(resources.get("GPU", 0.0))
     total_cpus = max(1.0, float(resources.get("CPU", 1.0)))
     n_stages = max(1, n_stages)
-    gpus = config.gpus_per_replica
+    gpus = config.ray.gpus_per_replica
     if gpus is None:
         gpus = 1.0 / n_stages if total_gpus >= 1 else 0.0
     if gpus > 0:
-        replicas = config.replicas or max(1, int(total_gpus / (gpus * n_stages) + 1e-9))
+        replicas = config.ray.replicas or max(1, int(total_gpus / (gpus * n_stages) + 1e-9))
     else:
-        replicas = config.replicas or max(1, int(total_cpus // n_stages))
+        replicas = config.ray.replicas or max(1, int(total_cpus // n_stages))
     if n_groups:
         replicas = max(1, min(replicas, n_groups))
     cpus = total_cpus / (replicas * n_stages)
     cpus = min(1.0, cpus) if gpus > 0 else (float(int(cpus)) if cpus >= 1 else round(cpus, 4))
-    threads = config.threads or max(1, int(cpus))
+    threads = config.backend_options.get("threads") or max(1, int(cpus))
     return ReplicaPlan(replicas=replicas, num_gpus=float(gpus), num_cpus=cpus, threads=threads)
 
 
@@ -303,8 +296,9 @@ class _Replica:
         self.identity["restarts"] = n_starts - 1
         if config.device.startswith("cuda") and ray.get_gpu_ids():
             config = replace(config, device="cuda")  # Ray shows this actor its own GPU(s)
-        if threads and config.threads != threads:
-            config = replace(config, threads=threads)
+        if threads and config.backend_options.get("threads") != threads:
+            config = replace(config, backend_options={**config.backend_options,
+                                                      "threads": threads})
         if threads:
             try:
                 import torch
@@ -593,7 +587,7 @@ class RayEngine(Engine):
         started Ray (and so shuts it down)."""
         if ray.is_initialized():
             return False
-        address = self.config.ray_address or os.environ.get("RAY_ADDRESS") or None
+        address = self.config.ray.address or os.environ.get("RAY_ADDRESS") or None
         quiet = {"logging_level": logging.WARNING, "log_to_driver": self.config.debug}
         try:
             if address:

@@ -13,37 +13,42 @@ from pathlib import Path
 from typing import Any
 
 from summarize.backends.catalog import model_fingerprint
-from summarize.records import Article, RunConfig
+from summarize.records import Article
 from summarize.run.models import summarizer_name, translator_for
+from summarize.settings import RunConfig
 
 #: Version of the resume key recipe. Kept apart from the output format's version, so a new
 #: field in results.jsonl does not make every earlier record look out of date.
-KEY_VERSION = 1
+KEY_VERSION = 2
 
 
 def settings_fingerprint(config: RunConfig) -> str:
-    """Everything besides the article that changes its record, as a short hash."""
+    """Everything besides the article that changes its record, as a short hash: the
+    settings the table marks as changing outputs, the models' identities, each role's
+    settings (generation and prompts) and the backend's output-changing options."""
+    from summarize.settings.table import all_settings
+    from summarize.settings.validate import get
+
     models_dir = Path(config.models_dir)
-    parts: dict[str, Any] = {
-        "schema": KEY_VERSION,
-        "source_lang": config.source_lang,
-        "summarize": config.summarize,
-        "translate": config.translate if config.targets else "none",
-        "targets": list(config.targets) if config.translate != "none" else [],
-        "backend": "hf" if config.backend == "torch" else config.backend,
-        "dtype": config.dtype,
-    }
-    if config.backend != "torch":
-        parts["quantization"] = config.quantization
+    parts: dict[str, Any] = {"schema": KEY_VERSION}
+    for s in all_settings():
+        if s.fingerprint and s.kind not in ("model", "translators"):
+            if s.backend is not None and s.backend != config.backend:
+                continue
+            parts[s.key] = get(config, s.attr) if s.backend is None else \
+                config.backend_options.get(s.key, s.default)
+    if not config.targets or config.translate == "none":
+        parts["to"], parts["translate"] = [], "none"
     if config.summarize:
         parts["summarizer"] = model_fingerprint(summarizer_name(config), models_dir)
-        parts["summarizer_settings"] = config.summarizer_generation
+        parts["summarizer_settings"] = dict(config.summarizer_role.settings)
     if config.translate != "none":
         parts["translators"] = {
             lang: model_fingerprint(translator_for(config, lang), models_dir)
             for lang in config.targets
         }
-        parts["translator_settings"] = config.translator_generation
+        parts["translator_models"] = dict(config.translator_role.models)
+        parts["translator_settings"] = dict(config.translator_role.settings)
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 

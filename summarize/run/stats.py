@@ -13,12 +13,12 @@ from summarize.records import (
     STAGES,
     ArticleCounts,
     Failure,
-    RunConfig,
     RunStats,
     Skipped,
     StageTiming,
 )
 from summarize.run.models import LoadedModels
+from summarize.settings import RunConfig
 from summarize.tasks.batching import BatchStats
 
 

@@ -1,9 +1,11 @@
-"""Translate many texts at once, sentence by sentence, and reassemble them in order.
+"""Translate many texts at once, unit by unit, and reassemble them in order.
 
-Each text is split into paragraphs and sentences; the sentences of all texts are pooled,
-deduplicated, batched by length, translated, and put back in the same order and
-paragraph structure. No sentence is dropped or duplicated; a sentence longer than the
-model's input is split further rather than truncated.
+Each text is split into paragraphs and sentences. The unit a model translates is the
+backend's choice (:data:`~summarize.backends.Unit`): a seq2seq model translates sentences; a
+chat model translates paragraphs (the context it needs), a paragraph longer than its input
+split at sentence ends. The units of all texts are pooled, deduplicated, batched by length,
+translated, and put back in the same order and paragraph structure. No text is dropped or
+duplicated; a sentence longer than the model's input is split further rather than truncated.
 """
 
 from __future__ import annotations
@@ -12,10 +14,10 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from summarize.backends import Generated, Seq2SeqBackend
+from summarize.backends import Backend, Generated, Request
 from summarize.errors import UsageError, item_error
-from summarize.languages import LangPlan
 from summarize.tasks.batching import BatchStats, TokenBudget, run_batched
+from summarize.tasks.prompts import PROMPT_KEYS
 from summarize.text import join_paragraphs, join_sentences, segment_text, split_long
 
 # Output limit per sentence when the user sets none: generous for any language pair, but
@@ -31,7 +33,8 @@ class TranslationResult:
 
     Attributes:
         text: The translation, paragraphs separated by blank lines ("" when it failed).
-        alignment: Per paragraph, (source sentence, translated sentence) pairs.
+        alignment: Per paragraph, (source unit, translated unit) pairs: sentences, or
+            paragraphs (runs of sentences) for a model that translates paragraphs.
         input_tokens: Encoder tokens spent on this text.
         hit_limit: Per paragraph and sentence, whether a piece of its translation stopped
             at its token limit (probably cut).
@@ -56,9 +59,9 @@ class Translator:
     Args:
         backend: The loaded model.
         target: Normalized target language code (decides how sentences are joined).
-        settings: Generation settings from the config file; may hold ``prefix`` (text put
-            before every sentence instead of the language plan's own prefix) and
-            ``max_input_tokens`` (applied when the backend was loaded).
+        settings: Generation settings from the config file; the prompt keys
+            (:data:`~summarize.tasks.prompts.PROMPT_KEYS`) and ``max_input_tokens`` were
+            applied when the backend was loaded.
         budget: Token budget per batch.
         source_lang: Default source language (texts may name their own per call).
 
@@ -66,49 +69,88 @@ class Translator:
         UnsupportedLanguageError: The model cannot translate ``source_lang`` into ``target``.
     """
 
-    def __init__(self, backend: Seq2SeqBackend, target: str, settings: dict[str, Any],
+    def __init__(self, backend: Backend, target: str, settings: dict[str, Any],
                  budget: TokenBudget, *, source_lang: str = "en"):
         self.backend = backend
         self.target = target
         self.settings = dict(settings)
-        self.user_prefix: str | None = self.settings.pop("prefix", None)
-        self.settings.pop("max_input_tokens", None)
+        for key in (*PROMPT_KEYS, "max_input_tokens"):
+            self.settings.pop(key, None)
         self.fixed_max_new = self.settings.pop("max_new_tokens", None)
         cap = self.settings.pop("max_length", None)
-        defaults = backend.task_defaults("translation")
+        defaults = backend.task_defaults("translate")
         self.cap = int(cap or defaults.max_new_tokens or DEFAULT_CAP)
         if backend.max_output_tokens:
             self.cap = min(self.cap, backend.max_output_tokens)
         self.budget = budget
         self.source_lang = source_lang
-        self._plans: dict[str, LangPlan] = {}
-        self.plan = self.plan_for(source_lang)
+        self.unit = backend.translation_unit
+        self.limit = backend.input_limit("translate", self.cap)
+        self._checked: set[str] = set()
+        self._prompt: dict[str, int] = {}
+        self.check(source_lang)
 
-    def plan_for(self, source: str) -> LangPlan:
-        """The model's language plan from ``source`` into this target (cached)."""
-        if source not in self._plans:
-            self._plans[source] = self.backend.plan_language(self.target, source)
-        return self._plans[source]
+    def check(self, source: str) -> None:
+        """Refuse a source language the model cannot translate into this target (cached).
 
-    def _prefix(self, plan: LangPlan) -> str:
-        return plan.prefix if self.user_prefix is None else self.user_prefix
+        Raises:
+            UnsupportedLanguageError: The pair is not served (the message names the model).
+        """
+        if source not in self._checked:
+            self.backend.check_languages("translate", source, self.target)
+            self._checked.add(source)
 
-    def _limit(self, n_tokens: int) -> int:
-        """Most new tokens for one sentence; depends on the sentence alone."""
+    def request(self, text: str, source: str) -> Request:
+        """The request for one unit: translate ``text`` from ``source`` to the target."""
+        return Request("translate", text, source, self.target)
+
+    def _limit(self, n_tokens: int, source: str) -> int:
+        """Most new tokens for one unit; depends on the unit alone (its own tokens, not the
+        prompt around them)."""
         if self.fixed_max_new:
             return min(int(self.fixed_max_new), self.cap)
-        return min(self.cap, LENGTH_FACTOR * n_tokens + LENGTH_SLACK)
+        if source not in self._prompt:
+            self._prompt[source] = self.backend.prompt_tokens(self.request("", source))
+        n = max(1, n_tokens - self._prompt[source])
+        return min(self.cap, LENGTH_FACTOR * n + LENGTH_SLACK)
 
-    def _fit(self, sentence: str, plan: LangPlan) -> list[str]:
+    def _fit(self, sentence: str, source: str) -> list[str]:
         """The sentence, or its pieces when it is longer than the model's input."""
-        n = self.backend.count_tokens([self._prefix(plan) + sentence], plan)[0]
-        limit = self.backend.max_input_tokens
-        if n <= limit:
+        n = self.backend.count_tokens([self.request(sentence, source)])[0]
+        if n <= self.limit:
             return [sentence]
-        pieces = split_long(sentence, max(8, len(sentence) * (limit // 2) // n))
+        pieces = split_long(sentence, max(8, len(sentence) * (self.limit // 2) // n))
         if len(pieces) == 1:
             return pieces
-        return [p for piece in pieces for p in self._fit(piece, plan)]
+        return [p for piece in pieces for p in self._fit(piece, source)]
+
+    def _units(self, paragraph: list[str], source: str) -> list[list[str]]:
+        """A paragraph's units (each one alignment pair), as the pieces the model reads.
+
+        Sentence units: each sentence, split further when longer than the model's input.
+        Paragraph units: the whole paragraph, or runs of its sentences that each fit.
+        """
+        if self.unit == "sentence":
+            return [self._fit(sentence, source) for sentence in paragraph]
+        whole = join_sentences(paragraph, source)
+        if self.backend.count_tokens([self.request(whole, source)])[0] <= self.limit:
+            return [[whole]]
+        units: list[list[str]] = []
+        run: list[str] = []
+        for sentence in paragraph:
+            candidate = join_sentences([*run, sentence], source)
+            if run and self.backend.count_tokens(
+                    [self.request(candidate, source)])[0] > self.limit:
+                units.append([join_sentences(run, source)])
+                run = []
+            run.append(sentence)
+            if len(run) == 1 and self.backend.count_tokens(
+                    [self.request(sentence, source)])[0] > self.limit:
+                units.append(self._fit(sentence, source))
+                run = []
+        if run:
+            units.append([join_sentences(run, source)])
+        return units
 
     def translate_many(
         self,
@@ -129,21 +171,19 @@ class Translator:
         """
         langs = [lang or self.source_lang for lang in (source_langs or [None] * len(texts))]
         errors: list[Exception | None] = [None] * len(texts)
-        # (text, paragraph, sentence) -> pieces; pieces are what the model sees
+        # (text, paragraph, unit) -> pieces; pieces are what the model sees
         layout: list[list[list[list[str]]]] = []
         unique: dict[tuple[str, str], int] = {}
         for t, text in enumerate(texts):
             paragraphs: list[list[list[str]]] = []
             try:
-                plan = self.plan_for(langs[t])
+                self.check(langs[t])
                 for paragraph in segment_text(text, langs[t]):
-                    sentences = []
-                    for sentence in paragraph:
-                        pieces = self._fit(sentence, plan)
+                    units = self._units(paragraph, langs[t])
+                    for pieces in units:
                         for piece in pieces:
                             unique.setdefault((langs[t], piece), len(unique))
-                        sentences.append(pieces)
-                    paragraphs.append(sentences)
+                    paragraphs.append(units)
             except UsageError as exc:  # the model cannot read this text's language
                 errors[t] = exc
                 paragraphs = []
@@ -160,12 +200,11 @@ class Translator:
         if on_work:
             on_work(len(keys))
         for lang in dict.fromkeys(lang for lang, _ in keys):
-            plan = self.plan_for(lang)
             index = [k for k, (kl, _) in enumerate(keys) if kl == lang]
-            inputs = [self._prefix(plan) + keys[k][1] for k in index]
-            lengths = self.backend.count_tokens(inputs, plan)
+            inputs = [self.request(keys[k][1], lang) for k in index]
+            lengths = self.backend.count_tokens(inputs)
             run = run_batched(list(zip(inputs, lengths, strict=True)), lengths, self.budget,
-                              lambda batch, plan=plan: self._run(batch, plan), stats, on_batch)
+                              self._run, stats, on_batch)
             for j, k in enumerate(index):
                 outputs[k], hits[k], tokens[k] = run.outputs[j], run.hit_limit[j], lengths[j]
                 scores[k] = run.scores[j] if run.scores else None
@@ -205,10 +244,10 @@ class Translator:
                                              alignment, n_in, hit_limit, None, confidence))
         return results
 
-    def _run(self, batch: list[tuple[str, int]], plan: LangPlan) -> Generated:
-        texts = [t for t, _ in batch]
-        limits = [self._limit(n) for _, n in batch]
-        return self.backend.generate(texts, self.settings, limits, plan)
+    def _run(self, batch: list[tuple[Request, int]]) -> Generated:
+        requests = [r for r, _ in batch]
+        limits = [self._limit(n, r.source_lang) for r, n in batch]
+        return self.backend.generate(requests, self.settings, limits)
 
 
 def combine_scores(scores: Sequence[tuple[float, float] | None], weights: Sequence[int]

@@ -1,0 +1,194 @@
+"""Chat models (decoder-only, with a chat template) run with transformers + torch.
+
+Requests are rendered by :class:`~summarize.backends.chat.ChatAsking`, left-padded into
+one batch and generated greedily (unless the user asks for sampling) with a generation
+config of the tool's own: the model's sampling settings are not inherited, its stop tokens
+are. Each answer is cut at its own limit and first stop token, so an answer does not depend
+on its batch-mates, and cleaned of thoughts and template tokens.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+import torch
+from transformers import AutoModelForCausalLM, GenerationConfig, LogitsProcessorList
+
+from summarize.backends import BackendInfo, BatchOutOfMemory, Generated, Prompt, Request
+from summarize.backends.chat import ChatAsking, no_template_message
+from summarize.backends.cpu_tuning import apply_cpu_tuning
+from summarize.backends.hf_common import (
+    cut_outputs,
+    load_error,
+    load_tokenizer,
+    pretrained_kwargs,
+    row_scores,
+)
+from summarize.backends.hf_torch import (
+    _ChosenLogProbs,
+    device_name,
+    load_weights,
+    pad_batch,
+    to_device,
+)
+from summarize.errors import ConfigError, ModelLoadError
+
+
+class ChatTorch(ChatAsking):
+    """A transformers causal LM with a chat template on one device (the Backend contract).
+
+    Attributes:
+        info: What stats.json records.
+        tokenizer: The Hugging Face tokenizer (left padding).
+        model: The torch model.
+        return_scores: Whether :meth:`generate` returns token log-probability scores.
+    """
+
+    return_scores: bool = True
+
+    def __init__(self, model_id: str, tokenizer: Any, model: Any, *, path: str,
+                 revision: str | None, license: str | None, role: str = "model",
+                 tuning: dict[str, Any] | None = None,
+                 prompts: Mapping[str, Prompt] | None = None):
+        self.tokenizer = tokenizer
+        self.model = model
+        self.config = model.config
+        self.generation_config = model.generation_config
+        self.device = model.device
+        self.info = BackendInfo(
+            model_id=model_id, path=path, revision=revision, license=license,
+            family=model.config.model_type, engine="torch", device=str(model.device),
+            device_name=device_name(model.device),
+            dtype=str(model.dtype).replace("torch.", ""), tuning=dict(tuning or {}),
+            prompt="chat template",
+        )
+        self._init_chat(model_id, prompts, role)
+        tokenizer.padding_side = "left"
+        pad = tokenizer.pad_token_id
+        self._pad = pad if isinstance(pad, int) else self._stops[0] if self._stops else 0
+        # transformers fills a generation config's unset values from the model's: keep only
+        # the model's token ids, so its sampling settings (Qwen3: temperature 0.6, top_k
+        # 20) never apply to the tool's greedy decoding.
+        model.generation_config = GenerationConfig(
+            eos_token_id=self._stops or None, pad_token_id=self._pad,
+            bos_token_id=self.generation_config.bos_token_id)
+
+    def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
+                 max_new_tokens: Sequence[int]) -> Generated:
+        """Answer the requests as one left-padded batch (see Backend)."""
+        ids = self._ids(requests)
+        limits = list(max_new_tokens)
+        kwargs = {k: v for k, v in settings.items() if k not in ("max_length", "max_new_tokens")}
+        if kwargs.get("cache_implementation") == "dynamic":
+            kwargs.pop("cache_implementation")
+        kwargs.setdefault("do_sample", False)
+        beams = int(kwargs.get("num_beams") or 1)
+        config = GenerationConfig(
+            **kwargs, max_new_tokens=max(limits), eos_token_id=self._stops or None,
+            pad_token_id=self._pad, bos_token_id=self.generation_config.bos_token_id)
+        extra: dict[str, Any] = {}
+        tracker: _ChosenLogProbs | None = None
+        if self.return_scores and beams > 1:
+            config.output_scores = True
+            config.return_dict_in_generate = True
+        elif self.return_scores:
+            tracker = _ChosenLogProbs()
+            extra["logits_processor"] = LogitsProcessorList([tracker])
+        input_ids, mask = pad_batch(ids, self._pad, "left")
+        enc = to_device({"input_ids": input_ids, "attention_mask": mask}, self.device)
+        prompt_len = input_ids.shape[1]
+        try:
+            with torch.inference_mode():
+                out = self.model.generate(**enc, generation_config=config, **extra)
+                logprobs = None
+                if self.return_scores and beams > 1:
+                    logprobs = self.model.compute_transition_scores(
+                        out.sequences, out.scores, out.beam_indices, normalize_logits=False)
+                    out = out.sequences
+                elif tracker is not None:
+                    logprobs = tracker.finish(out)
+        except torch.OutOfMemoryError as exc:
+            if self.device.type == "cuda":
+                torch.cuda.empty_cache()
+            raise BatchOutOfMemory(str(exc)) from exc
+        new = out[:, prompt_len:].cpu().tolist()  # (batch, new tokens)
+        rows, hit_limit, n_out = cut_outputs(new, limits, set(self._stops), self._pad, skip=0)
+        scores = None
+        if logprobs is not None:
+            scores = row_scores(logprobs.float().cpu().tolist(), rows, self._pad)
+        decoded = self.tokenizer.batch_decode(rows, skip_special_tokens=False,
+                                              clean_up_tokenization_spaces=False)
+        n_in = sum(len(row) for row in ids)
+        return Generated([self.clean(d) for d in decoded], n_in, n_out, hit_limit, scores)
+
+    def save_pretrained(self, folder: Path) -> None:
+        """Save the model and its tokenizer (``summarize models download``)."""
+        self.model.save_pretrained(folder)
+        self.tokenizer.save_pretrained(folder)
+
+    def close(self) -> None:
+        """Free the device memory held by the model."""
+        self.model = None
+        if torch.cuda.is_available():
+            torch.cuda.empty_cache()
+
+
+def load_chat(model: str, source: str, folder: Path | None, config: Any, *, role: str,
+              device: torch.device, dtype: torch.dtype, trust_remote_code: bool,
+              allow_pickle: bool, cpu_tuning: bool, downloading: bool, path: str,
+              revision: str | None, license: str | None,
+              prompts: Mapping[str, Prompt] | None) -> ChatTorch:
+    """Load a decoder-only model with a chat template (see :func:`hf_torch.load_backend`).
+
+    Raises:
+        ModelLoadError: No chat template (the message says how to give one), not a causal
+            language model, or the weights cannot be loaded.
+    """
+    tokenizer = load_tokenizer(source, folder, role=role, model=model,
+                               trust_remote_code=trust_remote_code, downloading=downloading)
+    template = chat_template_setting(prompts)
+    if template is not None:
+        tokenizer.chat_template = template
+    if not getattr(tokenizer, "chat_template", None):
+        raise ModelLoadError(no_template_message(role, model, config))
+    try:
+        loaded = load_weights(AutoModelForCausalLM, source, dtype, trust_remote_code,
+                              allow_pickle, device, **pretrained_kwargs(folder))
+    except ModelLoadError:
+        raise
+    except ValueError as exc:
+        if "Unrecognized configuration class" in str(exc):
+            raise ModelLoadError(
+                f"{role} '{model}' is a {config.model_type} model, neither an encoder-decoder "
+                "(seq2seq) model nor a causal language model with a chat template") from exc
+        raise load_error(role, model, folder, exc, trust_remote_code, downloading) from exc
+    except Exception as exc:
+        raise load_error(role, model, folder, exc, trust_remote_code, downloading) from exc
+    loaded.to(device)
+    loaded.eval()
+    tuning: dict[str, Any] = {}
+    if device.type == "cpu" and dtype == torch.float32:
+        tuning = apply_cpu_tuning(loaded, cpu_tuning)
+    return ChatTorch(model, tokenizer, loaded, path=path, revision=revision, license=license,
+                     role=role, tuning=tuning, prompts=prompts)
+
+
+def chat_template_setting(prompts: Mapping[str, Prompt] | None) -> str | None:
+    """The chat template the user gave in the config file (``chat_template = "FILE"``),
+    read, or None; two different ones for one model are refused.
+
+    Raises:
+        ConfigError: Two tasks of one model name different templates, or a file cannot be
+            read.
+    """
+    files = {p.chat_template for p in (prompts or {}).values() if p.chat_template}
+    if not files:
+        return None
+    if len(files) > 1:
+        raise ConfigError("[summarizer] and [translator] name different chat_template files "
+                          "for the same model; give one")
+    from summarize.tasks.prompts import read_template
+
+    return read_template(next(iter(files)))
