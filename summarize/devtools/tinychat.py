@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -237,18 +238,26 @@ CHAT_ARCHS = tuple(FAMILIES)
 _WORDS = ["system user assistant model thought Translate this text into the translation only."]
 
 #: Model shapes: ``tiny`` for tests and the demo; the others are published shapes (random
-#: weights) for benchmarks: SmolLM2-135M (a Llama) and Qwen3-0.6B.
+#: weights) for benchmarks: SmolLM2-135M (a Llama) and Qwen3-0.6B. ``vocab_size`` 0 means the
+#: trained tokenizer's size; a published size is reached with filler words (`` fill123``) in
+#: the BPE vocabulary. The published models tie the output projection to the embeddings;
+#: these do not (the work is the same): a random tied head makes greedy decoding repeat one
+#: token forever, an untied one gives varied outputs.
 CHAT_SHAPES: dict[str, dict[str, Any]] = {
     "tiny": {"hidden_size": 32, "intermediate_size": 64, "num_hidden_layers": 2,
              "num_attention_heads": 4, "num_key_value_heads": 2, "head_dim": 8,
-             "vocab_size": 0, "tie_word_embeddings": False},
+             "vocab_size": 0},
     "smollm2-135m": {"hidden_size": 576, "intermediate_size": 1536, "num_hidden_layers": 30,
                      "num_attention_heads": 9, "num_key_value_heads": 3, "head_dim": 64,
-                     "vocab_size": 49152, "tie_word_embeddings": True},
+                     "vocab_size": 49152},
     "qwen3-0.6b": {"hidden_size": 1024, "intermediate_size": 3072, "num_hidden_layers": 28,
                    "num_attention_heads": 16, "num_key_value_heads": 8, "head_dim": 128,
-                   "vocab_size": 151936, "tie_word_embeddings": True},
+                   "vocab_size": 151936},
 }
+#: Learned BPE vocabulary: tiny on the built-in sentences, larger on a corpus (about the
+#: published tokens per word on news text).
+TINY_BPE = 500
+CORPUS_BPE = 16000
 
 
 # --- tokenizer ------------------------------------------------------------------------------
@@ -260,24 +269,26 @@ def _vocab_merges(trained: Any) -> tuple[dict[str, int], list[tuple[str, str]]]:
     return dict(model["vocab"]), merges
 
 
-def _byte_level_bpe(texts: list[str], leading: tuple[str, ...], *, nfc: bool) -> Any:
-    """A trained byte-level BPE (GPT-2 alphabet: all 256 bytes, so nothing is unknown)."""
-    from tokenizers import Tokenizer, decoders, models, normalizers, pre_tokenizers, trainers
+def _byte_level_bpe(texts: Sequence[str], leading: tuple[str, ...], size: int, *, nfc: bool
+                    ) -> tuple[dict[str, int], list[tuple[str, str]]]:
+    """Vocabulary and merges of a byte-level BPE (GPT-2's alphabet of all 256 bytes, so
+    nothing is unknown), as Qwen and Llama 3 use."""
+    from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
 
     tok = Tokenizer(models.BPE())
     if nfc:
         tok.normalizer = normalizers.NFC()
     tok.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
-    tok.decoder = decoders.ByteLevel()
     trainer = trainers.BpeTrainer(
-        vocab_size=500, min_frequency=1, show_progress=False,
+        vocab_size=size, min_frequency=1, show_progress=False,
         initial_alphabet=pre_tokenizers.ByteLevel.alphabet(), special_tokens=list(leading),
     )
     tok.train_from_iterator(texts, trainer=trainer)
-    return tok
+    return _vocab_merges(tok)
 
 
-def _gemma_bpe(texts: list[str], leading: tuple[str, ...]) -> tuple[dict[str, int], list]:
+def _gemma_bpe(texts: Sequence[str], leading: tuple[str, ...], size: int
+               ) -> tuple[dict[str, int], list[tuple[str, str]]]:
     """Vocabulary and merges of a SentencePiece-style BPE with byte fallback (Gemma's kind:
     ``▁`` for spaces, ``<0xNN>`` pieces for any character it never saw)."""
     from tokenizers import Tokenizer, models, normalizers, pre_tokenizers, trainers
@@ -285,7 +296,7 @@ def _gemma_bpe(texts: list[str], leading: tuple[str, ...]) -> tuple[dict[str, in
     tok = Tokenizer(models.BPE(unk_token="<unk>", byte_fallback=True))
     tok.normalizer = normalizers.Replace(" ", "\u2581")
     tok.pre_tokenizer = pre_tokenizers.Metaspace(prepend_scheme="never")
-    trainer = trainers.BpeTrainer(vocab_size=500, min_frequency=1, show_progress=False,
+    trainer = trainers.BpeTrainer(vocab_size=size, min_frequency=1, show_progress=False,
                                   special_tokens=list(leading))
     tok.train_from_iterator(texts, trainer=trainer)
     learned, merges = _vocab_merges(tok)
@@ -296,30 +307,42 @@ def _gemma_bpe(texts: list[str], leading: tuple[str, ...]) -> tuple[dict[str, in
     return vocab, merges
 
 
-def _tokenizer(arch: str, family: ChatFamily, texts: list[str], max_positions: int) -> Any:
-    """The family's tokenizer class around a BPE trained on ``texts``, with its tokens."""
-    from tokenizers import AddedToken, processors
+def _tokenizer(arch: str, family: ChatFamily, texts: Sequence[str], learned: int, total: int,
+               max_positions: int) -> Any:
+    """The family's tokenizer class around a BPE trained on ``texts``, with its tokens, and
+    ``total`` ids in all when ``total`` is above what was learned."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, pre_tokenizers, processors
     from transformers import GemmaTokenizer, PreTrainedTokenizerFast, Qwen2Tokenizer
 
+    gemma = family.model_type.startswith("gemma")
+    if gemma:
+        vocab, merges = _gemma_bpe(texts, family.leading, learned)
+    else:
+        vocab, merges = _byte_level_bpe(texts, family.leading, learned, nfc=arch == "qwen3")
+    space = "\u2581" if gemma else "\u0120"
+    filler = 0
+    while len(vocab) + len(family.trailing) + len(family.plain) < total:
+        vocab.setdefault(f"{space}fill{filler}", len(vocab))
+        filler += 1
     names = {"bos_token": family.bos, "eos_token": family.eos, "pad_token": family.pad,
              "unk_token": family.unk, "model_max_length": max_positions,
              "clean_up_tokenization_spaces": False}
-    if family.model_type.startswith("gemma"):
-        vocab, merges = _gemma_bpe(texts, family.leading)
+    if gemma:
         tokenizer = GemmaTokenizer(vocab=vocab, merges=merges, mask_token="<mask>",
                                    add_bos_token=True, **names)
     elif arch == "qwen3":
-        vocab, merges = _vocab_merges(_byte_level_bpe(texts, family.leading, nfc=True))
         tokenizer = Qwen2Tokenizer(vocab=vocab, merges=merges, **names)
     else:  # Llama 3: a generic fast tokenizer whose post-processor writes BOS
-        backend = _byte_level_bpe(texts, family.leading, nfc=False)
+        backend = Tokenizer(models.BPE(vocab=vocab, merges=merges))
+        backend.pre_tokenizer = pre_tokenizers.ByteLevel(add_prefix_space=False)
+        backend.decoder = decoders.ByteLevel()
         backend.add_special_tokens(list(family.trailing))
-        bos_id = backend.token_to_id(family.bos)
+        bos = str(family.bos)
         backend.post_processor = processors.Sequence([
             processors.ByteLevel(trim_offsets=False),
             processors.TemplateProcessing(
-                single=f"{family.bos} $A", pair=f"{family.bos} $A {family.bos} $B",
-                special_tokens=[(family.bos, bos_id)]),
+                single=f"{bos} $A", pair=f"{bos} $A {bos} $B",
+                special_tokens=[(bos, backend.token_to_id(bos))]),
         ])
         tokenizer = PreTrainedTokenizerFast(tokenizer_object=backend, **names)
     tokenizer.add_tokens([AddedToken(t, special=True, normalized=False)
@@ -331,9 +354,8 @@ def _tokenizer(arch: str, family: ChatFamily, texts: list[str], max_positions: i
     return tokenizer
 
 
-def _unreadable(tokenizer: Any, vocab_size: int) -> list[int]:
-    """Ids a random model should not write: learned tokens that alone decode to a broken
-    character or a control character, and ids past the tokenizer (published sizes)."""
+def _unreadable(tokenizer: Any) -> list[int]:
+    """Learned tokens that alone decode to a broken character or a control character."""
     added = set(tokenizer.added_tokens_encoder)
     bad = []
     for token, tid in tokenizer.get_vocab().items():
@@ -342,7 +364,6 @@ def _unreadable(tokenizer: Any, vocab_size: int) -> list[int]:
         text = tokenizer.decode([tid])
         if "\ufffd" in text or any(ord(c) < 32 and c not in "\n\t" for c in text):
             bad.append(tid)
-    bad.extend(range(len(tokenizer), vocab_size))
     return sorted(bad)
 
 
@@ -363,9 +384,9 @@ def _config(arch: str, family: ChatFamily, shape: dict[str, Any], ids: dict[str,
     from transformers import Gemma3TextConfig, Gemma4TextConfig, LlamaConfig, Qwen3Config
 
     common = {k: shape[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
-                                    "num_attention_heads", "num_key_value_heads", "head_dim",
-                                    "tie_word_embeddings")}
+                                    "num_attention_heads", "num_key_value_heads", "head_dim")}
     common.update(
+        tie_word_embeddings=False,
         vocab_size=ids["_size"], max_position_embeddings=max_positions,
         bos_token_id=ids.get(family.gen_bos or ""), pad_token_id=ids.get(family.gen_pad),
         eos_token_id=[ids[t] for t in family.stop] if arch == "llama" else ids[family.eos],
@@ -391,7 +412,8 @@ def build_chat_model(
     arch: str,
     *,
     template: str | os.PathLike[str] | Literal[False] | None = None,
-    size: str = "tiny",
+    size: str | Mapping[str, Any] = "tiny",
+    corpus: Sequence[str] | None = None,
     max_positions: int = 4096,
     sliding_window: int = 512,
     readable: bool = True,
@@ -409,7 +431,10 @@ def build_chat_model(
         template: A ``.jinja`` file to use as the chat template (read now, e.g. a published
             template kept outside the repository); None: the project's own template for
             ``arch`` (:data:`OWN_TEMPLATES`); False: no chat template at all.
-        size: A key of :data:`CHAT_SHAPES` (``tiny``; published shapes for benchmarks).
+        size: A key of :data:`CHAT_SHAPES` (``tiny``; published shapes for benchmarks) or
+            a mapping that overrides some of ``tiny``'s keys.
+        corpus: Lines to train the tokenizer on (a :data:`CORPUS_BPE` vocabulary); default:
+            the built-in sentences in several scripts (:data:`TINY_BPE`).
         max_positions: ``max_position_embeddings`` (the context window engines read).
         sliding_window: Window of the Gemma sliding-attention layers.
         readable: Suppress, in the generation config, the learned tokens that are not whole
@@ -426,24 +451,26 @@ def build_chat_model(
     """
     if arch not in FAMILIES:
         raise ValueError(f"unknown chat architecture {arch!r}; choose from {', '.join(FAMILIES)}")
-    if size not in CHAT_SHAPES:
+    if isinstance(size, str) and size not in CHAT_SHAPES:
         raise ValueError(f"unknown size {size!r}; choose from {', '.join(CHAT_SHAPES)}")
     chat_template = _read_template(template, arch)
     import torch
     from transformers import AutoModelForCausalLM, GenerationConfig
 
     family = FAMILIES[arch]
-    shape = CHAT_SHAPES[size]
+    shape = dict(CHAT_SHAPES[size]) if isinstance(size, str) else {**CHAT_SHAPES["tiny"], **size}
     path = Path(folder)
     path.mkdir(parents=True, exist_ok=True)
-    tokenizer = _tokenizer(arch, family, (SENTENCES + MULTILINGUAL_SENTENCES + _WORDS) * 3,
-                           max_positions)
+    if corpus is None:
+        texts, learned = (SENTENCES + MULTILINGUAL_SENTENCES + _WORDS) * 3, TINY_BPE
+    else:
+        texts, learned = [*corpus, *_WORDS], CORPUS_BPE
+    tokenizer = _tokenizer(arch, family, texts, learned, shape["vocab_size"], max_positions)
     if chat_template is not None:
         tokenizer.chat_template = chat_template
     vocab = tokenizer.get_vocab()
     ids = {t: vocab[t] for t in (*family.leading, *family.trailing, *family.plain)}
-    # A published shape keeps its vocabulary size (ids past the tokenizer's are never written).
-    ids["_size"] = max(len(tokenizer), shape["vocab_size"])
+    ids["_size"] = len(tokenizer)
     config = _config(arch, family, shape, ids, max_positions, sliding_window)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
@@ -454,7 +481,7 @@ def build_chat_model(
         do_sample=False,
     )
     if readable:
-        generation.suppress_tokens = _unreadable(tokenizer, ids["_size"])
+        generation.suppress_tokens = _unreadable(tokenizer)
     model.generation_config = generation
     model.save_pretrained(path)
     tokenizer.save_pretrained(path)
