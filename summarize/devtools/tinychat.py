@@ -55,7 +55,7 @@ _GEMMA_TURNS = (
     "{%- set turns = messages -%}"
     "{%- endif -%}"
     "{%- for message in turns -%}"
-    "{%- if (message['role'] == 'user') != (loop.index0 % 2 == 0) -%}"
+    "{%- if message['role'] != ('user' if loop.index0 is even else 'assistant') -%}"
     "{{ raise_exception('roles must alternate user/assistant after an optional system') }}"
     "{%- endif -%}"
     "{%- if message['content'] is not string -%}"
@@ -173,6 +173,9 @@ class ChatFamily:
         stop: The generation config's ``eos_token_id`` list, as tokens, in its order.
         gen_pad: The generation config's pad token.
         gen_bos: The generation config's ``bos_token_id`` token, or None.
+        listed: Special tokens the tokenizer config names (``additional_special_tokens``,
+            so ``all_special_tokens`` has them); the others are special in the vocabulary
+            only (skipped when decoding with ``skip_special_tokens``).
     """
 
     model_type: str
@@ -187,6 +190,7 @@ class ChatFamily:
     gen_pad: str
     gen_bos: str | None = None
     plain: tuple[str, ...] = field(default=())
+    listed: tuple[str, ...] = field(default=())
 
 
 _GEMMA3 = ChatFamily(
@@ -208,6 +212,7 @@ FAMILIES: dict[str, ChatFamily] = {
         plain=("<think>", "</think>"),
         bos=None, eos="<|im_end|>", pad="<|endoftext|>", unk=None, add_bos=False,
         stop=("<|im_end|>", "<|endoftext|>"), gen_pad="<|endoftext|>", gen_bos="<|endoftext|>",
+        listed=("<|im_start|>", "<|im_end|>"),
     ),
     "gemma3": _GEMMA3,
     "translategemma": _GEMMA3,
@@ -327,6 +332,8 @@ def _tokenizer(arch: str, family: ChatFamily, texts: Sequence[str], learned: int
     names = {"bos_token": family.bos, "eos_token": family.eos, "pad_token": family.pad,
              "unk_token": family.unk, "model_max_length": max_positions,
              "clean_up_tokenization_spaces": False}
+    if family.listed:
+        names["extra_special_tokens"] = list(family.listed)
     if gemma:
         tokenizer = GemmaTokenizer(vocab=vocab, merges=merges, mask_token="<mask>",
                                    add_bos_token=True, **names)
