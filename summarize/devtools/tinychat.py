@@ -387,14 +387,14 @@ def _read_template(template: str | os.PathLike[str] | Literal[False] | None, arc
 
 
 def _config(arch: str, family: ChatFamily, shape: dict[str, Any], ids: dict[str, int],
-            max_positions: int, sliding_window: int) -> Any:
+            vocab_size: int, max_positions: int, sliding_window: int) -> Any:
     from transformers import Gemma3TextConfig, Gemma4TextConfig, LlamaConfig, Qwen3Config
 
     common = {k: shape[k] for k in ("hidden_size", "intermediate_size", "num_hidden_layers",
                                     "num_attention_heads", "num_key_value_heads", "head_dim")}
     common.update(
         tie_word_embeddings=False,
-        vocab_size=ids["_size"], max_position_embeddings=max_positions,
+        vocab_size=vocab_size, max_position_embeddings=max_positions,
         bos_token_id=ids.get(family.gen_bos or ""), pad_token_id=ids.get(family.gen_pad),
         eos_token_id=[ids[t] for t in family.stop] if arch == "llama" else ids[family.eos],
     )
@@ -411,7 +411,7 @@ def _config(arch: str, family: ChatFamily, shape: dict[str, Any], ids: dict[str,
     return Gemma4TextConfig(**common, sliding_window=sliding_window, layer_types=layer_types,
                             global_head_dim=2 * shape["head_dim"],
                             hidden_size_per_layer_input=max(4, shape["head_dim"]),
-                            vocab_size_per_layer_input=ids["_size"])
+                            vocab_size_per_layer_input=vocab_size)
 
 
 def build_chat_model(
@@ -477,8 +477,7 @@ def build_chat_model(
         tokenizer.chat_template = chat_template
     vocab = tokenizer.get_vocab()
     ids = {t: vocab[t] for t in (*family.leading, *family.trailing, *family.plain)}
-    ids["_size"] = len(tokenizer)
-    config = _config(arch, family, shape, ids, max_positions, sliding_window)
+    config = _config(arch, family, shape, ids, len(tokenizer), max_positions, sliding_window)
     torch.manual_seed(seed)
     model = AutoModelForCausalLM.from_config(config, dtype=torch.float32)
     generation = GenerationConfig(

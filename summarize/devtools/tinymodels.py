@@ -1,13 +1,17 @@
 """Build random-weight Hugging Face seq2seq models with real tokenizers, for tests and the bench.
 
-Two kinds, one module (the tests, ``summarize bench`` and ``python -m summarize.devtools.tinymodels
-DIR`` all use it; no hub access is needed):
+One module for the seq2seq kinds (the tests, ``summarize bench`` and ``python -m
+summarize.devtools.tinymodels DIR`` all use it; no hub access is needed; the chat models are
+in :mod:`summarize.devtools.tinychat`):
 
 * :func:`build_marian`, :func:`build_bart` - tiny one-layer models whose tokenizers are
   trained on :data:`SENTENCES` (the test fixtures).
+* :func:`build_m2m` - a tiny multilingual M2M100 translator with language tokens, its
+  tokenizer trained on :data:`MULTILINGUAL_SENTENCES` (en, ko, de, ja, zh, fr, es).
 * :func:`build_sized_marian`, :func:`build_sized_bart` - the published shapes of
   ``Helsinki-NLP/opus-mt-en-*`` and ``sshleifer/distilbart-cnn-12-6`` (:data:`SIZES`) with
   tokenizers trained on the text given (the benchmark's models).
+* :func:`main` - the command line: ``DIR``, ``--only KIND[,KIND]`` (:data:`KINDS`).
 
 Each builder saves the model and tokenizer with ``save_pretrained`` so the project's real
 loading code reads them like any downloaded model. torch, transformers, tokenizers and
