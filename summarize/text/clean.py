@@ -89,7 +89,8 @@ def ends_sentence(line: str) -> bool:
     """Tell whether a line ends like a complete sentence or clause.
 
     Closing quotes and brackets at the end are looked through, so ``He said "no."``
-    and German ``Er sagte: „Nein.“`` end a sentence while ``"Brexit" vote looms`` does not.
+    German ``Er sagte: „Nein.“`` and French ``« Non. »`` end a sentence while
+    ``"Brexit" vote looms`` does not.
 
     Args:
         line: One line of text.
@@ -98,7 +99,7 @@ def ends_sentence(line: str) -> bool:
         True when the line (without closing quotes/brackets) ends in sentence or
         clause punctuation.
     """
-    stripped = line.rstrip().rstrip(_LINE_END_CLOSERS)
+    stripped = line.rstrip(_LINE_END_CLOSERS + " \t")
     return bool(stripped) and stripped[-1] in _FINAL_PUNCT
 
 
