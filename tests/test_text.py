@@ -403,3 +403,218 @@ def test_a_splitter_panic_keeps_the_paragraph(monkeypatch):
 
     monkeypatch.setattr(text_module, "_sentencex_segment", panics)
     assert split_sentences("One. Two.", "en") == ["One. Two."]
+
+
+# --- single-letter abbreviations and German quotation marks (issue 25) ----------------------
+
+
+@pytest.mark.parametrize(
+    ("lang", "text", "expected"),
+    [
+        # The issue's examples.
+        ("de", "Das ist z. B. ein Test.", ["Das ist z. B. ein Test."]),
+        ("de", "„Das ist gut.“ Allerdings nicht.", ["„Das ist gut.“", "Allerdings nicht."]),
+        ("de", "Rom wurde 753 v. Chr. gegründet. Das sagt die Sage.",
+         ["Rom wurde 753 v. Chr. gegründet.", "Das sagt die Sage."]),
+        ("de", "Er starb 14 n. Chr. in Nola. Sein Nachfolger war Tiberius.",
+         ["Er starb 14 n. Chr. in Nola.", "Sein Nachfolger war Tiberius."]),
+        ("en", "In Hamdan v. Rumsfeld the court ruled against him. It was 2006.",
+         ["In Hamdan v. Rumsfeld the court ruled against him.", "It was 2006."]),
+        # More members: multi-part abbreviations of single letters, in German...
+        ("de", "Das gilt u. a. für Berlin. Dort d. h. in der Stadt.",
+         ["Das gilt u. a. für Berlin.", "Dort d. h. in der Stadt."]),
+        ("de", "Er war v. a. in Köln. Sie o. ä. Personen kamen.",
+         ["Er war v. a. in Köln.", "Sie o. ä. Personen kamen."]),
+        ("de", "Der Verein e. V. hat i. d. R. Recht. Gut so.",
+         ["Der Verein e. V. hat i. d. R. Recht.", "Gut so."]),
+        ("de", "Bundespräsident a. D. Gauck sprach. Das war u. U. wichtig.",
+         ["Bundespräsident a. D. Gauck sprach.", "Das war u. U. wichtig."]),
+        ("de", "Die Zahl s. o. ist falsch. Siehe z. B. Seite 3.",
+         ["Die Zahl s. o. ist falsch.", "Siehe z. B. Seite 3."]),
+        # ... and in English.
+        ("en", "Roe v. Wade was overturned in 2022. Brown v. Board of Education stands.",
+         ["Roe v. Wade was overturned in 2022.", "Brown v. Board of Education stands."]),
+        ("en", "The U. S. economy grew. It was 300 B. C. in the story.",
+         ["The U. S. economy grew.", "It was 300 B. C. in the story."]),
+        ("en", "J. R. R. Tolkien wrote it. He was born in 1892.",
+         ["J. R. R. Tolkien wrote it.", "He was born in 1892."]),
+        ("nl", "Dat is o. a. waar. Goed zo.", ["Dat is o. a. waar.", "Goed zo."]),
+        # A lowercase one-letter word that ends a sentence still ends it.
+        ("en", "He wrote the letter u. Then he stopped.", ["He wrote the letter u.",
+                                                       "Then he stopped."]),
+        ("fr", "Il y en a. Le reste est parti.", ["Il y en a.", "Le reste est parti."]),
+        # German (and Czech) closing quotes: “ ‘ « close „ ‚ »; French » after a space.
+        ("de", "Er sagte: „Das ist gut.“ Dann ging er.",
+         ["Er sagte: „Das ist gut.“", "Dann ging er."]),
+        ("de", "Sie sagte: ‚Nein.‘ Dann ging sie.", ["Sie sagte: ‚Nein.‘", "Dann ging sie."]),
+        ("de", "„Er sagte: ‚Nein.‘“ Dann ging er.", ["„Er sagte: ‚Nein.‘“", "Dann ging er."]),
+        ("de", "»Das ist gut.« Allerdings nicht.", ["»Das ist gut.«", "Allerdings nicht."]),
+        ("de", "«Das ist gut.» Allerdings nicht.", ["«Das ist gut.»", "Allerdings nicht."]),
+        ("de", "„Kommst du?“ Er nickte. „Ja!“ Sie lachte.",
+         ["„Kommst du?“", "Er nickte.", "„Ja!“", "Sie lachte."]),
+        ("de", "„Das ist gut.“ „Das auch.“", ["„Das ist gut.“", "„Das auch.“"]),
+        ("cs", "„Je to dobré.“ Ale ne.", ["„Je to dobré.“", "Ale ne."]),
+        ("fr", "Il a dit : « Non. » Puis il est parti.",
+         ["Il a dit : « Non. »", "Puis il est parti."]),
+        ("fr", "« C'est bon ! » Mais non.", ["« C'est bon ! »", "Mais non."]),
+        # English opening quotes still open the next sentence.
+        ("en", "He left. “Hello,” she said.", ["He left.", "“Hello,” she said."]),
+        ("en", "He said “yes.” Then he left.", ["He said “yes.”", "Then he left."]),
+        ("zh", "他走了。“你好，”她说。", ["他走了。", "“你好，”她说。"]),
+        # An abbreviation right after an opening quote is still an abbreviation.
+        ("de", "Er sagte: „Dr. Ford ist da.“ Gut.", ["Er sagte: „Dr. Ford ist da.“", "Gut."]),
+        ("de", "Sie sagte: „z. B. das hier.“ Gut.", ["Sie sagte: „z. B. das hier.“", "Gut."]),
+        ("en", 'He said: "Dr. Ford is here." Fine.', ['He said: "Dr. Ford is here."', "Fine."]),
+        ("en", "He said: “Mr. Smith is here.” Fine.",
+         ["He said: “Mr. Smith is here.”", "Fine."]),
+        # A quotation and a word in lowercase after it are one sentence.
+        ("en", '"Stop!" he said. "Now."', ['"Stop!" he said.', '"Now."']),
+        ("en", "“Why?” she asked. Nobody knew.", ["“Why?” she asked.", "Nobody knew."]),
+        ("de", "„Halt!“ rief er. „Jetzt.“", ["„Halt!“ rief er.", "„Jetzt.“"]),
+        # Ordinals before a month in lowercase (Czech) are not sentence ends.
+        ("cs", "Hrají v sobotu 10. června. Pak ne.", ["Hrají v sobotu 10. června.", "Pak ne."]),
+    ],
+)
+def test_abbreviations_and_quotation_marks(lang, text, expected):
+    assert split_sentences(text, lang) == expected
+
+
+#: A German news test set, written for these tests: paragraphs of gold sentences with
+#: single-letter abbreviations, dates, ordinals and the quotation marks of German news.
+GERMAN_NEWS = [
+    [
+        "Die Bundesregierung hat am Mittwoch ein neues Klimapaket beschlossen.",
+        "Es sieht u. a. höhere Preise für Heizöl und Benzin vor.",
+        "„Das ist ein guter Tag für den Klimaschutz“, sagte die Ministerin in Berlin.",
+        "Kritiker halten die Maßnahmen dagegen für unzureichend.",
+    ],
+    [
+        "Der Verband e. V. kündigte Widerstand an.",
+        "„Wir werden klagen.“",
+        "Ein Sprecher ergänzte, man prüfe i. d. R. jeden Einzelfall.",
+        "Die Entscheidung fällt voraussichtlich am 3. Oktober.",
+    ],
+    [
+        "Archäologen haben in Köln Reste einer Villa aus dem 2. Jh. n. Chr. entdeckt.",
+        "Die Mauern stammen z. T. aus der Zeit um 150 n. Chr.",
+        "Ältere Funde reichen bis ins 1. Jahrhundert v. Chr. zurück.",
+        "„So etwas sieht man selten“, sagte der Grabungsleiter.",
+        "„Wir sind begeistert.“",
+    ],
+    [
+        "Bundespräsident a. D. Joachim Gauck warnte vor Spaltung.",
+        "Er sprach v. a. über die Lage im Osten.",
+        "„Die Demokratie lebt vom Streit.“",
+        "„Aber sie braucht auch Respekt“, fügte er hinzu.",
+    ],
+    [
+        "Der FC Bayern gewann das Spiel mit 3:1.",
+        "Das entscheidende Tor fiel in der 89. Minute.",
+        "„Wir haben nie aufgegeben.“",
+        "Trainer und Mannschaft feierten danach mit den Fans.",
+    ],
+    [
+        "Die Inflation lag im Mai bei 2,4 Prozent.",
+        "Ökonomen hatten d. h. mit einem stärkeren Rückgang gerechnet.",
+        "„Die Preise für Lebensmittel steigen weiter“, erklärte das Statistikamt.",
+        "Energie wurde hingegen billiger.",
+    ],
+    [
+        "Sie fragte: „Wer bezahlt das alles?“",
+        "Niemand antwortete.",
+        "Erst später meldete sich der Bürgermeister zu Wort.",
+        "Er sagte: „Das Land muss helfen.“",
+    ],
+    [
+        "Die Firma Müller u. Co. KG meldete Insolvenz an.",
+        "Betroffen sind ca. 300 Beschäftigte.",
+        "Die Gewerkschaft sprach von einem „schwarzen Tag“.",
+        "Gespräche mit möglichen Investoren laufen bzw. sind geplant.",
+    ],
+    [
+        "„Es war ein Fehler.“",
+        "Mit diesen Worten trat der Minister am Freitag zurück.",
+        "Sein Nachfolger soll u. U. schon nächste Woche feststehen.",
+        "Die Opposition fordert Neuwahlen.",
+    ],
+    [
+        "In einem Interview sagte sie: „Ich habe ‚Nein‘ gesagt.“",
+        "Das Gericht glaubte ihr.",
+        "Der Angeklagte wurde zu zwei Jahren Haft verurteilt.",
+    ],
+    [
+        "Das Museum zeigt ab dem 1. März Werke von Albrecht Dürer.",
+        "Die Ausstellung umfasst rund 120 Drucke, z. B. die „Melencolia I“.",
+        "»Wir freuen uns sehr«, sagte die Direktorin.",
+        "»Es ist eine einmalige Gelegenheit.«",
+    ],
+]
+
+
+def boundary_scores(splitter, paragraphs, lang):
+    """(precision, recall) of sentence ends inside paragraphs, in non-space characters."""
+    tp = fp = fn = 0
+    for gold in paragraphs:
+        text = " ".join(gold)
+        predicted = splitter(text, lang)
+        assert squash("".join(predicted)) == squash(text)
+
+        def ends(pieces):
+            total, out = 0, set()
+            for piece in pieces[:-1]:
+                total += len(squash(piece))
+                out.add(total)
+            return out
+
+        gold_ends, found = ends(gold), ends(predicted)
+        tp += len(gold_ends & found)
+        fp += len(found - gold_ends)
+        fn += len(gold_ends - found)
+    return tp / (tp + fp), tp / (tp + fn)
+
+
+def plain_sentencex(text, lang):
+    from sentencex import segment
+
+    return [piece.strip() for piece in segment(lang, text) if piece.strip()]
+
+
+def test_german_news_test_set():
+    assert sum(map(len, GERMAN_NEWS)) >= 40
+    precision, recall = boundary_scores(split_sentences, GERMAN_NEWS, "de")
+    # No false split at all (the issue's two classes are false splits). One end is missed,
+    # as sentencex misses it: "… um 150 n. Chr. Ältere Funde …" ("Chr." is an abbreviation
+    # that may end a sentence, and nothing tells which it does here).
+    assert precision == 1.0
+    assert recall >= 0.96
+    sx_precision, sx_recall = boundary_scores(plain_sentencex, GERMAN_NEWS, "de")
+    f1 = 2 * precision * recall / (precision + recall)
+    assert f1 > 2 * sx_precision * sx_recall / (sx_precision + sx_recall)
+    exact = [gold for gold in GERMAN_NEWS if split_sentences(" ".join(gold), "de") == gold]
+    assert len(exact) == len(GERMAN_NEWS) - 1
+
+
+def test_ends_sentence_looks_through_german_closing_quotes():
+    assert ends_sentence("Er sagte: „Nein.“")
+    assert ends_sentence("Sie sagte: ‚Nein.‘")
+    assert ends_sentence("»Das ist gut.«")
+    assert ends_sentence("Il a dit : « Non. »")
+    assert not ends_sentence("Die „Melencolia I“")
+    # A line that ends a German quotation is a paragraph of its own.
+    assert split_paragraphs("Er sagte: „Nein.“\nnoch ein Satz") == [
+        "Er sagte: „Nein.“", "noch ein Satz"
+    ]
+
+
+_GERMAN_ALPHABET = st.sampled_from(
+    list("abcXYZ019 .!?,:„“‚‘»«\"'\n") + ["z.", "B.", "v.", "Chr.", "u.", "a.", "Dr.", "10."]
+)
+
+
+@settings(max_examples=300, deadline=None)
+@given(text=st.lists(_GERMAN_ALPHABET, max_size=60).map("".join),
+       lang=st.sampled_from(["de", "en", "cs", "fr"]))
+def test_split_sentences_never_loses_german_text(text, lang):
+    sentences = split_sentences(text, lang)
+    assert squash("".join(sentences)) == squash(text)
+    assert all(s and s == s.strip() for s in sentences)

@@ -13,7 +13,9 @@ carries on.
 * ``.json``: one object or a list of objects; ``.jsonl``: one object per line. Fields:
   ``text`` (aliases, tried in this order: ``text``, ``article``, ``body``, ``content``; a
   list of strings is joined as paragraphs), optional ``title`` (alias ``headline``),
-  ``id`` and ``lang`` (alias ``language``).
+  ``id`` and ``lang`` (alias ``language``). A ``lang`` that names no language (``und``,
+  ``auto``, ``unknown``, ``mul``, ``zxx``, ...: :data:`UNGIVEN_LANGS`) counts as absent, so
+  the article's language is detected.
 
 Article ids: the record's ``id`` when it has one, else ``<rel>#<n>`` for JSON records
 (``n`` = line number in a ``.jsonl``, 1-based position in a ``.json`` list) or ``<rel>``
@@ -48,6 +50,11 @@ DEFAULT_MAX_BYTES = 50_000_000
 TEXT_FIELDS = ("text", "article", "body", "content")
 TITLE_FIELDS = ("title", "headline")
 LANG_FIELDS = ("lang", "language")
+#: ``lang`` values that name no language and so mean "detect it" (compared case-blind, on
+#: the primary subtag: ``und-Latn`` too): BCP 47's undetermined (``und``), multiple
+#: (``mul``) and no linguistic content (``zxx``), and the words people write for "not known".
+UNGIVEN_LANGS = frozenset({"und", "mul", "zxx", "auto", "unknown", "none", "null", "n/a", "-",
+                           "?"})
 
 #: Longest first line still taken as a title in a plain-text file.
 MAX_TITLE_CHARS = 200
@@ -321,8 +328,25 @@ def _record(src: SourceFile, value: object, n: int | None) -> Article | InputFai
         error = f"record field '{key}' is not a string"
         return InputFailure(id=record_id, source=source, error=error)
     title = _string_field(value, TITLE_FIELDS) or ""
-    lang = _string_field(value, LANG_FIELDS)
+    lang = record_lang(_string_field(value, LANG_FIELDS))
     return _make_article(id=record_id, source=source, text=text, title=title, lang=lang)
+
+
+def record_lang(value: str | None) -> str | None:
+    """A record's ``lang`` field as the run reads it: None (detect) when it names no language.
+
+    Args:
+        value: The field's stripped text, or None when the record has none.
+
+    Returns:
+        ``value``, or None for a value in :data:`UNGIVEN_LANGS` (``und``, ``auto``,
+        ``UND-Latn``, ...); any other code is kept for the run to check.
+    """
+    if value is None:
+        return None
+    code = value.strip().casefold()
+    primary = code.replace("_", "-").split("-", 1)[0]
+    return None if code in UNGIVEN_LANGS or primary in UNGIVEN_LANGS else value
 
 
 def _record_id(value: object) -> str:

@@ -80,13 +80,17 @@ def clean_text(text: str) -> str:
 _FINAL_PUNCT = ".!?;:,…‥。！？；：，、؟۔।॥"
 #: Closing quotes and brackets that may follow the final punctuation.
 _CLOSERS = "\"'”’»›)]}」』】〉》）"
+#: What may follow the final punctuation at the end of a line: the closers, and the marks that
+#: close German quotations (``„…“``, ``‚…‘``, ``»…«``) while they open English and French ones.
+_LINE_END_CLOSERS = _CLOSERS + "“‘«‹"
 
 
 def ends_sentence(line: str) -> bool:
     """Tell whether a line ends like a complete sentence or clause.
 
     Closing quotes and brackets at the end are looked through, so ``He said "no."``
-    ends a sentence while ``"Brexit" vote looms`` does not.
+    German ``Er sagte: „Nein.“`` and French ``« Non. »`` end a sentence while
+    ``"Brexit" vote looms`` does not.
 
     Args:
         line: One line of text.
@@ -95,7 +99,7 @@ def ends_sentence(line: str) -> bool:
         True when the line (without closing quotes/brackets) ends in sentence or
         clause punctuation.
     """
-    stripped = line.rstrip().rstrip(_CLOSERS)
+    stripped = line.rstrip(_LINE_END_CLOSERS + " \t")
     return bool(stripped) and stripped[-1] in _FINAL_PUNCT
 
 

@@ -112,6 +112,16 @@ _QUOTE_MASK = str.maketrans({
     # the character)
     **dict.fromkeys((chr(c) for c in range(0x80, 0x3001) if chr(c).isspace()), " "),
 })
+#: Masked quotation marks that open (at the start or after a space or bracket, before a
+#: letter or digit): shown to ``sentencex`` as spaces, so that the word after them is read as
+#: a word (``„Dr. Ford`` keeps its abbreviation, where ``’Dr.`` would end a sentence).
+_OPENING_MASK = re.compile("(?<![^\\s(\\[{])\u2019+(?=[^\\W_])")
+
+
+def _spaces(match: re.Match[str]) -> str:
+    return " " * len(match.group())
+
+
 #: Sentence-final punctuation of CJK text; a sentence may end there without a space after it.
 _CJK_FINAL = "。！？"
 #: After a CJK sentence end (and its closers), a boundary unless more final punctuation follows.
@@ -130,8 +140,31 @@ _DE_STARTERS = frozenset(
     "Wie Wir Zu Zum Zur Zudem".split()
 )
 #: A lowercase single-letter word before a full stop and a capitalised word ("the letter u. The"):
-#: a sentence end, where ``sentencex`` takes it for an initial.
+#: a sentence end, where ``sentencex`` takes it for an initial, unless it is part of an
+#: abbreviation (see :func:`_is_letter_abbreviation`).
 _LETTER_END = re.compile(r"(?<=\s)[a-z]\.(?=\s+[A-Z])")
+#: A single letter and a full stop, standing alone: one part of ``z. B.``, ``i. d. R.``, ``U. S.``.
+_LETTER_DOT = r"(?<![^\W\d_])[^\W\d_]\."
+#: Right before a candidate end: a single-letter abbreviation ("i." before "d. R.").
+_LETTER_DOT_BEFORE = re.compile(_LETTER_DOT + r"\s*$")
+#: Right after a candidate end: a single-letter abbreviation ("B." after "z."), or a short
+#: capitalised one ("Chr." after "v." and "n.", "Abb." after "s.").
+_ABBREVIATION_AFTER = re.compile(r"\s*(?:[^\W\d_]|[A-ZÄÖÜ][a-zäöü]{1,3})\.(?![^\W\d_])")
+#: A single letter or a number of up to three digits and a full stop, right before an end.
+_SHORT_BEFORE_STOP = re.compile(r"(?<![^\W_])(?:[^\W\d_]|\d{1,3})\.$")
+#: A capitalised word right before a candidate end: "Roe" in "Roe v. Wade" (versus; German
+#: "von" in names, "Otto v. Bismarck").
+_NAME_BEFORE = re.compile(r"(?<![^\W\d_])[A-ZÀ-Þ][^\W\d_]*[.,]?\s+$")
+#: Languages with no word of one lowercase letter: a lowercase letter and a full stop is an
+#: abbreviation there (``z.``, ``d.``, ``v.``, ``u.``), never the end of a sentence.
+_NO_ONE_LETTER_WORDS = frozenset({"de"})
+#: Quotation marks that open in English and French but close in German (``„…“``, ``‚…‘``,
+#: ``»…«``); see :func:`_closers_end`.
+_OPENERS_THAT_CLOSE = "“‘«‹"
+#: A French closing guillemet after a space, before a space or the end (``« Non. » Puis``).
+_SPACED_GUILLEMET = re.compile(r"[^\S\n]+[»›](?=\s|$)")
+#: Languages whose script has no letter case: a word in lowercase tells nothing there.
+_UNCASED = frozenset({"ja", "ko", "zh", "th", "ar", "he", "fa", "hi", "bn", "my", "km", "lo"})
 #: Quotation marks and brackets looked through when placing a sentence end.
 _QUOTE_LIKE = frozenset(_CLOSERS + "“‘„‚‛‟«‹「『【〈《（([{")
 #: Japanese quotative particles: after 「…。」 these continue the sentence (「雨だ。」と言った).
@@ -240,7 +273,7 @@ def _join_attributions(sentences: list[str], pattern: re.Pattern[str], code: str
 
 def _sentencex_ends(paragraph: str, code: str) -> list[int] | None:
     """End offsets of the sentences ``sentencex`` finds (the last is ``len(paragraph)``)."""
-    masked = paragraph.translate(_QUOTE_MASK)
+    masked = _OPENING_MASK.sub(_spaces, paragraph.translate(_QUOTE_MASK))
     # A library bug must not lose the article (nor stop the run: a Rust panic arrives as
     # pyo3's PanicException, a BaseException): English rules, else the paragraph whole.
     try:
@@ -273,7 +306,9 @@ def _sentencex_ends(paragraph: str, code: str) -> list[int] | None:
 def _refine_ends(text: str, ends: list[int], code: str) -> list[int]:
     """Apply the CJK, quotation, closer and one-letter rules to sentence end offsets."""
     extra = [m.end() for m in _CJK_BREAK.finditer(text)]
-    extra += [m.end() for m in _LETTER_END.finditer(text)]
+    if code not in _NO_ONE_LETTER_WORDS:
+        extra += [m.end() for m in _LETTER_END.finditer(text)
+                  if not _is_letter_abbreviation(text, m.start(), m.end())]
     candidates = sorted(set(ends) | set(extra)) if extra else ends
     quotes = [m.start() for m in re.finditer('"', text)]
     kept: list[int] = []
@@ -291,6 +326,8 @@ def _refine_ends(text: str, ends: list[int], code: str) -> list[int]:
             continue
         if _is_initial(text, end) or _leads_into_quote(text, start, end, code):
             continue
+        if code not in _UNCASED and _abbreviation_before_lowercase(text, start, end):
+            continue
         if code == "de" and _is_german_ordinal(text, start, end):
             continue
         kept.append(end)
@@ -305,12 +342,24 @@ def _closers_end(text: str, index: int, quotes: list[int]) -> int | None:
     A straight quote glued to a lowercase or Hangul word after it closes (Korean
     ``"…이다."라고``); otherwise a straight double quote closes when an odd number of them
     come before it, and a straight single quote closes unless a letter or digit follows
-    (then it opens, or is an apostrophe).
+    (then it opens, or is an apostrophe). ``“ ‘ « ‹`` open in English and French but close
+    in German (``„…“``, ``‚…‘``, ``»…«``): glued to the sentence end with a space (or
+    nothing) after them, they close. A French closing guillemet after a space (``« Non. »``)
+    closes too when a space or nothing follows it.
     """
     position = index
-    while position < len(text) and text[position] in _CLOSERS:
+    while position < len(text) and (text[position] in _CLOSERS
+                                    or text[position] in _OPENERS_THAT_CLOSE):
         char = text[position]
         following = text[position + 1 : position + 2]
+        if char in _OPENERS_THAT_CLOSE:
+            run = position + 1
+            while run < len(text) and (text[run] in _CLOSERS or text[run] in _OPENERS_THAT_CLOSE):
+                run += 1
+            if run < len(text) and not text[run].isspace():
+                break  # a letter follows the marks: they open the next sentence
+            position += 1
+            continue
         if char in "\"'" and _continues(text, position + 1, "", following):
             position += 1  # glued to a particle after it ("…이다."라고): it closes
             continue
@@ -322,12 +371,16 @@ def _closers_end(text: str, index: int, quotes: list[int]) -> int | None:
         if char == "'" and position + 1 < len(text) and text[position + 1].isalnum():
             break
         position += 1
+    spaced = _SPACED_GUILLEMET.match(text, position)
+    if spaced:
+        position = spaced.end()
     return position if position > index else None
 
 
 def _continues(text: str, end: int, code: str, after: str = "") -> bool:
     """Whether the text after ``end`` continues the sentence before it (no boundary)."""
-    if end >= len(text) or text[end - 1] not in _CLOSERS:
+    if end >= len(text) or (text[end - 1] not in _CLOSERS
+                            and text[end - 1] not in _OPENERS_THAT_CLOSE):
         return False
     after = after or text[end]
     if code == "ja":
@@ -335,6 +388,10 @@ def _continues(text: str, end: int, code: str, after: str = "") -> bool:
     if code == "ko" and after.isspace():
         # A quotative particle after a stray space: "…입니다.” 라고 말했다".
         return _KO_QUOTATIVE.match(text, end, min(len(text), end + 12)) is not None
+    if after.isspace() and code not in _UNCASED:
+        # A quotation and a word in lowercase: '"Stop!" he said', '„Halt!“ rief er'.
+        word = _WORD.match(text, end)
+        return bool(word) and word.start(1) - end <= 2 and word.group(1)[0].islower()
     # A quotation glued to the word after it: Korean "…이다.”라고", or "bit!'he said".
     return after.isalpha() and not after.isupper() and not _is_cjk(after)
 
@@ -349,6 +406,27 @@ def _is_initial(text: str, end: int) -> bool:
         and (end < 3 or not text[end - 3].isascii() or not text[end - 3].isalpha())
         and text[end].isalpha()
     )
+
+
+def _is_letter_abbreviation(text: str, start: int, end: int) -> bool:
+    """Whether the single letter and full stop ``text[start:end]`` is an abbreviation (part of
+    ``z. B.``, ``i. d. R.``, ``v. Chr.``, or the ``v.`` of ``Roe v. Wade``), not a word that
+    ends a sentence."""
+    if _LETTER_DOT_BEFORE.search(text, max(0, start - 4), start):
+        return True
+    if _ABBREVIATION_AFTER.match(text, end):
+        return True
+    return text[start] == "v" and bool(_NAME_BEFORE.search(text, max(0, start - 40), start))
+
+
+def _abbreviation_before_lowercase(text: str, start: int, end: int) -> bool:
+    """Whether the full stop before ``end`` ends a single letter or a number (``o. a.``,
+    ``n. l.``, Czech and Slovak ordinals ``10. června``) and a word in lowercase follows:
+    no sentence starts so in a script with letter case."""
+    if not _SHORT_BEFORE_STOP.search(text, max(start, end - 5), end):
+        return False
+    word = _WORD.match(text, end)
+    return bool(word) and word.start(1) > end and word.group(1)[0].islower()
 
 
 def _leads_into_quote(text: str, start: int, end: int, code: str) -> bool:
