@@ -52,6 +52,7 @@ from summarize.backends.catalog import KNOWN_LICENSES
 from summarize.backends.ct2_convert import (
     _T5_FAMILY,
     ensure_converted,
+    load_error,
     store_dir,
 )
 from summarize.backends.hf_torch import (
@@ -447,8 +448,7 @@ def load_backend(
             inter_threads=workers, intra_threads=1 if ct2_device == "cpu" else 0,
         )
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelLoadError(f"cannot load the CTranslate2 model {converted}: {first}") from exc
+        raise load_error(converted, exc) from exc
     return CT2Backend(
         model, tokenizer, translator, config, generation_config,
         converted=converted, converted_now=now,
