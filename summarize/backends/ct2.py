@@ -48,7 +48,7 @@ from summarize.backends import (
     setting,
 )
 from summarize.backends.catalog import KNOWN_LICENSES
-from summarize.backends.ct2_convert import ensure_converted, store_dir
+from summarize.backends.ct2_convert import ensure_converted, load_error, store_dir
 from summarize.backends.hf_common import (
     T5_FAMILY,
     Seq2SeqAsking,
@@ -445,8 +445,7 @@ def load_backend(
             inter_threads=workers, intra_threads=1 if ct2_device == "cpu" else 0,
         )
     except Exception as exc:
-        first = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
-        raise ModelLoadError(f"cannot load the CTranslate2 model {converted}: {first}") from exc
+        raise load_error(converted, exc) from exc
     return CT2Backend(
         model, tokenizer, translator, config, generation_config,
         converted=converted, converted_now=now,
