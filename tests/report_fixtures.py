@@ -452,11 +452,11 @@ def _grid(alignment: list, value: object) -> list:
 
 
 def reviewed_articles() -> list[dict]:
-    """:func:`default_articles` with ``review`` dicts made by ``summarize.review`` (real
+    """:func:`default_articles` with reviews made by ``summarize.review`` (as schema 3 writes them) (real
     checks over the records, confidence evidence per sentence), plus a flood article whose
     Korean translation drops a number, loops and was cut; "science/vaccine.html" keeps no
     review, as a record of an older run."""
-    from summarize.records import result_from_json
+    from summarize.records import result_from_json, review_to_json
     from summarize.review import ReviewEvidence, ReviewSettings, review_article
 
     records = default_articles()
@@ -484,7 +484,7 @@ def reviewed_articles() -> list[dict]:
         evidence = ReviewEvidence(summary_confidence=(-0.35, -2.2), hit_limit=hit,
                                   confidence=conf)
         review = review_article(result_from_json(raw), evidence, ReviewSettings())
-        out.append({**raw, "review": review})
+        out.append({**raw, "schema_version": 3, "review": review_to_json(review)})
     return out
 
 

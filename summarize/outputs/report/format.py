@@ -1,13 +1,15 @@
 """Turn typed report values into display text: the Jinja filters and tests of the report.
 
-Each filter takes what :mod:`summarize.outputs.report.view` produced (a number or None, a string or
-None) and returns plain text; the templates escape it like any other value.
+Each filter takes a value of a record or of :mod:`summarize.outputs.report.view` (a number or
+None, a string or None) and returns plain text; the templates escape it like any other value.
 """
 
 from __future__ import annotations
 
 import re
 from urllib.parse import quote
+
+from summarize.outputs.naming import page_stem
 
 DASH = "–"
 
@@ -70,7 +72,12 @@ def mib(value: float | None) -> str:
 
 def sort_value(value: float | None) -> str:
     """A number for a ``data-value`` sort attribute ("" when missing)."""
-    return "" if value is None else repr(value)
+    if value is None:
+        return ""
+    try:
+        return repr(float(value))
+    except OverflowError:  # an integer too large for a float
+        return ""
 
 
 def shorten(text: str, limit: int) -> str:
@@ -85,6 +92,11 @@ def short_revision(revision: str) -> str:
 def href(stem: str, suffix: str = ".html") -> str:
     """A relative link to a page named by a ``page_stem`` result (never by a raw id)."""
     return quote(stem + suffix, safe="")
+
+
+def page_href(article_id: str, suffix: str = ".html") -> str:
+    """A relative link to an article's page, named by its id through ``page_stem``."""
+    return href(page_stem(article_id), suffix)
 
 
 def is_lang_tag(value: object) -> bool:
@@ -104,5 +116,6 @@ FILTERS = {
     "shorten": shorten,
     "short_revision": short_revision,
     "href": href,
+    "page_href": page_href,
 }
 TESTS = {"lang_tag": is_lang_tag}
