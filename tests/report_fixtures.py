@@ -454,9 +454,8 @@ def _grid(alignment: list, value: object) -> list:
 def reviewed_articles() -> list[dict]:
     """:func:`default_articles` with reviews made by ``summarize.review``, as schema 3 writes
     them (real checks over the records, confidence evidence per sentence), plus a flood
-    article whose
-    Korean translation drops a number, loops and was cut; "science/vaccine.html" keeps no
-    review, as a record of an older run."""
+    article whose Korean translation drops a number, loops and was cut;
+    "science/vaccine.html" keeps no review, as a record of an older run."""
     from summarize.records import result_from_json, review_to_json
     from summarize.review import ReviewEvidence, ReviewSettings, review_article
 
