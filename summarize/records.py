@@ -144,6 +144,9 @@ class Review:
         summary: The summary's review; None when the record has no summary.
         translations: ``{lang: {part: paragraphs of sentence cells}}``, aligned with
             ``ArticleResult.alignment[lang][part]``.
+        whole_translations: ``{lang: {part: cell}}``: flags of a translated text as a whole,
+            that belong to no sentence (an empty translation, which has no sentences); only
+            the texts that have some.
     """
 
     score: float = 0.0
@@ -151,6 +154,7 @@ class Review:
     confidence: Confidence | None = None
     summary: ReviewCell | None = None
     translations: dict[str, dict[str, list[list[ReviewCell]]]] = field(default_factory=dict)
+    whole_translations: dict[str, dict[str, ReviewCell]] = field(default_factory=dict)
 
     def cell(self, lang: str, part: str, paragraph: int, sentence: int) -> ReviewCell | None:
         """The review of one translated sentence (indexes from 0), or None when absent."""
@@ -178,15 +182,16 @@ def review_to_json(review: Review) -> dict[str, Any]:
 
     ``score`` and ``flag_counts`` are always written; ``confidence`` when some output has
     one, ``summary`` when the record has a summary, ``translations`` when it has an
-    alignment. A cell writes ``confidence`` and ``flags`` only when it has them (``{}``
-    when neither)::
+    alignment, ``whole_translations`` when a translated text has a flag of its own. A cell
+    writes ``confidence`` and ``flags`` only when it has them (``{}`` when neither)::
 
         {"score": 4.5, "flag_counts": {"cut": 1},
          "confidence": {"mean": -0.41, "min": -3.2},
          "summary": {"confidence": {"mean": -0.35, "min": -2.9},
                      "flags": [{"kind": "cut", "reason": "generation stopped at ..."}]},
          "translations": {"ko": {"article": [[{"confidence": {"mean": -0.2, "min": -1.1}},
-                                              {"flags": [{"kind": "numbers", "reason": ...}]}]]}}}
+                                              {"flags": [{"kind": "numbers", "reason": ...}]}]]}},
+         "whole_translations": {"ja": {"summary": {"flags": [{"kind": "empty", ...}]}}}}
     """
     data: dict[str, Any] = {"score": review.score, "flag_counts": dict(review.flag_counts)}
     if review.confidence is not None:
@@ -198,6 +203,11 @@ def review_to_json(review: Review) -> dict[str, Any]:
             lang: {part: [[_cell_to_json(c) for c in row] for row in rows]
                    for part, rows in parts.items()}
             for lang, parts in review.translations.items()
+        }
+    if review.whole_translations:
+        data["whole_translations"] = {
+            lang: {part: _cell_to_json(c) for part, c in parts.items()}
+            for lang, parts in review.whole_translations.items()
         }
     return data
 
@@ -269,6 +279,12 @@ def review_from_json(value: Any) -> Review | None:
                                     for row in _as_list(rows)]
                         for part, rows in _as_dict(parts).items()}
             for lang, parts in _as_dict(value.get("translations")).items()
+            if isinstance(parts, dict)
+        },
+        whole_translations={
+            str(lang): {str(part): _cell_from_json(c) for part, c in parts.items()
+                        if isinstance(c, dict)}
+            for lang, parts in _as_dict(value.get("whole_translations")).items()
             if isinstance(parts, dict)
         },
     )

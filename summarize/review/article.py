@@ -37,7 +37,7 @@ from summarize.records import (
 )
 from summarize.review.flags import KINDS
 from summarize.review.glossary import Glossary, load_glossary
-from summarize.review.signals import check_summary, check_translation, review_score
+from summarize.review.signals import check_summary, check_translation, is_blank, review_score
 
 #: (mean, min) token log-probability of one output, or None when unknown.
 Score = tuple[float, float] | Confidence | None
@@ -165,6 +165,9 @@ def review_article(record: ArticleResult, evidence: ReviewEvidence,
                  for s, pair in enumerate(paragraph)]
                 for p, paragraph in enumerate(paragraphs)
             ]
+    whole: dict[str, dict[str, ReviewCell]] = {}
+    for target, part, reason in _empty_translations(record, translations):
+        whole.setdefault(target, {})[part] = cell(None, [Flag("empty", reason)])
     return Review(
         score=round(review_score(all_flags, confidences), 3),
         flag_counts=_in_kinds_order(Counter(f.kind for f in all_flags)),
@@ -172,7 +175,34 @@ def review_article(record: ArticleResult, evidence: ReviewEvidence,
                               min(c.min for c in confidences)) if confidences else None,
         summary=summary,
         translations=translations,
+        whole_translations=whole,
     )
+
+
+def _empty_translations(record: ArticleResult,
+                        cells: Mapping[str, Mapping[str, Grid]]) -> list[tuple[str, str, str]]:
+    """(lang, part, reason) of every translated text of an article with content that is empty
+    (no letter or digit) and has no sentence already flagged ``empty``.
+
+    A summary that came out empty leaves its translations empty too (with no sentence to
+    flag): each is flagged, so that a reader of that language sees it.
+    """
+    if is_blank(record.text):
+        return []
+    sources = {"summary": record.summary or "", "article": record.text, "title": record.title}
+    found = []
+    for target, parts in record.translations.items():
+        for part, text in parts.items():
+            if not is_blank(text) or (part == "title" and is_blank(record.title)):
+                continue
+            if any(f.kind == "empty" for row in cells.get(target, {}).get(part, [])
+                   for c in row for f in c.flags):
+                continue
+            why = f"the {target} translation of the {part} is empty"
+            if is_blank(sources.get(part, "")):
+                why += f" (the {part} itself is empty)"
+            found.append((target, part, why))
+    return found
 
 
 def count_flags(reviews: Iterable[Review | Any]) -> dict[str, int]:
