@@ -4,6 +4,7 @@ give their flag at the right sentence of the review; its clean outputs give none
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -194,3 +195,71 @@ def test_glossary_options(tmp_path: Path):
         glossaries_from_options([str(bad)], ["de"])
     with pytest.raises(UsageError, match="cannot read glossary"):
         glossaries_from_options([str(tmp_path / "missing.tsv")], ["de"])
+
+
+class _Blank(FakeBackend):
+    """A summarizer whose every summary is made of control characters."""
+
+    def outputs(self, texts, max_new_tokens):
+        return ["\x01\x02 \x7f\x1b" for _ in texts], [False] * len(texts)
+
+
+def test_an_empty_summary_and_its_empty_translations_are_flagged():
+    """A summary of control characters is empty after cleaning, and so are its translations
+    (which have no sentence to flag): each output is flagged ``empty`` once."""
+    text = CLEAN[0]
+    [summary] = Summarizer(_Blank("summarize"), {}, TokenBudget(64)).summarize_many(
+        [text], BatchStats())
+    translator = Translator(ScriptedTranslator({}), "de", {}, TokenBudget(64))
+    [summary_de] = translator.translate_many([summary.text], BatchStats())
+    [article_de] = translator.translate_many([text], BatchStats())
+    assert summary_de.text == "" and summary_de.alignment == []
+    record = ArticleResult(
+        id="a", source="a", status="ok", lang="en", text=text, title="Budget approved",
+        summary=summary.text,
+        translations={"de": {"summary": summary_de.text, "article": article_de.text,
+                             "title": "\x00"},
+                      "ko": {"summary": ""}},
+        alignment={"de": {"article": [[list(p) for p in para]
+                                      for para in article_de.alignment]}})
+    review = review_article(record, ReviewEvidence(), ReviewSettings())
+    assert [f.kind for f in review.summary.flags] == ["empty"]
+    whole = review.whole_translations
+    assert set(whole) == {"de", "ko"} and set(whole["de"]) == {"summary", "title"}
+    assert whole["de"]["summary"].flags[0].kind == "empty"
+    assert "the summary itself is empty" in whole["ko"]["summary"].flags[0].reason
+    assert review.flag_counts == {"empty": 4} and review.score == pytest.approx(12.0)
+    # through results.jsonl and back, and counted for stats.json
+    line = json.loads(json.dumps(result_to_json(replace(record, review=review))))
+    assert line["review"]["whole_translations"]["de"]["summary"] == {
+        "flags": [{"kind": "empty", "reason": "the de translation of the summary is empty "
+                                              "(the summary itself is empty)"}]}
+    assert result_from_json(line).review == review
+    assert count_flags([line["review"]]) == {"empty": 4}
+
+
+def test_an_empty_translation_flagged_by_sentence_is_not_flagged_again():
+    record = ArticleResult(id="a", source="a", status="ok", lang="en", text=CLEAN[0],
+                           translations={"de": {"article": " "}},
+                           alignment={"de": {"article": [[[CLEAN[0], " "]]]}})
+    review = review_article(record, ReviewEvidence(), ReviewSettings())
+    assert review.flag_counts == {"empty": 1} and review.whole_translations == {}
+    # an article with nothing in it: nothing to flag
+    nothing = review_article(replace(record, text="\x01", alignment={}), ReviewEvidence(),
+                             ReviewSettings())
+    assert nothing.flag_counts == {}
+
+
+def test_chat_refusals_and_leftovers_are_flagged_at_their_sentence():
+    outputs = {CLEAN[0]: "I'm sorry, but I can't translate this text.",
+               CLEAN[1]: "Hier ist die Übersetzung:<|im_end|> Die Polizei sagte 37 Verletzte.",
+               CLEAN[2]: "城市议会预计学校支出将增长4.5%，达到310,000美元。"}
+    alignment = [[[src, out] for src, out in outputs.items()]]
+    record = ArticleResult(id="a", source="a", status="ok", lang="en", text=" ".join(outputs),
+                           alignment={"ko": {"article": alignment}})
+    review = review_article(record, ReviewEvidence(), ReviewSettings())
+    row = review.translations["ko"]["article"][0]
+    assert "refusal" in [f.kind for f in row[0].flags]
+    assert "chatter" in [f.kind for f in row[1].flags]
+    assert "wrong_lang" in [f.kind for f in row[2].flags]
+    assert review.flag_counts["refusal"] == 1 and review.flag_counts["chatter"] == 1
