@@ -13,6 +13,22 @@ from summarize.outputs.naming import page_stem
 
 DASH = "–"
 
+#: Characters no page shows: the explicit directional formatting characters (embeddings
+#: U+202A/B, pop U+202C, overrides U+202D/E, isolates U+2066-2068, pop U+2069), which can
+#: turn what a reader sees around ("‮fdp.exe" shows as "exe.pdf") and, left unclosed, spill
+#: into the text after them; and control characters other than tab and newlines. Every
+#: isolated piece of text is also marked ``dir="auto"`` or put in ``<bdi>`` by the templates.
+_HIDDEN = dict.fromkeys((*range(0x202A, 0x202F), *range(0x2066, 0x206A),
+                         *(c for c in range(0x20) if chr(c) not in "\t\n\r"),
+                         *range(0x7F, 0xA0)))
+
+
+def neutralize(value: object) -> object:
+    """``value`` with bidi overrides, embeddings, isolates and control characters removed
+    (other values as they are): the report's Jinja ``finalize``, applied to every value a
+    template prints, attributes and ``<title>`` included."""
+    return value.translate(_HIDDEN) if isinstance(value, str) else value
+
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$")
 
 

@@ -1,9 +1,10 @@
-"""Work out what each report page shows, from the typed records and stats of a run.
+"""Work out what the report's index page shows, and the display values both pages share.
 
 Pure functions from the records (:class:`summarize.records.ArticleResult`, its
 :class:`summarize.records.Review`) and :class:`summarize.outputs.report.view.Stats` to the
 plain values the templates lay out: derived totals, chart geometry, table rows, aligned
-sections. No HTML is built here and nothing is escaped here; the templates do both.
+sections (the article page's are :mod:`summarize.outputs.report.article_page`'s). No HTML is
+built here and nothing is escaped here; the templates do both.
 """
 
 from __future__ import annotations
@@ -11,7 +12,8 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from itertools import zip_longest
+
+import regex
 
 from summarize.outputs.naming import page_stem
 from summarize.outputs.report.format import DASH, shorten
@@ -44,6 +46,18 @@ KIND_LABELS = {"empty": "empty", "refusal": "refused", "chatter": "chat leftover
                "length": "odd length", "numbers": "numbers", "glossary": "glossary"}
 
 
+#: ``routes.summary`` of a summary made through another language: ``pivot:en (model)``.
+PIVOT = re.compile(r"pivot:([A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)")
+
+
+def summary_language(record: ArticleResult, source_lang: str | None = None) -> str | None:
+    """The language the summary is written in: the pivot's when it was made through one
+    (``routes.summary`` ``pivot:en ...``), else the article's."""
+    match = PIVOT.match(record.routes.get("summary", ""))
+    return match.group(1) if match else (record.lang or source_lang)
+
+
+
 def label(record: ArticleResult) -> str:
     """The display title of a record: its title, else its id ("" only for an empty id)."""
     return record.title or record.id
@@ -54,11 +68,16 @@ def total_s(record: ArticleResult) -> float | None:
     return record.timings.get("total")
 
 
+#: Something a reader can see: a letter, mark, digit, punctuation or symbol.
+_VISIBLE = regex.compile(r"[\p{L}\p{M}\p{N}\p{P}\p{S}]")
+
+
 def paragraphs(text: str | None) -> list[str]:
-    """Split text on blank lines into non-empty paragraphs."""
+    """Split text on blank lines into paragraphs with something visible in them (a text of
+    control characters alone has none, and shows as empty)."""
     if text is None:
         return []
-    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if _VISIBLE.search(p)]
 
 
 # --------------------------------------------------------------------------- index page
@@ -314,6 +333,7 @@ class QueueItem:
     reasons: list[tuple[str, int]]  # (kind label, count)
     confidence: ShownConfidence | None
     summary: str  # preview of the summary ("" when none)
+    summary_lang: str | None  # its language
     translation: tuple[str, str] | None  # (lang, preview) of a translation
 
 
@@ -349,7 +369,8 @@ def review_queue(records: list[ArticleResult]) -> tuple[list[QueueItem], int, in
                 translation = (code, _preview(text))
                 break
         items.append(QueueItem(record, review.score or 0.0, reasons, conf,
-                               _preview(record.summary), translation))
+                               _preview(record.summary), summary_language(record),
+                               translation))
     return items, max(0, len(scored) - MAX_QUEUE), len(reviewed)
 
 
@@ -385,72 +406,6 @@ def index_context(records: list[ArticleResult], stats: Stats, folder: str, gener
     }
 
 
-# --------------------------------------------------------------------------- article page
-
-
-@dataclass(frozen=True)
-class Row:
-    """One row of an aligned table: its number, the source and the translation, and the
-    translation's review (flags with their reasons, confidence)."""
-
-    num: str
-    src: str
-    tgt: str
-    flags: tuple[tuple[str, str], ...] = ()
-    confidence: ShownConfidence | None = None
-
-
-@dataclass(frozen=True)
-class AlignedSection:
-    """A part (summary or article) beside its translation into one language."""
-
-    heading: str
-    mode: str  # "sentence by sentence" or "paragraph by paragraph"
-    code: str
-    paragraphs: list[list[Row]]
-    n_flagged: int = 0
-
-
-def aligned_section(record: ArticleResult, code: str, part: str) -> AlignedSection | None:
-    """A table pairing a part's source with its translation into ``code``, if there is one.
-
-    Sentence pairs when the run recorded an alignment; for the article, paragraph pairs when
-    it recorded only the translated text. A summary without an alignment gets no table: the
-    side-by-side summaries at the top of the page already pair it paragraph by paragraph.
-    """
-    pairs: list[Pairs] = [[(pair[0], pair[1]) for pair in para]
-                          for para in record.alignment.get(code, {}).get(part, [])]
-    translated = record.translations.get(code, {}).get(part)
-    if any(pairs):
-        mode = "sentence by sentence"
-    elif translated is not None and part == "article":
-        mode = "paragraph by paragraph"
-        pairs = [
-            [(s or "", t or "")]
-            for s, t in zip_longest(paragraphs(record.text), paragraphs(translated))
-        ]
-    else:
-        return None
-    review = record.review if mode == "sentence by sentence" else None
-
-    def cell(p: int, s: int) -> ReviewCell | None:
-        return review.cell(code, part, p, s) if review is not None else None
-
-    rows = [
-        [
-            Row(f"{p}.{s}" if mode == "sentence by sentence" else f"¶{p}", src, tgt,
-                tuple(flag_labels(cell(p - 1, s - 1))),
-                confidence(c.confidence if (c := cell(p - 1, s - 1)) else None))
-            for s, (src, tgt) in enumerate(para, start=1)
-        ]
-        for p, para in enumerate(pairs, start=1)
-        if para  # an empty paragraph keeps its number: review cells are indexed by it
-    ]
-    n_flagged = sum(1 for para in rows for row in para if row.flags)
-    heading = f"{'Summary' if part == 'summary' else 'Article'} → {code}"
-    return AlignedSection(heading, mode, code, rows, n_flagged)
-
-
 def translated_titles(record: ArticleResult) -> list[tuple[str, str]]:
     """(language, title) for each translation that carries a non-empty title."""
     return [
@@ -458,58 +413,6 @@ def translated_titles(record: ArticleResult) -> list[tuple[str, str]]:
         for code, parts in record.translations.items()
         if (title := parts.get("title"))
     ]
-
-
-def article_context(
-    record: ArticleResult,
-    source_lang: str | None,
-    prev: ArticleResult | None,
-    nxt: ArticleResult | None,
-) -> dict:
-    """Everything one article page shows, in the order a reviewer reads it.
-
-    First the summary beside its translations, then the article's sentence alignment, then
-    the full source text (folded away when the alignment already shows it), then the
-    record's details.
-    """
-    codes = list(dict.fromkeys([*record.translations, *record.alignment]))
-
-    def sections(part: str) -> list[AlignedSection]:
-        return [s for code in codes if (s := aligned_section(record, code, part)) is not None]
-
-    timing_keys = [k for k in ARTICLE_TIMINGS if k in record.timings] + [
-        k for k in record.timings if k not in ARTICLE_TIMINGS
-    ]
-    summaries = [
-        (code, paragraphs(parts["summary"]))
-        for code, parts in record.translations.items()
-        if "summary" in parts
-    ]
-    article_sections = sections("article")
-    review = record.review
-    summary_cell = review.summary if review is not None else None
-    return {
-        "review": review,
-        "review_reasons": [(KIND_LABELS.get(k, k), n) for k, n in review.flag_counts.items()]
-        if review is not None else [],
-        "summary_flags": flag_labels(summary_cell),
-        "summary_confidence": confidence(summary_cell.confidence) if summary_cell else None,
-        "record": record,
-        "lang": record.lang or source_lang,
-        "titles": translated_titles(record),
-        "has_summary": record.summary is not None or bool(summaries),
-        "summary_paragraphs": paragraphs(record.summary),
-        "summary_empty": "(empty summary)" if record.summary is not None else "(no summary)",
-        "summaries": summaries,
-        "summary_sections": sections("summary"),
-        "article_sections": article_sections,
-        "text_paragraphs": paragraphs(record.text),
-        "has_text": bool(record.text),
-        "source_open": not article_sections,
-        "timings": [(k, record.timings[k]) for k in timing_keys],
-        "prev": prev,
-        "next": nxt,
-    }
 
 
 def pager_label(record: ArticleResult) -> str:
