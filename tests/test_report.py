@@ -871,3 +871,50 @@ def test_empty_outputs_are_shown_flagged(tmp_path: Path) -> None:
         assert f"the {code} translation of the summary is empty" in page
     assert "(empty title)" in page and "the ko translation of the title is empty" in page
     assert "\x01" not in page and "\x7f" not in page
+
+
+BIDI_CONTROLS = ["\u202e", "\u202d", "\u202a", "\u202b", "\u202c", "\u2066", "\u2067",
+                 "\u2068", "\u2069"]
+
+
+@pytest.mark.parametrize("control", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_bidi_controls_reach_no_page(tmp_path: Path, control: str) -> None:
+    """A directional override, embedding or isolate in any title, id or text the report shows
+    is removed from every page: nothing can turn a title around or spill into the page."""
+    spoof = f"invoice{control}fdp.exe"
+    hostile = article(
+        f"id-{spoof}", title=f"Title {spoof}", text=f"Text {spoof}.", summary=f"Sum {spoof}.",
+        source=f"inputs/{spoof}",
+        translations={"ko": {"title": f"제목 {spoof}", "summary": f"요약 {spoof}."}},
+        alignment={"ko": {"summary": [[[f"Sum {spoof}.", f"요약 {spoof}."]]]}})
+    failed = article(f"bad-{spoof}", status="error", error=f"cannot read {spoof}",
+                     text="", summary=None)
+    out = make_run_dir(tmp_path, [hostile, failed])
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    stats["skipped"] = [{"source": f"skip-{spoof}", "reason": f"binary {spoof}"}]
+    stats["failures"] = [{"id": f"gone-{spoof}", "source": f"gone-{spoof}", "error": spoof}]
+    stats["models"][0]["model_id"] = f"model-{spoof}"
+    stats["device_name"] = spoof
+    (out / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    write_report(out)
+    html_files = [out / "index.html", *pages(out)]
+    assert len(html_files) == 3
+    for path in html_files:
+        text = path.read_text("utf-8")
+        assert not any(c in text for c in BIDI_CONTROLS), path.name
+        assert "invoicefdp.exe" in text  # the text itself stays, in its logical order
+    index = (out / "index.html").read_text("utf-8")
+    for shown in ("Title invoicefdp.exe", "id-invoicefdp.exe", "gone-invoicefdp.exe",
+                  "skip-invoicefdp.exe", "model-invoicefdp.exe"):
+        assert shown in index, shown
+    page = (out / "articles" / f"{page_stem(hostile['id'])}.html").read_text("utf-8")
+    assert "<title>Title invoicefdp.exe – summarize</title>" in page
+    assert '<h1 dir="auto" lang="en">Title invoicefdp.exe</h1>' in page
+
+
+def test_every_flag_kind_has_a_label() -> None:
+    from summarize.outputs.report.pages import KIND_LABELS
+    from summarize.review.flags import KINDS, WEIGHTS
+
+    assert set(KIND_LABELS) == set(KINDS) == set(WEIGHTS)
+    assert len(set(KIND_LABELS.values())) == len(KINDS)

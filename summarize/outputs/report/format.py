@@ -110,6 +110,26 @@ def href(stem: str, suffix: str = ".html") -> str:
     return quote(stem + suffix, safe="")
 
 
+_HF_SNAPSHOT = re.compile(
+    r"models--([^/\\]+?)--([^/\\]+)[/\\]snapshots[/\\]([0-9a-f]{12})[0-9a-f]*")
+
+
+def short_path(path: str | None, keep: int = 2) -> str | None:
+    """A model path as its last ``keep`` parts (``…/models/opus-mt-en-ko``), or a Hugging Face
+    cache folder as ``org/name@revision`` (12 characters); hub ids and short paths as they
+    are. The page gives the full path on hover."""
+    if not path:
+        return path
+    snapshot = _HF_SNAPSHOT.search(path)
+    if snapshot:
+        org, name, revision = snapshot.groups()
+        return f"{org}/{name}@{revision}"
+    parts = [p for p in re.split(r"[/\\]+", path) if p]
+    if len(parts) <= keep:
+        return path
+    return "…/" + "/".join(parts[-keep:])
+
+
 def page_href(article_id: str, suffix: str = ".html") -> str:
     """A relative link to an article's page, named by its id through ``page_stem``."""
     return href(page_stem(article_id), suffix)
@@ -131,6 +151,7 @@ FILTERS = {
     "sort_value": sort_value,
     "shorten": shorten,
     "short_revision": short_revision,
+    "short_path": short_path,
     "href": href,
     "page_href": page_href,
 }
