@@ -657,7 +657,7 @@ def test_models_table_shows_engine_and_compute_type(tmp_path: Path) -> None:
     (out / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
     raw = write_report(out).read_text("utf-8")
     assert "<th>Engine</th>" in raw
-    assert '<td>ct2 <span class="sub">int8</span></td>' in raw
+    assert '<td data-label="Engine">ct2 <span class="sub">int8</span></td>' in raw
 
 
 # --------------------------------------------------------------------------- review signals
