@@ -312,8 +312,9 @@ class ArticleResult:
         review: Where a reviewer should look, and why: confidence and flags per summary and
             translated sentence, and the article's review score; None for failed records
             and records of runs made before reviews existed.
-        routes: How each output was made: ``{"summary": "direct" | "pivot:en", "<lang>":
-            "<translation model>" | "copy"}``.
+        routes: How each output was made: ``{"lang": how the language was decided
+            ("given", "detected", ...), "summary": "direct" | "pivot:en (<model>)",
+            "<lang>.<part>": "<translation model>" | "copy"}``.
         timings: Seconds per stage (the article's share of its group), and ``total``.
         n_words: Words in ``text``.
         n_chars: Characters in ``text``.
