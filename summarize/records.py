@@ -81,8 +81,216 @@ RESULT_FIELDS = (
     "key", "finished_at", "run", "duplicate_of", "page", "page_md",
 )
 #: Version of the results.jsonl and stats.json formats. 2 added ``review``, ``routes``,
-#: ``run`` and ``page_md`` to records (``page`` is now the HTML page) and ``runs`` to stats.
-SCHEMA_VERSION = 2
+#: ``run`` and ``page_md`` to records (``page`` is now the HTML page) and ``runs`` to stats;
+#: 3 names the review's fields in words (``confidence: {mean, min}``, ``flags: [{kind,
+#: reason}]``, ``flag_counts``) where 2 wrote ``c: [mean, min]``, ``f: [[kind, reason]]`` and
+#: ``flags`` (the counts). :func:`result_from_json` reads both.
+SCHEMA_VERSION = 3
+
+
+# --- the review -------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Flag:
+    """One reason to look at an output.
+
+    Attributes:
+        kind: One of :data:`summarize.review.flags.KINDS` (``cut``, ``numbers``, ...).
+        reason: A short human explanation ("number 1,250 missing").
+    """
+
+    kind: str
+    reason: str
+
+
+@dataclass(frozen=True)
+class Confidence:
+    """Token log-probabilities of one output, summarised (natural log, <= 0).
+
+    Attributes:
+        mean: Mean log-probability of its tokens (-0.1 is about 90% per token).
+        min: Lowest log-probability of one of its tokens.
+    """
+
+    mean: float
+    min: float
+
+
+@dataclass(frozen=True)
+class ReviewCell:
+    """The review of one output: the summary, or one translated sentence.
+
+    Attributes:
+        confidence: Its token log-probabilities, or None when the engine gave none.
+        flags: Why a reviewer should look at it (none: nothing looked wrong).
+    """
+
+    confidence: Confidence | None = None
+    flags: tuple[Flag, ...] = ()
+
+
+@dataclass(frozen=True)
+class Review:
+    """Where a reviewer should look in one article, and why (``ArticleResult.review``).
+
+    Made by :func:`summarize.review.review_article`.
+
+    Attributes:
+        score: How much the article needs review, higher first (0: no flag, confident).
+        flag_counts: The article's flags by kind (KINDS order), only kinds that occurred.
+        confidence: Lowest mean and lowest minimum over all its outputs, or None when no
+            output has one.
+        summary: The summary's review; None when the record has no summary.
+        translations: ``{lang: {part: paragraphs of sentence cells}}``, aligned with
+            ``ArticleResult.alignment[lang][part]``.
+        whole_translations: ``{lang: {part: cell}}``: flags of a translated text as a whole,
+            that belong to no sentence (an empty translation, which has no sentences); only
+            the texts that have some.
+    """
+
+    score: float = 0.0
+    flag_counts: dict[str, int] = field(default_factory=dict)
+    confidence: Confidence | None = None
+    summary: ReviewCell | None = None
+    translations: dict[str, dict[str, list[list[ReviewCell]]]] = field(default_factory=dict)
+    whole_translations: dict[str, dict[str, ReviewCell]] = field(default_factory=dict)
+
+    def cell(self, lang: str, part: str, paragraph: int, sentence: int) -> ReviewCell | None:
+        """The review of one translated sentence (indexes from 0), or None when absent."""
+        rows = self.translations.get(lang, {}).get(part, [])
+        if 0 <= paragraph < len(rows) and 0 <= sentence < len(rows[paragraph]):
+            return rows[paragraph][sentence]
+        return None
+
+
+def _confidence_to_json(confidence: Confidence) -> dict[str, float]:
+    return {"mean": confidence.mean, "min": confidence.min}
+
+
+def _cell_to_json(cell: ReviewCell) -> dict[str, Any]:
+    data: dict[str, Any] = {}
+    if cell.confidence is not None:
+        data["confidence"] = _confidence_to_json(cell.confidence)
+    if cell.flags:
+        data["flags"] = [{"kind": f.kind, "reason": f.reason} for f in cell.flags]
+    return data
+
+
+def review_to_json(review: Review) -> dict[str, Any]:
+    """The JSON object of a review (schema 3); empty parts are left out to stay compact.
+
+    ``score`` and ``flag_counts`` are always written; ``confidence`` when some output has
+    one, ``summary`` when the record has a summary, ``translations`` when it has an
+    alignment, ``whole_translations`` when a translated text has a flag of its own. A cell
+    writes ``confidence`` and ``flags`` only when it has them (``{}`` when neither)::
+
+        {"score": 4.5, "flag_counts": {"cut": 1},
+         "confidence": {"mean": -0.41, "min": -3.2},
+         "summary": {"confidence": {"mean": -0.35, "min": -2.9},
+                     "flags": [{"kind": "cut", "reason": "generation stopped at ..."}]},
+         "translations": {"ko": {"article": [[{"confidence": {"mean": -0.2, "min": -1.1}},
+                                              {"flags": [{"kind": "numbers", "reason": ...}]}]]}},
+         "whole_translations": {"ja": {"summary": {"flags": [{"kind": "empty", ...}]}}}}
+    """
+    data: dict[str, Any] = {"score": review.score, "flag_counts": dict(review.flag_counts)}
+    if review.confidence is not None:
+        data["confidence"] = _confidence_to_json(review.confidence)
+    if review.summary is not None:
+        data["summary"] = _cell_to_json(review.summary)
+    if review.translations:
+        data["translations"] = {
+            lang: {part: [[_cell_to_json(c) for c in row] for row in rows]
+                   for part, rows in parts.items()}
+            for lang, parts in review.translations.items()
+        }
+    if review.whole_translations:
+        data["whole_translations"] = {
+            lang: {part: _cell_to_json(c) for part, c in parts.items()}
+            for lang, parts in review.whole_translations.items()
+        }
+    return data
+
+
+def _confidence_from_json(value: Any) -> Confidence | None:
+    """``{"mean": m, "min": n}`` (schema 3) or ``[m, n]`` (schema 2); None otherwise."""
+    if isinstance(value, dict):
+        mean, low = value.get("mean"), value.get("min")
+    elif isinstance(value, list) and len(value) == 2:
+        mean, low = value
+    else:
+        return None
+    if not (_is_number(mean) and _is_number(low)):
+        return None
+    return Confidence(float(mean), float(low))
+
+
+def _flag_from_json(value: Any) -> Flag | None:
+    """``{"kind", "reason"}`` (schema 3) or ``[kind, reason]`` (schema 2)."""
+    if isinstance(value, dict):
+        kind, reason = value.get("kind"), value.get("reason")
+    elif isinstance(value, list) and value:
+        kind, reason = value[0], value[1] if len(value) > 1 else ""
+    else:
+        return None
+    if not isinstance(kind, str) or not kind:
+        return None
+    return Flag(kind, reason if isinstance(reason, str) else "")
+
+
+def _cell_from_json(value: Any) -> ReviewCell:
+    data = _as_dict(value)
+    confidence = _confidence_from_json(data["confidence"] if "confidence" in data
+                                       else data.get("c"))
+    raw_flags = data["flags"] if "flags" in data else data.get("f")
+    flags = tuple(f for item in _as_list(raw_flags) if (f := _flag_from_json(item)) is not None)
+    return ReviewCell(confidence, flags)
+
+
+def _counts_from_json(value: Any) -> dict[str, int]:
+    return {str(k): n for k, v in _as_dict(value).items() if (n := _as_int(v)) > 0}
+
+
+def review_from_json(value: Any) -> Review | None:
+    """Read a record's ``review`` back, schema 3 or 2, tolerantly (wrong types read as absent).
+
+    Args:
+        value: The ``review`` value of a results.jsonl object.
+
+    Returns:
+        The review, or None when there is none (not an object, or an empty one: a record of
+        a run made before reviews existed, or a failed article).
+    """
+    if isinstance(value, Review):
+        return value
+    if not isinstance(value, dict) or not value:
+        return None
+    # schema 2 wrote the counts as "flags"; schema 3 keeps "flags" for lists of flags
+    counts = value["flag_counts"] if "flag_counts" in value else value.get("flags")
+    summary = value.get("summary")
+    return Review(
+        score=float(value["score"]) if _is_number(value.get("score")) else 0.0,
+        flag_counts=_counts_from_json(counts),
+        confidence=_confidence_from_json(value["confidence"] if "confidence" in value
+                                         else value.get("c")),
+        summary=_cell_from_json(summary) if isinstance(summary, dict) else None,
+        translations={
+            str(lang): {str(part): [[_cell_from_json(c) for c in _as_list(row)]
+                                    for row in _as_list(rows)]
+                        for part, rows in _as_dict(parts).items()}
+            for lang, parts in _as_dict(value.get("translations")).items()
+            if isinstance(parts, dict)
+        },
+        whole_translations={
+            str(lang): {str(part): _cell_from_json(c) for part, c in parts.items()
+                        if isinstance(c, dict)}
+            for lang, parts in _as_dict(value.get("whole_translations")).items()
+            if isinstance(parts, dict)
+        },
+    )
+
+
+# --- results.jsonl ----------------------------------------------------------------------------
 
 
 @dataclass(frozen=True)
@@ -101,10 +309,12 @@ class ArticleResult:
         chunks: Windows the article was split into for summarization.
         translations: ``{lang: {"summary": ..., "article": ...}}``.
         alignment: ``{lang: {part: [[[source, translation], ...] per paragraph]}}``.
-        review: Review signals: confidence and flags per summary and translated sentence,
-            and the article's review score (see :mod:`summarize.review`).
-        routes: How each output was made: ``{"summary": "direct" | "pivot:en", "<lang>":
-            "<translation model>" | "copy"}``.
+        review: Where a reviewer should look, and why: confidence and flags per summary and
+            translated sentence, and the article's review score; None for failed records
+            and records of runs made before reviews existed.
+        routes: How each output was made: ``{"lang": how the language was decided
+            ("given", "detected", ...), "summary": "direct" | "pivot:en (<model>)",
+            "<lang>.<part>": "<translation model>" | "copy"}``.
         timings: Seconds per stage (the article's share of its group), and ``total``.
         n_words: Words in ``text``.
         n_chars: Characters in ``text``.
@@ -114,7 +324,8 @@ class ArticleResult:
         duplicate_of: With ``--dedupe``, the id of the article whose results were copied.
         page: The article's HTML page, relative to the output folder.
         page_md: The article's Markdown page, relative to the output folder.
-        schema_version: Format version of the record.
+        schema_version: Format version of the record as read (a record is always written
+            in the current format, :data:`SCHEMA_VERSION`).
     """
 
     id: str
@@ -128,7 +339,7 @@ class ArticleResult:
     chunks: int = 0
     translations: dict[str, dict[str, str]] = field(default_factory=dict)
     alignment: dict[str, dict[str, list[list[list[str]]]]] = field(default_factory=dict)
-    review: dict[str, Any] = field(default_factory=dict)
+    review: Review | None = None
     routes: dict[str, str] = field(default_factory=dict)
     timings: dict[str, float] = field(default_factory=dict)
     n_words: int = 0
@@ -149,10 +360,14 @@ class ArticleResult:
 def result_to_json(record: ArticleResult) -> dict[str, Any]:
     """The JSON object of a record, keys in :data:`RESULT_FIELDS` order.
 
-    Optional fields (``review``, ``routes``, ``run``, ``duplicate_of``, ``page``,
-    ``page_md``) are left out when unset.
+    The record is written in the current format (``schema_version`` is
+    :data:`SCHEMA_VERSION` whatever version it was read from); the review as
+    :func:`review_to_json` writes it. Optional fields (``review``, ``routes``, ``run``,
+    ``duplicate_of``, ``page``, ``page_md``) are left out when unset.
     """
     data = {name: getattr(record, name) for name in RESULT_FIELDS}
+    data["schema_version"] = SCHEMA_VERSION
+    data["review"] = review_to_json(record.review) if record.review is not None else None
     for optional in ("review", "routes", "run", "duplicate_of", "page", "page_md"):
         if data[optional] in (None, {}):
             del data[optional]
@@ -161,6 +376,11 @@ def result_to_json(record: ArticleResult) -> dict[str, Any]:
 
 def result_from_json(data: Any) -> ArticleResult | None:
     """Read a results.jsonl object back, tolerantly: wrong types become defaults.
+
+    The one reader of records: the engines (resume, Ray), the report, the Markdown pages and
+    the review counts all read through it. Reads schema 3 and the schema 2 review (see
+    :func:`review_from_json`); an alignment reads as paragraphs of ``[source, translation]``
+    string pairs whatever the file holds.
 
     Returns:
         The record, or None when ``data`` is not a record of this tool (not an object, or
@@ -184,11 +404,12 @@ def result_from_json(data: Any) -> ArticleResult | None:
             if isinstance(parts, dict)
         },
         alignment={
-            str(lang): {str(k): v for k, v in parts.items() if isinstance(v, list)}
+            str(lang): {str(k): _paragraphs_from_json(v) for k, v in parts.items()
+                        if isinstance(v, list)}
             for lang, parts in _as_dict(data.get("alignment")).items()
             if isinstance(parts, dict)
         },
-        review=_as_dict(data.get("review")),
+        review=review_from_json(data.get("review")),
         routes={str(k): v for k, v in _as_dict(data.get("routes")).items() if isinstance(v, str)},
         timings={str(k): float(v) for k, v in _as_dict(data.get("timings")).items()
                  if _is_number(v)},
@@ -202,6 +423,29 @@ def result_from_json(data: Any) -> ArticleResult | None:
         page_md=_as_opt_str(data.get("page_md")),
         schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
     )
+
+
+def _text_of(value: Any) -> str:
+    if value is None:
+        return ""
+    return value if isinstance(value, str) else str(value)
+
+
+def _paragraphs_from_json(value: list[Any]) -> list[list[list[str]]]:
+    """An alignment part: paragraphs (kept in place, even empty ones, so that review cells
+    stay aligned) of ``[source, translation]`` string pairs; a lone value is a source with
+    no translation."""
+    paragraphs = []
+    for paragraph in value:
+        pairs = []
+        for pair in _as_list(paragraph):
+            if isinstance(pair, list):
+                pairs.append([_text_of(pair[0]) if pair else "",
+                              _text_of(pair[1]) if len(pair) > 1 else ""])
+            else:
+                pairs.append([_text_of(pair), ""])
+        paragraphs.append(pairs)
+    return paragraphs
 
 
 @dataclass(frozen=True)
@@ -368,8 +612,8 @@ def stats_from_json(data: Any) -> RunStats:
               and isinstance(r.get("run"), str)],
         run=_as_str(data.get("run")),
         replicas=[r for r in _as_list(data.get("replicas")) if isinstance(r, dict)],
-        review_flags={str(k): v for k, v in _as_dict(data.get("review_flags")).items()
-                      if isinstance(v, int) and not isinstance(v, bool)},
+        review_flags={str(k): n for k, v in _as_dict(data.get("review_flags")).items()
+                      if (n := _as_int(v, -1)) >= 0},
         import_s=float(_num_or_none(data.get("import_s")) or 0.0),
         schema_version=_as_int(data.get("schema_version"), SCHEMA_VERSION),
     )

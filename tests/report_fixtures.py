@@ -452,11 +452,11 @@ def _grid(alignment: list, value: object) -> list:
 
 
 def reviewed_articles() -> list[dict]:
-    """:func:`default_articles` with ``review`` dicts made by ``summarize.review`` (real
-    checks over the records, confidence evidence per sentence), plus a flood article whose
-    Korean translation drops a number, loops and was cut; "science/vaccine.html" keeps no
-    review, as a record of an older run."""
-    from summarize.records import result_from_json
+    """:func:`default_articles` with reviews made by ``summarize.review``, as schema 3 writes
+    them (real checks over the records, confidence evidence per sentence), plus a flood
+    article whose Korean translation drops a number, loops and was cut;
+    "science/vaccine.html" keeps no review, as a record of an older run."""
+    from summarize.records import result_from_json, review_to_json
     from summarize.review import ReviewEvidence, ReviewSettings, review_article
 
     records = default_articles()
@@ -484,7 +484,7 @@ def reviewed_articles() -> list[dict]:
         evidence = ReviewEvidence(summary_confidence=(-0.35, -2.2), hit_limit=hit,
                                   confidence=conf)
         review = review_article(result_from_json(raw), evidence, ReviewSettings())
-        out.append({**raw, "review": review})
+        out.append({**raw, "schema_version": 3, "review": review_to_json(review)})
     return out
 
 
@@ -495,3 +495,30 @@ def make_reviewed_stats(articles: list[dict]) -> dict:
     stats = make_stats(articles)
     stats["review_flags"] = count_flags(a.get("review") for a in articles)
     return stats
+
+
+# --------------------------------------------------------------------------- a pivoted summary
+
+PIVOT_ID = "ko/rates.txt"
+_PIVOT_TEXT = ("한국은행은 목요일 기준금리를 3.5%로 유지했다. 관계자들은 물가 상승세가 둔화되고 "
+               "있다고 말했다.\n\n발표 이후 시장은 급등했다.")
+PIVOT_SUMMARY_EN = "The Bank of Korea kept its rate at 3.5 percent. Markets rose."
+PIVOT_SUMMARY_KO = "한국은행은 기준금리를 3.5%로 동결했다. 시장은 상승했다."
+
+
+def pivot_article() -> dict:
+    """A Korean article summarized through English (``routes.summary`` ``pivot:en``), as a
+    run with ``--to ko,en`` records it: the summary is English, its ``en`` translation is the
+    same text (a copy), its ``ko`` translation is made from the English."""
+    record = article(
+        PIVOT_ID, title="한국은행, 기준금리 동결", text=_PIVOT_TEXT, summary=PIVOT_SUMMARY_EN,
+        lang="ko",
+        translations={"ko": {"summary": PIVOT_SUMMARY_KO},
+                      "en": {"summary": PIVOT_SUMMARY_EN, "title": "Bank of Korea holds rates"}},
+        alignment={"ko": {"summary": align(PIVOT_SUMMARY_EN, PIVOT_SUMMARY_KO)}},
+    )
+    record["schema_version"] = 3
+    record["routes"] = {"lang": "detected", "summary": "pivot:en (opus-mt-ko-en)",
+                        "ko.summary": "opus-mt-en-ko", "en.summary": "copy",
+                        "en.title": "opus-mt-ko-en"}
+    return record

@@ -381,3 +381,92 @@ def test_review_queue_and_flagged_rows_render_without_csp_violations(tmp_path: P
     assert not any(t == "img" for t, _ in dom.tags)  # the loop's markup stayed text
     for path in paths.values():
         assert path.stat().st_size > 10_000
+
+
+# The page measures itself inside an iframe of the asked width (headless Chromium keeps its
+# window at least 500 px wide) and posts what it found to the frame around it, which shows
+# it in a <pre> for --dump-dom. Only a copy of the page gets the probe (and loses its CSP).
+_PROBE = """<script>
+addEventListener('load', () => {
+  const out = {viewport: innerWidth, page: document.documentElement.scrollWidth, tables: [],
+               cells: []};
+  for (const box of document.querySelectorAll('.scroll')) {
+    out.tables.push({table: box.firstElementChild.className || box.firstElementChild.id,
+                     scroll: box.scrollWidth, client: box.clientWidth});
+  }
+  for (const el of document.querySelectorAll('td.wrap strong, td.wrap .sub')) {
+    const lh = parseFloat(getComputedStyle(el).lineHeight);
+    out.cells.push({text: el.textContent, title: el.title,
+                    lines: Math.round(el.getBoundingClientRect().height / lh)});
+  }
+  parent.postMessage(JSON.stringify(out), '*');
+});
+</script>"""
+_FRAME = """<!DOCTYPE html><html><body style="margin:0">
+<iframe src="probe-{width}.html" style="border:0;width:{width}px;height:900px"></iframe>
+<pre id="measure"></pre><script>
+addEventListener('message', e => {{ document.getElementById('measure').textContent = e.data; }});
+</script></body></html>"""
+
+
+def measure_layout(tmp: Path, page: Path, width: int) -> dict:
+    """Widths of the page's scrolling tables and lines of its model cells at ``width`` px."""
+    import html
+    import json
+    import re
+
+    source = page.read_text("utf-8")
+    source = re.sub(r'<meta http-equiv="Content-Security-Policy"[^>]*>', "", source)
+    probe = page.with_name(f"probe-{width}.html")
+    frame = page.with_name(f"frame-{width}.html")
+    probe.write_text(source.replace("</body>", _PROBE + "</body>"), "utf-8")
+    frame.write_text(_FRAME.format(width=width), "utf-8")
+    try:
+        dom = chromium(tmp, frame.as_uri(), "--window-size=1200,1000",
+                       "--allow-file-access-from-files", "--dump-dom")
+    finally:
+        probe.unlink()
+        frame.unlink()
+    found = re.search(r'<pre id="measure">(.*?)</pre>', dom, re.S)
+    assert found and found.group(1), dom[-2000:]
+    return json.loads(html.unescape(found.group(1)))
+
+
+LONG_PATHS = {
+    "/home/reporter/projects/newsroom/models/sshleifer--distilbart-cnn-12-6":
+        "…/models/sshleifer--distilbart-cnn-12-6",
+    "/home/reporter/.cache/huggingface/hub/models--facebook--nllb-200-distilled-600M/snapshots/"
+    "a4f8f3ea906ed274767e9906dbaede7531d660ff": "facebook/nllb-200-distilled-600M@a4f8f3ea906e",
+}
+
+
+def test_index_tables_fit_a_phone_and_paths_are_short(tmp_path: Path) -> None:
+    """At 390 px (and 320) no table of the index scrolls sideways and each model path takes a
+    line or two, shortened to its last parts with the full path on hover."""
+    import json
+
+    out = make_run_dir(tmp_path / "phone")
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    (long_id, _), (long_path, _) = LONG_PATHS.items()
+    stats["models"][0].update(model_id=long_id, path=long_path)
+    stats["models"][1]["path"] = long_id
+    stats["runs"] = [{"run": "2026-12-01T10:00:00+00:00", "wall_s": 120.0, "processed": 8,
+                      "ok": 8, "failed": 0, "resumed": 0, "articles_per_s": 0.07,
+                      "device": "cuda:0", "interrupted": True}]
+    (out / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    index = write_report(out)
+    with ThreadPoolExecutor(max_workers=3) as pool:
+        found = dict(zip((390, 320, 1280), pool.map(
+            lambda w: measure_layout(tmp_path, index, w), (390, 320, 1280)), strict=True))
+    for width, layout in found.items():
+        assert layout["viewport"] == width and layout["page"] == width, layout
+        tables = {t["table"]: t["scroll"] - t["client"] for t in layout["tables"]}
+        assert {"models", "stages", "runs", "articles"} <= set(tables)
+        assert all(v == 0 for v in tables.values()), (width, tables)
+        cells = layout["cells"]
+        assert len(cells) == 4 and all(c["lines"] <= (1 if width >= 390 else 2)
+                                       for c in cells), (width, cells)
+    shown = {c["text"]: c["title"] for c in found[390]["cells"]}
+    for full, short in LONG_PATHS.items():
+        assert shown[short] == full  # the full path on hover
+    assert shown["facebook/nllb-200-distilled-600M <beta>"] == ""  # a hub id is left as it is

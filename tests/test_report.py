@@ -35,6 +35,8 @@ from tests.report_fixtures import (
     HOSTILE_TITLE,
     HOSTILE_TRANSLATED_TITLE,
     LONG_WORD,
+    PIVOT_ID,
+    PIVOT_SUMMARY_EN,
     RATES_JA_TITLE,
     RATES_KO_TITLE,
     TRAVERSAL_ID,
@@ -43,6 +45,7 @@ from tests.report_fixtures import (
     make_reviewed_stats,
     make_run_dir,
     make_stats,
+    pivot_article,
     reviewed_articles,
 )
 
@@ -654,7 +657,7 @@ def test_models_table_shows_engine_and_compute_type(tmp_path: Path) -> None:
     (out / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
     raw = write_report(out).read_text("utf-8")
     assert "<th>Engine</th>" in raw
-    assert '<td>ct2 <span class="sub">int8</span></td>' in raw
+    assert '<td data-label="Engine">ct2 <span class="sub">int8</span></td>' in raw
 
 
 # --------------------------------------------------------------------------- review signals
@@ -763,3 +766,155 @@ def test_the_run_history_and_the_run_of_each_article_are_shown(tmp_path: Path) -
     assert index.index("2026-12-01T11:00:00+00:00") < index.index("2026-12-01T10:00:00+00:00")
     page = (out / "articles" / f"{page_stem(first['id'])}.html").read_text("utf-8")
     assert "Made by run" in page and "2026-12-01T10:00:00+00:00" in page
+
+
+def test_a_schema2_run_and_its_schema3_rewrite_render_the_same_pages(tmp_path: Path) -> None:
+    """Real records of a schema 2 run (tests/data/schema2) and the same records written back
+    by the schema 3 writer give byte-identical pages: the rename changes no display."""
+    import shutil
+
+    from summarize.records import result_from_json, result_to_json
+
+    old, new = tmp_path / "v2" / "out", tmp_path / "v3" / "out"
+    shutil.copytree(Path(__file__).parent / "data" / "schema2", old)
+    new.mkdir(parents=True)
+    lines = [json.loads(x) for x in (old / "results.jsonl").read_text("utf-8").splitlines()]
+    (new / "results.jsonl").write_text("".join(
+        json.dumps(result_to_json(result_from_json(x)), ensure_ascii=False) + "\n"
+        for x in lines), "utf-8")
+    stats = json.loads((old / "stats.json").read_text("utf-8"))
+    (new / "stats.json").write_text(json.dumps({**stats, "schema_version": 3}), "utf-8")
+    assert '"c":' not in (new / "results.jsonl").read_text("utf-8")
+
+    def stamp_free(path: Path) -> str:
+        return re.sub(r"Report generated \S+", "", path.read_text("utf-8"))
+
+    assert stamp_free(write_report(old)) == stamp_free(write_report(new))
+    old_pages = sorted(p.name for p in pages(old))
+    assert old_pages == sorted(p.name for p in pages(new)) and len(old_pages) == 3
+    for name in old_pages:
+        assert (old / "articles" / name).read_bytes() == (new / "articles" / name).read_bytes()
+    page = (old / "articles" / old_pages[0]).read_text("utf-8")
+    assert 'class="flagged"' in page and "cut at the limit" in page and 'class="conf' in page
+
+
+# --------------------------------------------------------------------------- labels
+
+
+def test_a_pivoted_summary_is_labelled_with_its_language_and_route(tmp_path: Path) -> None:
+    """A Korean article summarized through English: the summary is called English and made
+    through English, its en "translation" the summary itself, its ko translation one from
+    English, and the sentence table en | ko (never "ko original" nor "ko | ko")."""
+    out = make_run_dir(tmp_path, [pivot_article(), *default_articles()[:1]])
+    write_report(out)
+    raw = (out / "articles" / f"{page_stem(PIVOT_ID)}.html").read_text("utf-8")
+    page = Page(raw)
+    assert_structure_is_ours(page, n_scripts=0)
+    summaries = raw[raw.index('class="summaries"'):raw.index("</section>",
+                                                              raw.index('class="summaries"'))]
+    heads = re.findall(r"<h3>(.*?)</h3>", summaries)
+    assert heads[0].startswith('en <span class="sub">summary of the ko article, made through '
+                               'en</span>')
+    assert 'en <span class="sub">the summary itself, not translated</span>' in heads
+    assert 'ko <span class="sub">translation from en</span>' in heads
+    assert "original" not in summaries
+    # the summary's paragraphs are marked English, its ko translation Korean
+    assert f'<p dir="auto" lang="en">{PIVOT_SUMMARY_EN}</p>' in summaries
+    assert re.search(r'<p dir="auto" lang="ko">한국은행은 기준금리를', summaries)
+    # the sentence table: English source beside Korean
+    assert "Summary (en) → ko" in raw
+    table = raw[raw.index('<table class="align">'):]
+    assert "<th>#</th><th>en</th><th>ko</th>" in table
+    src_cells = [a for t, a in page.tags if t == "td" and a.get("class") == "src"]
+    assert src_cells and all(a.get("lang") == "en" for a in src_cells)
+    assert all(a.get("data-label", "").endswith("· en") for a in src_cells)
+    # the details say how each text was made
+    assert ("summary (en): the ko article translated into en by opus-mt-ko-en, then "
+            "summarized") in page.text
+    assert "ko summary: translated from en by opus-mt-en-ko" in page.text
+    assert "en summary: the summary itself (already en), not translated" in page.text
+    assert "en title: translated from ko by opus-mt-ko-en" in page.text
+    assert "ko (detected)" in page.text
+    # the source text and the article stay Korean
+    assert re.search(r'<h1 dir="auto" lang="ko">', raw)
+
+
+def test_a_direct_summary_keeps_its_labels(run: Path) -> None:
+    raw, _ = korea_page(run)
+    assert 'en <span class="sub">original</span>' in raw
+    assert 'ko <span class="sub">translation</span>' in raw
+    assert "<th>#</th><th>en</th><th>ko</th>" in raw and "Summary → ko" in raw
+
+
+def test_empty_outputs_are_shown_flagged(tmp_path: Path) -> None:
+    """A summary made only of control characters and its empty translations: the page shows
+    each as empty, flagged, with the reason; the queue lists the article."""
+    from summarize.records import result_from_json, review_to_json
+    from summarize.review import ReviewEvidence, ReviewSettings, review_article
+
+    raw = article("blank.txt", title="Council approves budget",
+                  text="The council approved the budget on Tuesday.", summary="\x01\x02 \x7f",
+                  translations={"ko": {"summary": "", "title": "\x00"},
+                                "ja": {"summary": "\u200b"}})
+    review = review_article(result_from_json(raw), ReviewEvidence(), ReviewSettings())
+    raw = {**raw, "schema_version": 3, "review": review_to_json(review)}
+    out = make_run_dir(tmp_path, [raw])
+    index = write_report(out).read_text("utf-8")
+    assert "empty ×4" in _queue(index)
+    page = (out / "articles" / f"{page_stem('blank.txt')}.html").read_text("utf-8")
+    assert_structure_is_ours(Page(page), n_scripts=0)
+    assert "(empty summary)" in page and "the summary is empty" in page
+    assert page.count("(empty translation)") == 2
+    for code in ("ko", "ja"):
+        assert (f'<div class="col flagged"><h3>{code} <span class="sub">translation</span>'
+                in page)
+        assert f"the {code} translation of the summary is empty" in page
+    assert "(empty title)" in page and "the ko translation of the title is empty" in page
+    assert "\x01" not in page and "\x7f" not in page
+
+
+BIDI_CONTROLS = ["\u202e", "\u202d", "\u202a", "\u202b", "\u202c", "\u2066", "\u2067",
+                 "\u2068", "\u2069"]
+
+
+@pytest.mark.parametrize("control", BIDI_CONTROLS, ids=lambda c: f"U+{ord(c):04X}")
+def test_bidi_controls_reach_no_page(tmp_path: Path, control: str) -> None:
+    """A directional override, embedding or isolate in any title, id or text the report shows
+    is removed from every page: nothing can turn a title around or spill into the page."""
+    spoof = f"invoice{control}fdp.exe"
+    hostile = article(
+        f"id-{spoof}", title=f"Title {spoof}", text=f"Text {spoof}.", summary=f"Sum {spoof}.",
+        source=f"inputs/{spoof}",
+        translations={"ko": {"title": f"제목 {spoof}", "summary": f"요약 {spoof}."}},
+        alignment={"ko": {"summary": [[[f"Sum {spoof}.", f"요약 {spoof}."]]]}})
+    failed = article(f"bad-{spoof}", status="error", error=f"cannot read {spoof}",
+                     text="", summary=None)
+    out = make_run_dir(tmp_path, [hostile, failed])
+    stats = json.loads((out / "stats.json").read_text("utf-8"))
+    stats["skipped"] = [{"source": f"skip-{spoof}", "reason": f"binary {spoof}"}]
+    stats["failures"] = [{"id": f"gone-{spoof}", "source": f"gone-{spoof}", "error": spoof}]
+    stats["models"][0]["model_id"] = f"model-{spoof}"
+    stats["device_name"] = spoof
+    (out / "stats.json").write_text(json.dumps(stats), encoding="utf-8")
+    write_report(out)
+    html_files = [out / "index.html", *pages(out)]
+    assert len(html_files) == 3
+    for path in html_files:
+        text = path.read_text("utf-8")
+        assert not any(c in text for c in BIDI_CONTROLS), path.name
+        assert "invoicefdp.exe" in text  # the text itself stays, in its logical order
+    index = (out / "index.html").read_text("utf-8")
+    for shown in ("Title invoicefdp.exe", "id-invoicefdp.exe", "gone-invoicefdp.exe",
+                  "skip-invoicefdp.exe", "model-invoicefdp.exe"):
+        assert shown in index, shown
+    page = (out / "articles" / f"{page_stem(hostile['id'])}.html").read_text("utf-8")
+    assert "<title>Title invoicefdp.exe – summarize</title>" in page
+    assert '<h1 dir="auto" lang="en">Title invoicefdp.exe</h1>' in page
+
+
+def test_every_flag_kind_has_a_label() -> None:
+    from summarize.outputs.report.pages import KIND_LABELS
+    from summarize.review.flags import KINDS, WEIGHTS
+
+    assert set(KIND_LABELS) == set(KINDS) == set(WEIGHTS)
+    assert len(set(KIND_LABELS.values())) == len(KINDS)

@@ -1,15 +1,24 @@
 """review_article end to end: a scripted fake translator's faults, through the real tasks, each
-give their flag at the right sentence of the review dict; its clean outputs give none."""
+give their flag at the right sentence of the review; its clean outputs give none."""
 
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
 
 from summarize.errors import UsageError
-from summarize.records import ArticleResult, result_from_json, result_to_json
+from summarize.records import (
+    ArticleResult,
+    Confidence,
+    Review,
+    ReviewCell,
+    result_from_json,
+    result_to_json,
+    review_to_json,
+)
 from summarize.review import (
     ReviewEvidence,
     ReviewSettings,
@@ -17,6 +26,7 @@ from summarize.review import (
     glossaries_from_options,
     review_article,
 )
+from summarize.review.flags import KINDS
 from summarize.review.glossary import Glossary, GlossaryEntry
 from summarize.tasks.batching import BatchStats, TokenBudget
 from summarize.tasks.summarize import Summarizer
@@ -45,7 +55,7 @@ def _confidence(text: str) -> tuple[float, float]:
     return (-0.25, -1.5) if "Police" in text else (-0.125, -0.5)
 
 
-def _run(texts: list[str], faults: dict[str, str]) -> list[dict]:
+def _run(texts: list[str], faults: dict[str, str]) -> list[Review]:
     """Summarize and translate ``texts`` (article and summary) as the engine would, and
     review every record."""
     translator_backend = ScriptedTranslator(faults, {"council": "Rat"}, _confidence)
@@ -78,15 +88,23 @@ def _run(texts: list[str], faults: dict[str, str]) -> list[dict]:
 def test_clean_outputs_give_no_flag_and_carry_their_confidence():
     text = "\n\n".join([" ".join(CLEAN[:2]), CLEAN[2]])
     [review] = _run([text], {})
-    assert review["flags"] == {}
-    assert review["score"] == 0.0
-    cells = review["translations"]["de"]["article"]
-    assert cells == [[{"c": [-0.125, -0.5]}, {"c": [-0.25, -1.5]}], [{"c": [-0.125, -0.5]}]]
-    assert review["summary"] == {"c": [-0.25, -1.5]}  # its input holds "Police"
-    assert review["c"] == [-0.25, -1.5]
+    assert review.flag_counts == {}
+    assert review.score == 0.0
+    high, low = ReviewCell(Confidence(-0.125, -0.5)), ReviewCell(Confidence(-0.25, -1.5))
+    assert review.translations["de"]["article"] == [[high, low], [high]]
+    assert review.summary == low  # its input holds "Police"
+    assert review.confidence == Confidence(-0.25, -1.5)
+    # in results.jsonl, in words
+    data = review_to_json(review)
+    assert data["translations"]["de"]["article"][0] == [
+        {"confidence": {"mean": -0.125, "min": -0.5}},
+        {"confidence": {"mean": -0.25, "min": -1.5}}]
+    assert data["confidence"] == {"mean": -0.25, "min": -1.5}
     # the record keeps it through results.jsonl
     record = ArticleResult(id="x", source="x", status="ok", review=review)
-    assert result_from_json(json.loads(json.dumps(result_to_json(record)))).review == review
+    line = json.loads(json.dumps(result_to_json(record)))
+    assert line["schema_version"] == 3 and line["review"] == data
+    assert result_from_json(line).review == review
 
 
 @pytest.mark.parametrize("fault", list(FAULTY))
@@ -95,18 +113,18 @@ def test_each_fault_flags_its_own_sentence(fault: str):
     text = "\n\n".join([CLEAN[0], f"{CLEAN[1]} {bad}", CLEAN[2]])
     [review] = _run([text], {bad[:30]: fault})
     kind = KIND[fault]
-    cells = review["translations"]["de"]["article"]
-    flagged = {(p, s): [k for k, _ in cell.get("f", [])]
-               for p, row in enumerate(cells) for s, cell in enumerate(row) if cell.get("f")}
+    cells = review.translations["de"]["article"]
+    flagged = {(p, s): [f.kind for f in cell.flags]
+               for p, row in enumerate(cells) for s, cell in enumerate(row) if cell.flags}
     assert set(flagged) == {(1, 1)}, flagged
     assert kind in flagged[1, 1]
-    reason = dict(cells[1][1]["f"])[kind]
+    reason = {f.kind: f.reason for f in cells[1][1].flags}[kind]
     assert isinstance(reason, str) and reason
-    assert review["flags"][kind] >= 1
-    assert review["score"] > 0
+    assert review.flag_counts[kind] >= 1
+    assert review.score > 0
     # the summary (first 60 words: the whole text) is translated too: same sentence flagged
-    summary_cells = [c for row in review["translations"]["de"]["summary"] for c in row]
-    assert any(kind in [k for k, _ in c.get("f", [])] for c in summary_cells)
+    summary_cells = [c for row in review.translations["de"]["summary"] for c in row]
+    assert any(kind in [f.kind for f in c.flags] for c in summary_cells)
 
 
 def test_cut_summary_is_flagged_and_scores_rank_articles():
@@ -118,12 +136,13 @@ def test_cut_summary_is_flagged_and_scores_rank_articles():
     settings = ReviewSettings()
     cut = review_article(record, ReviewEvidence(summary_hit_limit=True), settings)
     clean = review_article(record, ReviewEvidence(), settings)
-    assert cut["summary"]["f"][0][0] == "cut" and cut["flags"] == {"cut": 1}
-    assert clean == {"score": 0.0, "flags": {}, "summary": {}}
-    assert cut["score"] > clean["score"]
+    assert cut.summary.flags[0].kind == "cut" and cut.flag_counts == {"cut": 1}
+    assert clean == Review(score=0.0, flag_counts={}, summary=ReviewCell())
+    assert review_to_json(clean) == {"score": 0.0, "flag_counts": {}, "summary": {}}
+    assert cut.score > clean.score
     # low confidence alone raises the score
     unsure = review_article(record, ReviewEvidence(summary_confidence=(-2.5, -9.0)), settings)
-    assert unsure["flags"] == {} and unsure["score"] == pytest.approx(1.5)
+    assert unsure.flag_counts == {} and unsure.score == pytest.approx(1.5)
 
 
 def test_wrong_language_uses_the_detector():
@@ -131,28 +150,35 @@ def test_wrong_language_uses_the_detector():
                            alignment={"de": {"article": [[[CLEAN[0], "Ceci est une phrase "
                                                             "française de 1,250 en 2019."]]]}})
     review = review_article(record, ReviewEvidence(), ReviewSettings(detect=lambda t: "fr"))
-    kinds = [k for k, _ in review["translations"]["de"]["article"][0][0]["f"]]
+    kinds = [f.kind for f in review.translations["de"]["article"][0][0].flags]
     assert "wrong_lang" in kinds
 
 
 def test_failed_record_gets_no_review_and_count_flags_totals():
     assert review_article(ArticleResult(id="a", source="a", status="error"), ReviewEvidence(),
-                          ReviewSettings()) == {}
+                          ReviewSettings()) is None
     reviews = _run([FAULTY["truncate"], FAULTY["repeat"], CLEAN[0]],
                    {FAULTY["truncate"][:30]: "truncate", FAULTY["repeat"][:30]: "repeat"})
-    totals = count_flags([*reviews, {}, None, {"flags": {"cut": "x", "numbers": True}}])
+    totals = count_flags(reviews)
     assert totals["cut"] == 2  # the article sentence and its summary's translation
     assert totals["repeat"] == 2
-    assert list(totals) == [k for k in ("empty", "cut", "repeat", "copy", "wrong_lang",
-                                        "length", "numbers", "glossary") if k in totals]
-    assert reviews[2]["flags"] == {}
+    assert list(totals) == [k for k in KINDS if k in totals]
+    # the JSON of records counts too (schema 3 and 2); hand-edited values are ignored
+    more = count_flags([*reviews, {}, None, {"flag_counts": {"cut": "x", "numbers": True}},
+                        {"flags": {"copy": 2, "cut": -1}}, {"flag_counts": {"glossary": 1}}])
+    assert more == {**totals, "copy": totals.get("copy", 0) + 2,
+                    "glossary": totals.get("glossary", 0) + 1}
+    assert reviews[2].flag_counts == {}
 
 
 def test_review_stays_compact():
     text = "\n\n".join(CLEAN * 10)
     [review] = _run([text], {})
-    size = len(json.dumps(review, ensure_ascii=False, separators=(",", ":")))
-    assert size < 40 * 30 * 2  # about 20 bytes per clean sentence cell
+    size = len(json.dumps(review_to_json(review), ensure_ascii=False, separators=(",", ":")))
+    n_cells = sum(len(row) for parts in review.translations.values()
+                  for rows in parts.values() for row in rows)
+    assert n_cells >= 30
+    assert size < 200 + 50 * n_cells  # about 45 bytes per clean sentence cell
 
 
 def test_glossary_options(tmp_path: Path):
@@ -169,3 +195,71 @@ def test_glossary_options(tmp_path: Path):
         glossaries_from_options([str(bad)], ["de"])
     with pytest.raises(UsageError, match="cannot read glossary"):
         glossaries_from_options([str(tmp_path / "missing.tsv")], ["de"])
+
+
+class _Blank(FakeBackend):
+    """A summarizer whose every summary is made of control characters."""
+
+    def outputs(self, texts, max_new_tokens):
+        return ["\x01\x02 \x7f\x1b" for _ in texts], [False] * len(texts)
+
+
+def test_an_empty_summary_and_its_empty_translations_are_flagged():
+    """A summary of control characters is empty after cleaning, and so are its translations
+    (which have no sentence to flag): each output is flagged ``empty`` once."""
+    text = CLEAN[0]
+    [summary] = Summarizer(_Blank("summarize"), {}, TokenBudget(64)).summarize_many(
+        [text], BatchStats())
+    translator = Translator(ScriptedTranslator({}), "de", {}, TokenBudget(64))
+    [summary_de] = translator.translate_many([summary.text], BatchStats())
+    [article_de] = translator.translate_many([text], BatchStats())
+    assert summary_de.text == "" and summary_de.alignment == []
+    record = ArticleResult(
+        id="a", source="a", status="ok", lang="en", text=text, title="Budget approved",
+        summary=summary.text,
+        translations={"de": {"summary": summary_de.text, "article": article_de.text,
+                             "title": "\x00"},
+                      "ko": {"summary": ""}},
+        alignment={"de": {"article": [[list(p) for p in para]
+                                      for para in article_de.alignment]}})
+    review = review_article(record, ReviewEvidence(), ReviewSettings())
+    assert [f.kind for f in review.summary.flags] == ["empty"]
+    whole = review.whole_translations
+    assert set(whole) == {"de", "ko"} and set(whole["de"]) == {"summary", "title"}
+    assert whole["de"]["summary"].flags[0].kind == "empty"
+    assert "the summary itself is empty" in whole["ko"]["summary"].flags[0].reason
+    assert review.flag_counts == {"empty": 4} and review.score == pytest.approx(12.0)
+    # through results.jsonl and back, and counted for stats.json
+    line = json.loads(json.dumps(result_to_json(replace(record, review=review))))
+    assert line["review"]["whole_translations"]["de"]["summary"] == {
+        "flags": [{"kind": "empty", "reason": "the de translation of the summary is empty "
+                                              "(the summary itself is empty)"}]}
+    assert result_from_json(line).review == review
+    assert count_flags([line["review"]]) == {"empty": 4}
+
+
+def test_an_empty_translation_flagged_by_sentence_is_not_flagged_again():
+    record = ArticleResult(id="a", source="a", status="ok", lang="en", text=CLEAN[0],
+                           translations={"de": {"article": " "}},
+                           alignment={"de": {"article": [[[CLEAN[0], " "]]]}})
+    review = review_article(record, ReviewEvidence(), ReviewSettings())
+    assert review.flag_counts == {"empty": 1} and review.whole_translations == {}
+    # an article with nothing in it: nothing to flag
+    nothing = review_article(replace(record, text="\x01", alignment={}), ReviewEvidence(),
+                             ReviewSettings())
+    assert nothing.flag_counts == {}
+
+
+def test_chat_refusals_and_leftovers_are_flagged_at_their_sentence():
+    outputs = {CLEAN[0]: "I'm sorry, but I can't translate this text.",
+               CLEAN[1]: "Hier ist die Übersetzung:<|im_end|> Die Polizei sagte 37 Verletzte.",
+               CLEAN[2]: "城市议会预计学校支出将增长4.5%，达到310,000美元。"}
+    alignment = [[[src, out] for src, out in outputs.items()]]
+    record = ArticleResult(id="a", source="a", status="ok", lang="en", text=" ".join(outputs),
+                           alignment={"ko": {"article": alignment}})
+    review = review_article(record, ReviewEvidence(), ReviewSettings())
+    row = review.translations["ko"]["article"][0]
+    assert "refusal" in [f.kind for f in row[0].flags]
+    assert "chatter" in [f.kind for f in row[1].flags]
+    assert "wrong_lang" in [f.kind for f in row[2].flags]
+    assert review.flag_counts["refusal"] == 1 and review.flag_counts["chatter"] == 1

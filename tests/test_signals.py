@@ -272,3 +272,121 @@ def test_a_word_ending_in_ft_is_not_a_unit():
     assert _kinds(_check(source, output)) == {"numbers"}
     assert _check("The wall is 12 ft 6 inches high and 300 feet long.",
                   "Die Mauer ist 3,8 m hoch und 91 m lang.") == []
+
+
+# --- empty outputs, chat leftovers, refusals, Korean drifting into Chinese -----------------------
+
+BLANK_OUTPUTS = ["", "  ", "\x01\x02\x7f", "\u200b\u200b", "\x1b\x07", "\u202e", "…", "。 ！",
+                 "\t\n\x00"]
+
+
+@pytest.mark.parametrize("output", BLANK_OUTPUTS, ids=repr)
+def test_outputs_with_no_letter_or_digit_are_empty(output: str):
+    assert _kinds(check_translation(SENTENCES[0], output, source_lang="en",
+                                    target_lang="ko")) == {"empty"}
+    assert _kinds(check_summary(SENTENCES[0] * 4, output, lang="en")) == {"empty"}
+    # a source with nothing to translate gives no flag (alignment filler)
+    assert check_translation(output, "", source_lang="en", target_lang="ko") == []
+
+
+@pytest.mark.parametrize("output, kind", [
+    (f"Here is the translation:\n{SENTENCES[0]}", "chatter"),
+    (f"{SENTENCES[0]}<|im_end|>", "chatter"),
+    (f"{SENTENCES[0]}\n\nI hope this helps!", "chatter"),
+    ("I'm sorry, but I can't translate this text.", "refusal"),
+    ("As an AI language model, I cannot translate this.", "refusal"),
+])
+def test_chat_leftovers_and_refusals_are_flagged(output: str, kind: str):
+    flags = check_translation(SENTENCES[0], output, source_lang="en", target_lang="en")
+    assert kind in _kinds(flags)
+    assert all(f.reason for f in flags)
+    summary_flags = check_summary(SENTENCES[0] * 4, output, lang="en")
+    assert kind in _kinds(summary_flags)
+
+
+def test_refusals_and_filler_that_the_source_holds_are_not_flagged():
+    source = "I'm sorry, but I can't help you, the clerk said. Let me know if you need more help."
+    output = "죄송하지만 도와드릴 수 없습니다, 점원이 말했다. 도움이 더 필요하시면 알려 주세요."
+    kinds = _kinds(check_translation(source, source, source_lang="en", target_lang="en"))
+    assert not kinds & {"refusal", "chatter"}
+    # a translation of it starts like a refusal too: the source explains it
+    assert "refusal" not in _kinds(check_translation(source, output, source_lang="en",
+                                                     target_lang="ko"))
+
+
+def test_flags_come_in_kinds_order():
+    flags = check_translation(SENTENCES[0], "I'm sorry, but I cannot translate this.<|im_end|>",
+                              source_lang="en", target_lang="ko", hit_limit=True)
+    kinds = [f.kind for f in flags]
+    assert kinds[:3] == ["refusal", "chatter", "cut"]
+    assert kinds == sorted(kinds, key=KINDS.index)
+
+
+#: Korean requests answered in Chinese (the known drift of chat models), written for these
+#: tests: short and long sentences, a half-Korean one, and Japanese for good measure.
+DRIFT = [
+    ("The Bank of Korea kept its rate at 3.5 percent.", "韩国央行将基准利率维持在3.5%。", "zh"),
+    ("Markets rose after the decision.", "决定公布后市场上涨。", "zh"),
+    ("Officials said inflation was slowing but remained above target.",
+     "官员们表示，通胀正在放缓，但仍高于目标水平。", "zh"),
+    ("Officials said inflation was slowing.", "官員們表示，通脹正在放緩。", "zh"),
+    ("The won gained against the dollar on Monday.", "원화는 星期一兑美元汇率上涨了。", "zh"),
+    ("Markets rose after the decision.", "決定の後、市場は上昇した。", "ja"),
+]
+
+
+@pytest.mark.parametrize("source, output, lang", DRIFT)
+def test_a_korean_output_written_in_chinese_is_wrong_lang(source: str, output: str, lang: str):
+    for detect in (None, _real_detector()):
+        flags = check_translation(source, output, source_lang="en", target_lang="ko",
+                                  detect=detect)
+        wrong = [f for f in flags if f.kind == "wrong_lang"]
+        assert len(wrong) == 1 and f"looks like {lang}" in wrong[0].reason, flags
+    summary = check_summary(source * 8, output, lang="ko")
+    assert "wrong_lang" in _kinds(summary)
+
+
+@pytest.mark.parametrize("output", [
+    "한국은행은 기준금리를 3.5%로 동결했다.",
+    "文 대통령은 美 국무장관과 회담했다.",  # Hanja for names and countries
+    "北 미사일 발사…軍 \"동해상으로 쐈다\"",
+    "삼성전자 (三星電子) 는 실적을 발표했다.",
+])
+def test_korean_with_hanja_is_korean(output: str):
+    flags = check_translation("Samsung reported results.", output, source_lang="en",
+                              target_lang="ko")
+    assert "wrong_lang" not in _kinds(flags)
+
+
+def test_hangul_in_a_chinese_or_japanese_output_is_wrong_lang():
+    for target in ("zh", "zh-Hant", "ja"):
+        flags = check_translation("The won gained against the dollar.",
+                                  "원화는 달러 대비 강세를 보였다.", source_lang="en",
+                                  target_lang=target)
+        assert "wrong_lang" in _kinds(flags), target
+    flags = check_translation("Markets rose.", "決定の後、市場は上昇した。", source_lang="en",
+                              target_lang="zh")
+    assert "wrong_lang" in _kinds(flags)
+
+
+def _real_detector():
+    from summarize.review.article import reliable_language
+
+    return reliable_language
+
+
+@pytest.mark.skipif(not NTREX.is_dir(), reason="shared NTREX data not present")
+def test_ntrex_chinese_as_a_korean_output_is_wrong_lang_and_korean_is_not():
+    """The human Chinese of NTREX given as Korean outputs is flagged; its human Korean not."""
+    sentences = NTREX / "sentences"
+    src = (sentences / "newstest2019-src.eng.txt").read_text("utf-8").splitlines()
+    zh = (sentences / "newstest2019-ref.zho-CN.txt").read_text("utf-8").splitlines()
+    ko = (sentences / "newstest2019-ref.kor.txt").read_text("utf-8").splitlines()
+    n = 400
+    as_ko = [check_translation(s, t, source_lang="en", target_lang="ko")
+             for s, t in zip(src[:n], zh[:n], strict=True)]
+    caught = sum("wrong_lang" in _kinds(f) for f in as_ko)
+    assert caught / n > 0.98, caught
+    korean = [check_translation(s, t, source_lang="en", target_lang="ko")
+              for s, t in zip(src[:n], ko[:n], strict=True)]
+    assert sum("wrong_lang" in _kinds(f) for f in korean) == 0

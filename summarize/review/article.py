@@ -1,36 +1,20 @@
-"""Build the ``review`` dict of one finished article: where a reviewer should look, and why.
+"""Review one finished article: where a reviewer should look, and why.
 
 The engine calls :func:`review_article` once per ok record, with the generation's own
 evidence (token limits hit, token log-probabilities) beside the record's texts; the checks
-themselves are :mod:`summarize.review.signals`'. :func:`count_flags` totals the flags of many
+themselves are :mod:`summarize.review.signals`'. It returns a
+:class:`summarize.records.Review`, stored as the record's ``review`` (its JSON shape is
+:func:`summarize.records.review_to_json`'s; confidences rounded to 3 decimals, since
+results.jsonl may hold 100,000 records). :func:`count_flags` totals the flags of many
 records for stats.json (``review_flags``); :func:`glossaries_from_options` reads the
 ``--glossary`` files; :func:`reliable_language` is the language detector the ``wrong_lang``
 check uses.
 
-The review dict (stored as the record's ``review``; compact, since results.jsonl may hold
-100,000 records; numbers rounded to 3 decimals)::
-
-    {
-      "score": 4.5,                      # signals.review_score: higher = look first
-      "flags": {"cut": 1, "numbers": 2}, # flags of the whole article by kind (KINDS order)
-      "c": [-0.41, -3.2],                # lowest mean and lowest minimum token log-prob
-                                         #   over all its outputs (absent when unknown)
-      "summary": {"c": [-0.35, -2.9],    # the summary: its confidence (absent when unknown)
-                  "f": [["cut", "generation stopped at the token limit; probably cut"]]},
-      "translations": {                  # aligned with record.alignment[lang][part]:
-        "ko": {"article": [              #   paragraphs of sentences
-          [{"c": [-0.2, -1.1]}, {"c": [-1.9, -6.0], "f": [["numbers", "number 37 missing
-             from the translation"]]}],
-          ...
-        ]}
-      }
-    }
-
-Every sentence cell is an object: ``"c"`` ``[mean, min]`` natural-log token probability of
-its translation (absent when the engine gave none), ``"f"`` its flags as ``[kind, reason]``
-pairs (absent when none); a cell with neither is ``{}``. ``"summary"`` is present only when
-the record has a summary, ``"translations"`` only when it has an alignment, ``"c"`` only
-when some output has a confidence. An article with no flag and confident outputs scores 0.
+The review's cells follow the record: ``summary`` is present only when the record has a
+summary, ``translations[lang][part]`` is aligned paragraph by paragraph and sentence by
+sentence with ``record.alignment[lang][part]``, and the article's ``confidence`` is the
+lowest mean and lowest minimum over all its outputs (None when none has one). An article
+with no flag and confident outputs scores 0.
 """
 
 from __future__ import annotations
@@ -43,13 +27,20 @@ from pathlib import Path
 from typing import Any
 
 from summarize.errors import UsageError
-from summarize.records import ArticleResult
-from summarize.review.flags import KINDS, Confidence, Flag
+from summarize.records import (
+    ArticleResult,
+    Confidence,
+    Flag,
+    Review,
+    ReviewCell,
+    review_from_json,
+)
+from summarize.review.flags import KINDS
 from summarize.review.glossary import Glossary, load_glossary
-from summarize.review.signals import check_summary, check_translation, review_score
+from summarize.review.signals import check_summary, check_translation, is_blank, review_score
 
 #: (mean, min) token log-probability of one output, or None when unknown.
-Score = tuple[float, float] | None
+Score = tuple[float, float] | Confidence | None
 #: Per paragraph, per sentence (aligned with ``ArticleResult.alignment[lang][part]``).
 Grid = Sequence[Sequence[Any]]
 
@@ -111,25 +102,23 @@ def _cell_of(grid: Mapping[str, Mapping[str, Grid]], lang: str, part: str, p: in
         return None
 
 
-def _rounded(score: Any) -> list[float] | None:
+def _rounded(score: Any) -> Confidence | None:
+    """A (mean, min) pair from the tasks as a :class:`Confidence` rounded to 3 decimals."""
+    if isinstance(score, Confidence):
+        score = (score.mean, score.min)
     if not isinstance(score, (tuple, list)) or len(score) != 2:
         return None
     mean, low = score
-    return [round(float(mean), 3), round(float(low), 3)]
+    return Confidence(round(float(mean), 3), round(float(low), 3))
 
 
-def _cell(score: Any, flags: list[Flag]) -> dict[str, Any]:
-    cell: dict[str, Any] = {}
-    if (c := _rounded(score)) is not None:
-        cell["c"] = c
-    if flags:
-        cell["f"] = [[f.kind, f.reason] for f in flags]
-    return cell
+def _in_kinds_order(counts: Counter[str]) -> dict[str, int]:
+    return {k: counts[k] for k in (*KINDS, *sorted(set(counts) - set(KINDS))) if counts[k]}
 
 
 def review_article(record: ArticleResult, evidence: ReviewEvidence,
-                   settings: ReviewSettings) -> dict[str, Any]:
-    """The ``review`` dict of one ok record (format: see the module docstring).
+                   settings: ReviewSettings) -> Review | None:
+    """The review of one ok record.
 
     Runs :func:`summarize.review.signals.check_summary` on the summary and
     :func:`summarize.review.signals.check_translation` on every aligned sentence pair, with the
@@ -142,81 +131,98 @@ def review_article(record: ArticleResult, evidence: ReviewEvidence,
         settings: Glossaries, detector and default source language.
 
     Returns:
-        The review dict; ``{}`` for a record that is not ok.
+        The review; None for a record that is not ok.
     """
     if not record.ok:
-        return {}
+        return None
     lang = record.lang or settings.source_lang
     all_flags: list[Flag] = []
     confidences: list[Confidence] = []
 
-    def note(score: Any) -> None:
-        if (c := _rounded(score)) is not None:
-            confidences.append(Confidence(c[0], c[1]))
+    def cell(score: Any, flags: list[Flag]) -> ReviewCell:
+        all_flags.extend(flags)
+        confidence = _rounded(score)
+        if confidence is not None:
+            confidences.append(confidence)
+        return ReviewCell(confidence, tuple(flags))
 
-    review: dict[str, Any] = {}
-    summary_part: dict[str, Any] | None = None
+    summary: ReviewCell | None = None
     if record.summary is not None:
-        flags = check_summary(record.text, record.summary,
-                              lang=evidence.source_langs.get("summary", lang),
-                              hit_limit=evidence.summary_hit_limit, detect=settings.detect)
-        all_flags += flags
-        note(evidence.summary_confidence)
-        summary_part = _cell(evidence.summary_confidence, flags)
-    translations: dict[str, dict[str, list[list[dict[str, Any]]]]] = {}
+        summary = cell(evidence.summary_confidence, check_summary(
+            record.text, record.summary, lang=evidence.source_langs.get("summary", lang),
+            hit_limit=evidence.summary_hit_limit, detect=settings.detect))
+    translations: dict[str, dict[str, list[list[ReviewCell]]]] = {}
     for target, parts in record.alignment.items():
         glossary = settings.glossaries.get(target)
         for part, paragraphs in parts.items():
             part_lang = evidence.source_langs.get(part, lang)
-            rows: list[list[dict[str, Any]]] = []
-            for p, paragraph in enumerate(paragraphs):
-                row = []
-                for s, pair in enumerate(paragraph):
-                    src = pair[0] if len(pair) > 0 else ""
-                    out = pair[1] if len(pair) > 1 else ""
-                    hit = bool(_cell_of(evidence.hit_limit, target, part, p, s))
-                    score = _cell_of(evidence.confidence, target, part, p, s)
-                    flags = check_translation(src, out, source_lang=part_lang,
-                                              target_lang=target,
-                                              hit_limit=hit, glossary=glossary,
-                                              detect=settings.detect)
-                    all_flags += flags
-                    note(score)
-                    row.append(_cell(score, flags))
-                rows.append(row)
-            translations.setdefault(target, {})[part] = rows
-    counts = Counter(f.kind for f in all_flags)
-    review["score"] = round(review_score(all_flags, confidences), 3)
-    review["flags"] = {k: counts[k] for k in (*KINDS, *sorted(set(counts) - set(KINDS)))
-                       if counts[k]}
-    if confidences:
-        review["c"] = [min(c.mean for c in confidences), min(c.min for c in confidences)]
-    if summary_part is not None:
-        review["summary"] = summary_part
-    if translations:
-        review["translations"] = translations
-    return review
+            translations.setdefault(target, {})[part] = [
+                [cell(_cell_of(evidence.confidence, target, part, p, s), check_translation(
+                    pair[0] if len(pair) > 0 else "", pair[1] if len(pair) > 1 else "",
+                    source_lang=part_lang, target_lang=target,
+                    hit_limit=bool(_cell_of(evidence.hit_limit, target, part, p, s)),
+                    glossary=glossary, detect=settings.detect))
+                 for s, pair in enumerate(paragraph)]
+                for p, paragraph in enumerate(paragraphs)
+            ]
+    whole: dict[str, dict[str, ReviewCell]] = {}
+    for target, part, reason in _empty_translations(record, translations):
+        whole.setdefault(target, {})[part] = cell(None, [Flag("empty", reason)])
+    return Review(
+        score=round(review_score(all_flags, confidences), 3),
+        flag_counts=_in_kinds_order(Counter(f.kind for f in all_flags)),
+        confidence=Confidence(min(c.mean for c in confidences),
+                              min(c.min for c in confidences)) if confidences else None,
+        summary=summary,
+        translations=translations,
+        whole_translations=whole,
+    )
 
 
-def count_flags(reviews: Iterable[Mapping[str, Any] | None]) -> dict[str, int]:
-    """Flags by kind over many review dicts (stats.json ``review_flags``), KINDS order.
+def _empty_translations(record: ArticleResult,
+                        cells: Mapping[str, Mapping[str, Grid]]) -> list[tuple[str, str, str]]:
+    """(lang, part, reason) of every translated text of an article with content that is empty
+    (no letter or digit) and has no sentence already flagged ``empty``.
+
+    A summary that came out empty leaves its translations empty too (with no sentence to
+    flag): each is flagged, so that a reader of that language sees it.
+    """
+    if is_blank(record.text):
+        return []
+    sources = {"summary": record.summary or "", "article": record.text, "title": record.title}
+    found = []
+    for target, parts in record.translations.items():
+        for part, text in parts.items():
+            if not is_blank(text) or (part == "title" and is_blank(record.title)):
+                continue
+            if any(f.kind == "empty" for row in cells.get(target, {}).get(part, [])
+                   for c in row for f in c.flags):
+                continue
+            why = f"the {target} translation of the {part} is empty"
+            if is_blank(sources.get(part, "")):
+                why += f" (the {part} itself is empty)"
+            found.append((target, part, why))
+    return found
+
+
+def count_flags(reviews: Iterable[Review | Any]) -> dict[str, int]:
+    """Flags by kind over many reviews (stats.json ``review_flags``), KINDS order.
 
     Args:
-        reviews: The ``review`` dicts of the records (empty or None ones are skipped;
-            values that are not counts are ignored, so old or hand-edited records are fine).
+        reviews: The records' reviews; a value that is not a :class:`Review` (the
+            ``review`` value of a results.jsonl object, None) is read with
+            :func:`summarize.records.review_from_json`, so records of older schemas count
+            and hand-edited values that are not counts are ignored.
 
     Returns:
         ``{kind: count}`` with only the kinds that occurred.
     """
     total: Counter[str] = Counter()
-    for review in reviews:
-        flags = review.get("flags") if isinstance(review, Mapping) else None
-        if not isinstance(flags, Mapping):
-            continue
-        for kind, n in flags.items():
-            if isinstance(n, int) and not isinstance(n, bool) and n > 0:
-                total[str(kind)] += n
-    return {k: total[k] for k in (*KINDS, *sorted(set(total) - set(KINDS))) if total[k]}
+    for value in reviews:
+        review = review_from_json(value)
+        if review is not None:
+            total.update(review.flag_counts)
+    return _in_kinds_order(total)
 
 
 _LANG_PREFIX = re.compile(r"^([A-Za-z]{2,3}(?:-[A-Za-z0-9]{2,8})*)=(.+)$")

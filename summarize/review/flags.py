@@ -1,38 +1,25 @@
-"""The vocabulary of the review: kinds of flags, their weights, a flag, a confidence."""
+"""The vocabulary of the review: kinds of flags, their weights, a flag, a confidence.
+
+:class:`Flag` and :class:`Confidence` are the record types of :mod:`summarize.records` (a
+results.jsonl record carries them), re-exported here for the checks.
+"""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import regex
 
+from summarize.records import Confidence, Flag
+
 #: Every kind of flag, in the order reports list them.
-KINDS = ("empty", "cut", "repeat", "copy", "wrong_lang", "length", "numbers", "glossary")
+KINDS = ("empty", "refusal", "chatter", "cut", "repeat", "copy", "wrong_lang", "length",
+         "numbers", "glossary")
 
-#: Weight of each kind in :func:`review_score`: how surely it means a bad output.
-WEIGHTS = {"empty": 3.0, "cut": 2.0, "repeat": 2.0, "copy": 2.0, "wrong_lang": 2.0,
-           "numbers": 1.5, "glossary": 1.0, "length": 1.0}
+#: Weight of each kind in :func:`summarize.review.signals.review_score`: how surely it means
+#: a bad output.
+WEIGHTS = {"empty": 3.0, "refusal": 3.0, "chatter": 1.5, "cut": 2.0, "repeat": 2.0,
+           "copy": 2.0, "wrong_lang": 2.0, "numbers": 1.5, "glossary": 1.0, "length": 1.0}
 
-
-@dataclass(frozen=True)
-class Flag:
-    """One reason to look at an output.
-
-    Attributes:
-        kind: One of :data:`KINDS`.
-        reason: A short human explanation ("number 1,250 missing").
-    """
-
-    kind: str
-    reason: str
-
-
-@dataclass(frozen=True)
-class Confidence:
-    """Token log-probabilities of one output, summarised (natural log, <= 0)."""
-
-    mean: float
-    min: float
+__all__ = ["CASED_WORD", "KINDS", "WEIGHTS", "Confidence", "Flag", "short"]
 
 
 #: A word of a cased script (letters, marks, inner apostrophes and hyphens).

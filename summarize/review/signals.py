@@ -7,7 +7,13 @@ over a results.jsonl record, :func:`review_score` orders articles by how much ne
 
 Kinds:
 
-- ``empty``: the output is empty while the input is not.
+- ``empty``: the output has no letter or digit (nothing, spaces, control characters, bare
+  punctuation) while its input has some.
+- ``refusal``: the output begins as a chat model's refusal ("I'm sorry, but…", "죄송하지만",
+  "我无法翻译", see :func:`summarize.text.chatter.find_refusal`) and its source does not.
+- ``chatter``: chat leftovers the cleaning could not remove: template tokens, a preamble
+  line, filler such as "I hope this helps" (:func:`summarize.text.chatter.find_chatter`),
+  when the source has none.
 - ``cut``: generation stopped at the token limit, so the output is probably cut.
 - ``repeat``: the output loops: one token 4+ times or a 2-8 token n-gram 3+ times in a row
   (for Han/kana text, counted per character, the run must cover 8+ characters), a 4-word
@@ -17,8 +23,11 @@ Kinds:
   source's distinct lowercase words kept as they are and a ``difflib`` ratio >= 0.8 on the
   casefolded letters and digits. Sources with fewer than 3 distinct lowercase words (names,
   numbers, a title in capitals) legitimately stay as they are and are never flagged.
-- ``wrong_lang``: only with a ``detect`` callable (text -> language code or None): it names a
-  language other than the target on an output of 20+ letters.
+- ``wrong_lang``: the output is written in another script than its language's: Chinese
+  characters (or kana) making up 30%+ of a Korean output's CJK letters, 4 or more (the
+  known drift of chat models asked for Korean), Hangul in a Chinese or Japanese output, kana
+  in a Chinese one; and, with a ``detect`` callable (text -> language code or None), the
+  detector names another language on an output of 20+ letters.
 - ``length``: output characters / source characters outside the bounds measured for the pair
   (:data:`LENGTH_BOUNDS`), for sources of 20+ characters.
 - ``numbers``: a number of the source is missing or changed in the output. Both sides are
@@ -56,6 +65,7 @@ from summarize.review.flags import WEIGHTS, Confidence, Flag
 from summarize.review.flags import short as _short
 from summarize.review.glossary import Glossary
 from summarize.review.numbers import _key, _number_flags, _numbers
+from summarize.text.chatter import find_chatter, find_refusal
 
 # --- length bounds ----------------------------------------------------------------------------
 
@@ -119,6 +129,71 @@ _CJK = r"\p{Han}\p{Hiragana}\p{Katakana}"
 _TOKEN = regex.compile(rf"[{_CJK}]|(?V1)[[\p{{L}}\p{{N}}\p{{M}}]--[{_CJK}]]+")
 _LETTER = regex.compile(r"\p{L}")
 _CJK_CHAR = regex.compile(f"[{_CJK}]")
+#: What an output with content has: a letter or a digit of any script.
+_CONTENT = regex.compile(r"[\p{L}\p{N}]")
+_HANGUL = regex.compile(r"\p{Hangul}")
+_HAN = regex.compile(r"\p{Han}")
+_KANA = regex.compile(r"[\p{Hiragana}\p{Katakana}]")
+#: Characters of a foreign CJK script that make an output "written in another language":
+#: at least this many, and this share of its CJK letters.
+_DRIFT_MIN_CHARS = 4
+_DRIFT_SHARE = 0.3
+
+
+def is_blank(text: str) -> bool:
+    """Whether ``text`` has no letter or digit: empty, spaces, control characters or bare
+    punctuation. An output like that is ``empty`` whatever its length."""
+    return _CONTENT.search(text) is None
+
+
+def _script_drift(text: str, target_lang: str) -> str | None:
+    """The language an output's CJK script says it is in, when that is not the target's.
+
+    Korean is written in Hangul, Japanese in kana and Han, Chinese in Han alone: an output
+    for Korean whose Han characters (or kana) are 30%+ of its CJK letters, 4 or more, is
+    Chinese (or Japanese); Hangul in Chinese or Japanese, or kana in Chinese, likewise.
+    Hanja in Korean news ("文 대통령") stay far under these lines.
+
+    Returns:
+        ``zh``, ``ja`` or ``ko``, or None when the script fits (or the target is not CJK).
+    """
+    target = _canon(target_lang)
+    if target not in ("ko", "ja", "zh", "zh-Hant"):
+        return None
+    hangul, han, kana = (len(p.findall(text)) for p in (_HANGUL, _HAN, _KANA))
+    total = hangul + han + kana
+
+    def drifts(foreign: int) -> bool:
+        return foreign >= _DRIFT_MIN_CHARS and foreign >= _DRIFT_SHARE * total
+
+    if target == "ko" and drifts(han + kana):
+        return "ja" if kana >= _DRIFT_MIN_CHARS else "zh"
+    if target != "ko" and drifts(hangul):
+        return "ko"
+    if target in ("zh", "zh-Hant") and drifts(kana):
+        return "ja"
+    return None
+
+
+def _wrong_language(output: str, target_lang: str,
+                    detect: Callable[[str], str | None] | None) -> str | None:
+    """The language ``output`` is in when it is not ``target_lang``, or None."""
+    found = _script_drift(output, target_lang)
+    if found is None and detect is not None and len(_LETTER.findall(output)) >= 20:
+        found = detect(output)
+    return found if found and not same_language(found, target_lang) else None
+
+
+def _chat_flags(source: str, output: str, what: str) -> list[Flag]:
+    """``refusal`` and ``chatter`` flags of an output whose source has neither."""
+    flags = []
+    why = find_refusal(output)
+    if why is not None and find_refusal(source) is None:
+        flags.append(Flag("refusal", f"the {what} {why}"))
+    why = find_chatter(output)
+    if why is not None and find_chatter(source) is None:
+        flags.append(Flag("chatter", why))
+    return flags
 
 
 def _tokens(text: str) -> list[str]:
@@ -238,13 +313,16 @@ def check_translation(source: str, output: str, *, source_lang: str, target_lang
         The flags, in :data:`KINDS` order; empty when nothing looks wrong.
     """
     flags: list[Flag] = []
-    if not source.strip():
+    if is_blank(source):
         return flags
-    if not output.strip():
+    empty = is_blank(output)
+    if empty:
         flags.append(Flag("empty", "the translation is empty"))
+    else:
+        flags.extend(_chat_flags(source, output, "translation"))
     if hit_limit:
         flags.append(Flag("cut", "generation stopped at the token limit; probably cut"))
-    if flags and flags[0].kind == "empty":
+    if empty:
         return flags
     why = _repetition(output)
     if why is not None and _repetition(source, loose=True) is None:
@@ -252,11 +330,10 @@ def check_translation(source: str, output: str, *, source_lang: str, target_lang
     different = not same_language(source_lang, target_lang)
     if different and _is_copy(source, output):
         flags.append(Flag("copy", "the translation is a copy of the source"))
-    if detect is not None and len(_LETTER.findall(output)) >= 20:
-        found = detect(output)
-        if found and not same_language(found, target_lang):
-            flags.append(Flag("wrong_lang", f"the translation looks like {found}, "
-                                            f"not {target_lang}"))
+    found = _wrong_language(output, target_lang, detect)
+    if found is not None:
+        flags.append(Flag("wrong_lang", f"the translation looks like {found}, "
+                                        f"not {target_lang}"))
     if len(source.strip()) >= MIN_LENGTH_CHARS:
         low, high = length_bounds(source_lang, target_lang)
         ratio = len(output.strip()) / len(source.strip())
@@ -278,9 +355,9 @@ def check_summary(article: str, summary: str, *, lang: str, hit_limit: bool = Fa
                   detect: Callable[[str], str | None] | None = None) -> list[Flag]:
     """Flag a doubtful summary of one article.
 
-    Checks ``empty``, ``cut``, ``repeat``, ``wrong_lang`` (with ``detect``), ``length`` (a
-    summary longer than an article of 200+ characters) and ``numbers`` (a number of the
-    summary found nowhere in the article: a classic unfaithful-summary error).
+    Checks ``empty``, ``refusal``, ``chatter``, ``cut``, ``repeat``, ``wrong_lang``,
+    ``length`` (a summary longer than an article of 200+ characters) and ``numbers`` (a
+    number of the summary found nowhere in the article: a classic unfaithful-summary error).
 
     Args:
         article: The article text.
@@ -293,20 +370,20 @@ def check_summary(article: str, summary: str, *, lang: str, hit_limit: bool = Fa
         The flags, in :data:`KINDS` order.
     """
     flags: list[Flag] = []
-    if not article.strip():
+    if is_blank(article):
         return flags
-    if not summary.strip():
+    if is_blank(summary):
         return [Flag("empty", "the summary is empty")] + (
             [Flag("cut", "generation stopped at the token limit")] if hit_limit else [])
+    flags.extend(_chat_flags(article, summary, "summary"))
     if hit_limit:
         flags.append(Flag("cut", "generation stopped at the token limit; probably cut"))
     why = _repetition(summary)
     if why is not None:
         flags.append(Flag("repeat", why))
-    if detect is not None and len(_LETTER.findall(summary)) >= 20:
-        found = detect(summary)
-        if found and not same_language(found, lang):
-            flags.append(Flag("wrong_lang", f"the summary looks like {found}, not {lang}"))
+    found = _wrong_language(summary, lang, detect)
+    if found is not None:
+        flags.append(Flag("wrong_lang", f"the summary looks like {found}, not {lang}"))
     if len(article.strip()) >= 200 and len(summary.strip()) > len(article.strip()):
         flags.append(Flag("length", "the summary is longer than the article"))
     # reversed roles: every number of the summary should come from the article
@@ -360,10 +437,10 @@ MAX_CONFIDENCE_PENALTY = 3.0
 def review_score(flags: Iterable[Flag], confidences: Iterable[Confidence] = ()) -> float:
     """How much an article needs review; higher first.
 
-    The score is the sum of :data:`WEIGHTS` of its flags (empty 3; cut, repeat, copy and
-    wrong_lang 2; numbers 1.5; glossary and length 1) plus how far the least confident
-    output's mean token log-probability falls below -1 nat, capped at 3. An article with no
-    flag and confident outputs scores 0.
+    The score is the sum of :data:`WEIGHTS` of its flags (empty and refusal 3; cut, repeat,
+    copy and wrong_lang 2; numbers and chatter 1.5; glossary and length 1) plus how far the
+    least confident output's mean token log-probability falls below -1 nat, capped at 3. An
+    article with no flag and confident outputs scores 0.
 
     Args:
         flags: Every flag of the article (summary and all translated sentences).

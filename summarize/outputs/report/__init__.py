@@ -7,9 +7,12 @@ page per article, and the one stylesheet they all link, ``report.css``.
 
 How it is split:
 
-- :mod:`summarize.outputs.report.view` is the only code that reads records and stats; it turns the
-  loosely typed JSON into typed values and never raises on a wrong type.
-- :mod:`summarize.outputs.report.pages` works out what each page shows from those values.
+- :mod:`summarize.outputs.report.view` reads the run's files: records through the package's one
+  reader (:func:`summarize.records.result_from_json`), stats.json with what was recorded at
+  all, eval.json; it never raises on a wrong type.
+- :mod:`summarize.outputs.report.pages` works out what the index page shows (and the display
+  values both pages share), :mod:`summarize.outputs.report.article_page` what an article
+  page shows, each text labelled with what it is.
 - :mod:`summarize.outputs.report.format` holds the filters that format numbers for display.
 - ``templates/`` lays the pages out with Jinja2, autoescaping every value; ``static/``
   holds the stylesheet and the index page's script.
@@ -34,12 +37,8 @@ from pathlib import Path
 from jinja2 import Environment, PackageLoader, StrictUndefined
 
 from summarize.outputs.report import format as fmt
-from summarize.outputs.report.pages import (
-    article_context,
-    index_context,
-    pager_label,
-    translated_titles,
-)
+from summarize.outputs.report.article_page import article_context
+from summarize.outputs.report.pages import index_context, pager_label, translated_titles
 from summarize.outputs.report.view import read_eval, read_record, read_stats
 from summarize.outputs.writers import (
     ARTICLES,
@@ -93,6 +92,7 @@ def _environment() -> Environment:
         trim_blocks=True,
         lstrip_blocks=True,
         keep_trailing_newline=True,
+        finalize=fmt.neutralize,
     )
     env.filters.update(fmt.FILTERS)
     env.tests.update(fmt.TESTS)

@@ -1,7 +1,7 @@
 """Turn typed report values into display text: the Jinja filters and tests of the report.
 
-Each filter takes what :mod:`summarize.outputs.report.view` produced (a number or None, a string or
-None) and returns plain text; the templates escape it like any other value.
+Each filter takes a value of a record or of :mod:`summarize.outputs.report.view` (a number or
+None, a string or None) and returns plain text; the templates escape it like any other value.
 """
 
 from __future__ import annotations
@@ -9,7 +9,25 @@ from __future__ import annotations
 import re
 from urllib.parse import quote
 
+from summarize.outputs.naming import page_stem
+
 DASH = "–"
+
+#: Characters no page shows: the explicit directional formatting characters (embeddings
+#: U+202A/B, pop U+202C, overrides U+202D/E, isolates U+2066-2068, pop U+2069), which can
+#: turn what a reader sees around ("‮fdp.exe" shows as "exe.pdf") and, left unclosed, spill
+#: into the text after them; and control characters other than tab and newlines. Every
+#: isolated piece of text is also marked ``dir="auto"`` or put in ``<bdi>`` by the templates.
+_HIDDEN = dict.fromkeys((*range(0x202A, 0x202F), *range(0x2066, 0x206A),
+                         *(c for c in range(0x20) if chr(c) not in "\t\n\r"),
+                         *range(0x7F, 0xA0)))
+
+
+def neutralize(value: object) -> object:
+    """``value`` with bidi overrides, embeddings, isolates and control characters removed
+    (other values as they are): the report's Jinja ``finalize``, applied to every value a
+    template prints, attributes and ``<title>`` included."""
+    return value.translate(_HIDDEN) if isinstance(value, str) else value
 
 _LANG_TAG = re.compile(r"^[A-Za-z]{2,8}(?:-[A-Za-z0-9]{1,8})*$")
 
@@ -70,7 +88,12 @@ def mib(value: float | None) -> str:
 
 def sort_value(value: float | None) -> str:
     """A number for a ``data-value`` sort attribute ("" when missing)."""
-    return "" if value is None else repr(value)
+    if value is None:
+        return ""
+    try:
+        return repr(float(value))
+    except OverflowError:  # an integer too large for a float
+        return ""
 
 
 def shorten(text: str, limit: int) -> str:
@@ -85,6 +108,31 @@ def short_revision(revision: str) -> str:
 def href(stem: str, suffix: str = ".html") -> str:
     """A relative link to a page named by a ``page_stem`` result (never by a raw id)."""
     return quote(stem + suffix, safe="")
+
+
+_HF_SNAPSHOT = re.compile(
+    r"models--([^/\\]+?)--([^/\\]+)[/\\]snapshots[/\\]([0-9a-f]{12})[0-9a-f]*")
+
+
+def short_path(path: str | None, keep: int = 2) -> str | None:
+    """A model path as its last ``keep`` parts (``…/models/opus-mt-en-ko``), or a Hugging Face
+    cache folder as ``org/name@revision`` (12 characters); hub ids and short paths as they
+    are. The page gives the full path on hover."""
+    if not path:
+        return path
+    snapshot = _HF_SNAPSHOT.search(path)
+    if snapshot:
+        org, name, revision = snapshot.groups()
+        return f"{org}/{name}@{revision}"
+    parts = [p for p in re.split(r"[/\\]+", path) if p]
+    if len(parts) <= keep:
+        return path
+    return "…/" + "/".join(parts[-keep:])
+
+
+def page_href(article_id: str, suffix: str = ".html") -> str:
+    """A relative link to an article's page, named by its id through ``page_stem``."""
+    return href(page_stem(article_id), suffix)
 
 
 def is_lang_tag(value: object) -> bool:
@@ -103,6 +151,8 @@ FILTERS = {
     "sort_value": sort_value,
     "shorten": shorten,
     "short_revision": short_revision,
+    "short_path": short_path,
     "href": href,
+    "page_href": page_href,
 }
 TESTS = {"lang_tag": is_lang_tag}

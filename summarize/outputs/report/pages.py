@@ -1,8 +1,10 @@
-"""Work out what each report page shows, from the typed records and stats of a run.
+"""Work out what the report's index page shows, and the display values both pages share.
 
-Pure functions from :mod:`summarize.outputs.report.view` values to the plain values the templates
-lay out: derived totals, chart geometry, table rows, aligned sections. No HTML is built here
-and nothing is escaped here; the templates do both.
+Pure functions from the records (:class:`summarize.records.ArticleResult`, its
+:class:`summarize.records.Review`) and :class:`summarize.outputs.report.view.Stats` to the
+plain values the templates lay out: derived totals, chart geometry, table rows, aligned
+sections (the article page's are :mod:`summarize.outputs.report.article_page`'s). No HTML is
+built here and nothing is escaped here; the templates do both.
 """
 
 from __future__ import annotations
@@ -10,12 +12,23 @@ from __future__ import annotations
 import math
 import re
 from dataclasses import dataclass
-from itertools import zip_longest
 
+import regex
+
+from summarize.outputs.naming import page_stem
 from summarize.outputs.report.format import DASH, shorten
-from summarize.outputs.report.view import Cell, Failure, Pairs, Record, Stats
-from summarize.outputs.writers import SCHEMA_VERSION
-from summarize.records import STAGES
+from summarize.outputs.report.view import Stats
+from summarize.records import (
+    SCHEMA_VERSION,
+    STAGES,
+    ArticleResult,
+    Confidence,
+    Failure,
+    ReviewCell,
+)
+
+#: One paragraph of an alignment: its (source sentence, translated sentence) pairs.
+Pairs = list[tuple[str, str]]
 
 #: Per-article timings in the order the article page lists them; others follow.
 ARTICLE_TIMINGS = (*STAGES[1:], "total")
@@ -27,22 +40,50 @@ MAX_QUEUE = 200
 #: same line as ``summarize.review.signals.CONFIDENT_MEAN``.
 LOW_CONFIDENCE = -1.0
 #: Names of the flag kinds as the report shows them.
-KIND_LABELS = {"empty": "empty", "cut": "cut at the limit", "repeat": "repeats itself",
+KIND_LABELS = {"empty": "empty", "refusal": "refused", "chatter": "chat leftovers",
+               "cut": "cut at the limit", "repeat": "repeats itself",
                "copy": "untranslated copy", "wrong_lang": "wrong language",
                "length": "odd length", "numbers": "numbers", "glossary": "glossary"}
 
 
+#: ``routes.summary`` of a summary made through another language: ``pivot:en (model)``.
+PIVOT = re.compile(r"pivot:([A-Za-z]{2,3}(?:-[A-Za-z0-9]{1,8})*)")
+
+
+def summary_language(record: ArticleResult, source_lang: str | None = None) -> str | None:
+    """The language the summary is written in: the pivot's when it was made through one
+    (``routes.summary`` ``pivot:en ...``), else the article's."""
+    match = PIVOT.match(record.routes.get("summary", ""))
+    return match.group(1) if match else (record.lang or source_lang)
+
+
+
+def label(record: ArticleResult) -> str:
+    """The display title of a record: its title, else its id ("" only for an empty id)."""
+    return record.title or record.id
+
+
+def total_s(record: ArticleResult) -> float | None:
+    """The seconds the record's article took, or None when not recorded."""
+    return record.timings.get("total")
+
+
+#: Something a reader can see: a letter, mark, digit, punctuation or symbol.
+_VISIBLE = regex.compile(r"[\p{L}\p{M}\p{N}\p{P}\p{S}]")
+
+
 def paragraphs(text: str | None) -> list[str]:
-    """Split text on blank lines into non-empty paragraphs."""
+    """Split text on blank lines into paragraphs with something visible in them (a text of
+    control characters alone has none, and shows as empty)."""
     if text is None:
         return []
-    return [p.strip() for p in re.split(r"\n\s*\n", text) if p.strip()]
+    return [p.strip() for p in re.split(r"\n\s*\n", text) if _VISIBLE.search(p)]
 
 
 # --------------------------------------------------------------------------- index page
 
 
-def counts(records: list[Record], stats: Stats) -> dict[str, float | None]:
+def counts(records: list[ArticleResult], stats: Stats) -> dict[str, float | None]:
     """Article counts from stats.json, falling back on the records."""
     derived: dict[str, float | None] = {
         "total": len(records),
@@ -57,14 +98,14 @@ def counts(records: list[Record], stats: Stats) -> dict[str, float | None]:
     }
 
 
-def newer_schema(records: list[Record], stats: Stats) -> float | None:
+def newer_schema(records: list[ArticleResult], stats: Stats) -> float | None:
     """The newest schema version in the files if it is newer than this report knows."""
     versions = {stats.schema_version} | {r.schema_version for r in records}
     newer = sorted(v for v in versions if v is not None and v > SCHEMA_VERSION)
     return newer[-1] if newer else None
 
 
-def languages(records: list[Record], stats: Stats) -> tuple[str, str] | None:
+def languages(records: list[ArticleResult], stats: Stats) -> tuple[str, str] | None:
     """(sources, targets) as ``en`` and ``ko, ja``: from stats.json, else from the records."""
     sources = [stats.source_lang] if stats.source_lang else []
     targets = stats.targets
@@ -95,7 +136,8 @@ class StageChart:
     note: str
 
 
-def stage_seconds(records: list[Record], stats: Stats) -> tuple[list[tuple[str, float]], bool]:
+def stage_seconds(records: list[ArticleResult], stats: Stats
+                  ) -> tuple[list[tuple[str, float]], bool]:
     """Seconds per stage from stats.json, else summed from per-article timings.
 
     Returns:
@@ -114,7 +156,7 @@ def stage_seconds(records: list[Record], stats: Stats) -> tuple[list[tuple[str, 
     return summed, True
 
 
-def stage_chart(records: list[Record], stats: Stats) -> StageChart | None:
+def stage_chart(records: list[ArticleResult], stats: Stats) -> StageChart | None:
     """Where the time went: one bar per stage plus "other" for time outside them."""
     pairs, derived = stage_seconds(records, stats)
     if not pairs:
@@ -155,7 +197,7 @@ def percentile(sorted_values: list[float], q: float) -> float:
 
 @dataclass(frozen=True)
 class LatencyBar:
-    record: Record
+    record: ArticleResult
     x: float
     y: float
     width: float
@@ -175,17 +217,17 @@ class LatencyChart:
     median: float
     p90: float
     mean: float
-    slowest: Record
+    slowest: ArticleResult
     note: str
 
 
-def latency_chart(records: list[Record]) -> LatencyChart | None:
+def latency_chart(records: list[ArticleResult]) -> LatencyChart | None:
     """Chart the seconds each article took, slowest first.
 
     Up to ``MAX_BARS`` articles get one bar each, linking to the article's page; larger runs
     get a filled curve of the same ranking, since single bars would be under a pixel wide.
     """
-    timed = [(t, r) for r in records if (t := r.total_s) is not None and t >= 0]
+    timed = [(t, r) for r in records if (t := total_s(r)) is not None and t >= 0]
     if not timed:
         return None
     timed.sort(key=lambda item: -item[0])
@@ -198,7 +240,7 @@ def latency_chart(records: list[Record]) -> LatencyChart | None:
         gap = 0.15 if n <= 120 else 0.0
         for i, (t, record) in enumerate(timed):
             h = max(100.0 * t / top, 1.0)  # keep near-zero bars visible
-            tip = f"{record.label or DASH}: {t:.2f} s"
+            tip = f"{label(record) or DASH}: {t:.2f} s"
             bars.append(LatencyBar(record, i + gap / 2, 100 - h, 1 - gap, h, tip))
         width = n
         note = "Failed articles in red; hover a bar for its title, click it to open the article."
@@ -241,24 +283,25 @@ class Problem:
     stem: str | None
 
 
-def problems(records: list[Record], stats: Stats) -> list[Problem]:
+def problems(records: list[ArticleResult], stats: Stats) -> list[Problem]:
     """The failures stats.json lists, then failed records it does not list."""
-    stem_of = {r.id: r.stem for r in records}
+    ids = {r.id for r in records}
     failures: list[Failure] = list(stats.failures)
     seen = {f.id for f in failures if f.id}
     failures += [
-        Failure(r.id, r.source, r.error)
+        Failure(r.id, r.source, r.error or "")
         for r in records
         if r.status == "error" and r.id not in seen
     ]
-    return [Problem(f.id, f.source, f.error, stem_of.get(f.id) if f.id else None) for f in failures]
+    return [Problem(f.id or None, f.source or None, f.error or None,
+                    page_stem(f.id) if f.id and f.id in ids else None) for f in failures]
 
 
 # --------------------------------------------------------------------------- review
 
 
 @dataclass(frozen=True)
-class Confidence:
+class ShownConfidence:
     """A confidence as shown: the geometric-mean token probability and how it was read."""
 
     pct: int  # exp(mean) as a percentage
@@ -266,26 +309,31 @@ class Confidence:
     tip: str
 
 
-def confidence(conf: tuple[float, float] | None) -> Confidence | None:
-    """Display values of a (mean, min) token log-probability, or None."""
+def confidence(conf: Confidence | None) -> ShownConfidence | None:
+    """Display values of a recorded confidence, or None."""
     if conf is None:
         return None
-    mean, low = conf
-    pct = round(100 * math.exp(min(0.0, mean)))
-    tip = (f"mean token log-probability {mean:.2f} (about {pct}% per token), lowest "
-           f"{low:.2f}")
-    return Confidence(pct, mean < LOW_CONFIDENCE, tip)
+    pct = round(100 * math.exp(min(0.0, conf.mean)))
+    tip = (f"mean token log-probability {conf.mean:.2f} (about {pct}% per token), lowest "
+           f"{conf.min:.2f}")
+    return ShownConfidence(pct, conf.mean < LOW_CONFIDENCE, tip)
+
+
+def flag_labels(cell: ReviewCell | None) -> list[tuple[str, str]]:
+    """A cell's flags as (kind label, reason) pairs."""
+    return [(KIND_LABELS.get(f.kind, f.kind), f.reason) for f in cell.flags] if cell else []
 
 
 @dataclass(frozen=True)
 class QueueItem:
     """One article of the review queue."""
 
-    record: Record
+    record: ArticleResult
     score: float
     reasons: list[tuple[str, int]]  # (kind label, count)
-    confidence: Confidence | None
+    confidence: ShownConfidence | None
     summary: str  # preview of the summary ("" when none)
+    summary_lang: str | None  # its language
     translation: tuple[str, str] | None  # (lang, preview) of a translation
 
 
@@ -293,7 +341,7 @@ def _preview(text: str | None, limit: int = 160) -> str:
     return shorten(" ".join((text or "").split()), limit)
 
 
-def review_queue(records: list[Record]) -> tuple[list[QueueItem], int, int]:
+def review_queue(records: list[ArticleResult]) -> tuple[list[QueueItem], int, int]:
     """The articles most in need of review, highest review score first.
 
     Only ok records whose review scores above 0 (a flag, or an output below the
@@ -310,8 +358,8 @@ def review_queue(records: list[Record]) -> tuple[list[QueueItem], int, int]:
     for record in scored[:MAX_QUEUE]:
         review = record.review
         assert review is not None
-        reasons = [(KIND_LABELS.get(k, k), n) for k, n in review.flags.items()]
-        conf = confidence(review.conf)
+        reasons = [(KIND_LABELS.get(k, k), n) for k, n in review.flag_counts.items()]
+        conf = confidence(review.confidence)
         if conf is not None and conf.low and not reasons:
             reasons.append(("low confidence", 1))
         translation = None
@@ -321,18 +369,19 @@ def review_queue(records: list[Record]) -> tuple[list[QueueItem], int, int]:
                 translation = (code, _preview(text))
                 break
         items.append(QueueItem(record, review.score or 0.0, reasons, conf,
-                               _preview(record.summary), translation))
+                               _preview(record.summary), summary_language(record),
+                               translation))
     return items, max(0, len(scored) - MAX_QUEUE), len(reviewed)
 
 
-def index_context(records: list[Record], stats: Stats, folder: str, generated: str) -> dict:
+def index_context(records: list[ArticleResult], stats: Stats, folder: str, generated: str) -> dict:
     """Everything ``index.html`` shows."""
     queue, queue_more, n_reviewed = review_queue(records)
     flag_counts = stats.review_flags
     if flag_counts is None and n_reviewed:
         totals: dict[str, int] = {}
         for r in records:
-            for kind, n in (r.review.flags if r.review else {}).items():
+            for kind, n in (r.review.flag_counts if r.review else {}).items():
                 totals[kind] = totals.get(kind, 0) + n
         flag_counts = totals
     return {
@@ -357,72 +406,7 @@ def index_context(records: list[Record], stats: Stats, folder: str, generated: s
     }
 
 
-# --------------------------------------------------------------------------- article page
-
-
-@dataclass(frozen=True)
-class Row:
-    """One row of an aligned table: its number, the source and the translation, and the
-    translation's review (flags with their reasons, confidence)."""
-
-    num: str
-    src: str
-    tgt: str
-    flags: tuple[tuple[str, str], ...] = ()
-    confidence: Confidence | None = None
-
-
-@dataclass(frozen=True)
-class AlignedSection:
-    """A part (summary or article) beside its translation into one language."""
-
-    heading: str
-    mode: str  # "sentence by sentence" or "paragraph by paragraph"
-    code: str
-    paragraphs: list[list[Row]]
-    n_flagged: int = 0
-
-
-def aligned_section(record: Record, code: str, part: str) -> AlignedSection | None:
-    """A table pairing a part's source with its translation into ``code``, if there is one.
-
-    Sentence pairs when the run recorded an alignment; for the article, paragraph pairs when
-    it recorded only the translated text. A summary without an alignment gets no table: the
-    side-by-side summaries at the top of the page already pair it paragraph by paragraph.
-    """
-    pairs: list[Pairs] = record.alignment.get(code, {}).get(part, [])
-    translated = record.translations.get(code, {}).get(part)
-    if pairs:
-        mode = "sentence by sentence"
-    elif translated is not None and part == "article":
-        mode = "paragraph by paragraph"
-        pairs = [
-            [(s or "", t or "")]
-            for s, t in zip_longest(paragraphs(record.text), paragraphs(translated))
-        ]
-    else:
-        return None
-    review = record.review if mode == "sentence by sentence" else None
-
-    def cell(p: int, s: int) -> Cell:
-        found = review.cell(code, part, p, s) if review is not None else None
-        return found or Cell()
-
-    rows = [
-        [
-            Row(f"{p}.{s}" if mode == "sentence by sentence" else f"¶{p}", src, tgt,
-                tuple((KIND_LABELS.get(k, k), why) for k, why in cell(p - 1, s - 1).flags),
-                confidence(cell(p - 1, s - 1).conf))
-            for s, (src, tgt) in enumerate(para, start=1)
-        ]
-        for p, para in enumerate(pairs, start=1)
-    ]
-    n_flagged = sum(1 for para in rows for row in para if row.flags)
-    heading = f"{'Summary' if part == 'summary' else 'Article'} → {code}"
-    return AlignedSection(heading, mode, code, rows, n_flagged)
-
-
-def translated_titles(record: Record) -> list[tuple[str, str]]:
+def translated_titles(record: ArticleResult) -> list[tuple[str, str]]:
     """(language, title) for each translation that carries a non-empty title."""
     return [
         (code, title)
@@ -431,58 +415,5 @@ def translated_titles(record: Record) -> list[tuple[str, str]]:
     ]
 
 
-def article_context(
-    record: Record,
-    source_lang: str | None,
-    prev: Record | None,
-    nxt: Record | None,
-) -> dict:
-    """Everything one article page shows, in the order a reviewer reads it.
-
-    First the summary beside its translations, then the article's sentence alignment, then
-    the full source text (folded away when the alignment already shows it), then the
-    record's details.
-    """
-    codes = list(dict.fromkeys([*record.translations, *record.alignment]))
-
-    def sections(part: str) -> list[AlignedSection]:
-        return [s for code in codes if (s := aligned_section(record, code, part)) is not None]
-
-    timing_keys = [k for k in ARTICLE_TIMINGS if k in record.timings] + [
-        k for k in record.timings if k not in ARTICLE_TIMINGS
-    ]
-    summaries = [
-        (code, paragraphs(parts["summary"]))
-        for code, parts in record.translations.items()
-        if "summary" in parts
-    ]
-    article_sections = sections("article")
-    review = record.review
-    summary_cell = review.summary if review is not None else None
-    return {
-        "review": review,
-        "review_reasons": [(KIND_LABELS.get(k, k), n) for k, n in review.flags.items()]
-        if review is not None else [],
-        "summary_flags": [(KIND_LABELS.get(k, k), why) for k, why in summary_cell.flags]
-        if summary_cell is not None else [],
-        "summary_confidence": confidence(summary_cell.conf) if summary_cell else None,
-        "record": record,
-        "lang": record.lang or source_lang,
-        "titles": translated_titles(record),
-        "has_summary": record.summary is not None or bool(summaries),
-        "summary_paragraphs": paragraphs(record.summary),
-        "summary_empty": "(empty summary)" if record.summary is not None else "(no summary)",
-        "summaries": summaries,
-        "summary_sections": sections("summary"),
-        "article_sections": article_sections,
-        "text_paragraphs": paragraphs(record.text),
-        "has_text": bool(record.text),
-        "source_open": not article_sections,
-        "timings": [(k, record.timings[k]) for k in timing_keys],
-        "prev": prev,
-        "next": nxt,
-    }
-
-
-def pager_label(record: Record) -> str:
-    return shorten(record.label or DASH, 80)
+def pager_label(record: ArticleResult) -> str:
+    return shorten(label(record) or DASH, 80)

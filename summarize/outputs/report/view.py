@@ -1,10 +1,11 @@
-"""Read results.jsonl records and the stats.json object into the typed values the report shows.
+"""Read a run's files for the report: records and stats through the package's one reader.
 
-This is the only module of the report that looks inside a record or the stats object. Both
-come from files on disk and are untrusted and loosely typed (an older run, a hand-edited
-line, a future schema), so every reader here is tolerant: a value of the wrong type reads
-as missing (None, an empty list or dict) and never raises. Everything after this layer
-(:mod:`summarize.outputs.report.pages` and the templates) sees only the dataclasses below.
+Records and the review come from :func:`summarize.records.result_from_json` as they are
+(:class:`summarize.records.ArticleResult`, :class:`summarize.records.Review`); stats.json
+from :func:`summarize.records.stats_from_json`, plus what only a display needs: whether a
+figure was recorded at all (a missing wall time shows as a dash, not as 0 s). eval.json,
+``summarize eval``'s file, is read here too. Every reader is tolerant: a value of the wrong
+type reads as missing and never raises.
 
 Strings stay raw here; the templates escape them.
 """
@@ -15,24 +16,21 @@ import math
 from dataclasses import dataclass, field
 from typing import Any
 
-from summarize.outputs.naming import page_stem
-from summarize.records import ArticleResult, result_from_json, stats_from_json
-
-#: One paragraph of an alignment: its (source sentence, translated sentence) pairs.
-Pairs = list[tuple[str, str]]
-
-
-# --------------------------------------------------------------------------- tolerant readers
+from summarize.records import (
+    ArticleResult,
+    Failure,
+    ModelInfo,
+    RunSummary,
+    Skipped,
+    StageTiming,
+    result_from_json,
+    stats_from_json,
+)
 
 
 def as_str(value: object) -> str | None:
     """``value`` if it is a non-empty string, else None."""
     return value if isinstance(value, str) and value else None
-
-
-def as_text(value: object) -> str | None:
-    """``value`` if it is a string (empty allowed), else None."""
-    return value if isinstance(value, str) else None
 
 
 def as_dict(value: object) -> dict:
@@ -54,244 +52,24 @@ def as_num(value: object) -> float | None:
     return value if math.isfinite(value) else None
 
 
-def _pairs(paragraphs: object) -> list[Pairs]:
-    """An alignment part as paragraphs of (source, translation) string pairs."""
-    out = []
-    for para in as_list(paragraphs):
-        pairs = []
-        for pair in as_list(para):
-            if isinstance(pair, (list, tuple)):
-                src = pair[0] if len(pair) > 0 else ""
-                tgt = pair[1] if len(pair) > 1 else ""
-            else:
-                src, tgt = pair, ""
-            pairs.append((_cell(src), _cell(tgt)))
-        if pairs:
-            out.append(pairs)
-    return out
+def read_record(raw: dict) -> ArticleResult:
+    """One results.jsonl object as a record (:func:`summarize.records.result_from_json`).
 
-
-def _cell(value: object) -> str:
-    if value is None:
-        return ""
-    return value if isinstance(value, str) else str(value)
-
-
-# --------------------------------------------------------------------------- review
-
-
-@dataclass(frozen=True)
-class Cell:
-    """The review of one output (a translated sentence or the summary).
-
-    Attributes:
-        conf: (mean, min) natural-log token probability, or None when not recorded.
-        flags: (kind, reason) pairs.
+    ``load_results`` passes only objects with a string id; anything else reads as a record
+    with status ``unknown``.
     """
-
-    conf: tuple[float, float] | None = None
-    flags: list[tuple[str, str]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class Review:
-    """A record's ``review`` (see :mod:`summarize.review`) as the report reads it.
-
-    Attributes:
-        score: The review score (higher first), or None when not recorded.
-        flags: Flag counts by kind.
-        conf: Lowest (mean, min) over the article's outputs, or None.
-        summary: The summary's review, or None.
-        translations: ``{lang: {part: paragraphs of sentence cells}}``.
-    """
-
-    score: float | None = None
-    flags: dict[str, int] = field(default_factory=dict)
-    conf: tuple[float, float] | None = None
-    summary: Cell | None = None
-    translations: dict[str, dict[str, list[list[Cell]]]] = field(default_factory=dict)
-
-    def cell(self, lang: str, part: str, p: int, s: int) -> Cell | None:
-        """The cell of sentence ``s`` of paragraph ``p`` (0-based), or None."""
-        rows = self.translations.get(lang, {}).get(part, [])
-        if p < len(rows) and s < len(rows[p]):
-            return rows[p][s]
-        return None
-
-
-def _conf(value: object) -> tuple[float, float] | None:
-    items = as_list(value)
-    if len(items) != 2:
-        return None
-    mean, low = as_num(items[0]), as_num(items[1])
-    return None if mean is None or low is None else (mean, low)
-
-
-def _read_cell(value: object) -> Cell:
-    raw = as_dict(value)
-    flags = []
-    for item in as_list(raw.get("f")):
-        pair = as_list(item)
-        if len(pair) >= 1 and isinstance(pair[0], str):
-            flags.append((pair[0], pair[1] if len(pair) > 1 and isinstance(pair[1], str)
-                          else ""))
-    return Cell(_conf(raw.get("c")), flags)
-
-
-def read_review(value: object) -> Review | None:
-    """A record's review dict, tolerantly; None when there is none (older runs)."""
-    raw = as_dict(value)
-    if not raw:
-        return None
-    flags = {str(k): int(n) for k, n in as_dict(raw.get("flags")).items()
-             if as_num(n) is not None and float(n).is_integer() and n > 0}
-    translations = {
-        str(lang): {str(part): [[_read_cell(c) for c in as_list(row)] for row in as_list(rows)]
-                    for part, rows in as_dict(parts).items()}
-        for lang, parts in as_dict(raw.get("translations")).items()
-    }
-    summary = raw.get("summary")
-    return Review(
-        score=as_num(raw.get("score")),
-        flags=flags,
-        conf=_conf(raw.get("c")),
-        summary=_read_cell(summary) if isinstance(summary, dict) else None,
-        translations=translations,
-    )
-
-
-# --------------------------------------------------------------------------- records
-
-
-@dataclass(frozen=True)
-class Record:
-    """One article of results.jsonl as the report reads it.
-
-    Attributes:
-        id: The article id (load_results guarantees a string).
-        stem: Its page file stem, from :func:`summarize.outputs.naming.page_stem`.
-        status: "ok", "error", another recorded word, or "unknown" when missing.
-        title: Original title, or None.
-        lang: The record's own source language, or None.
-        text: Source text ("" allowed), or None.
-        summary: Summary ("" allowed), or None.
-        translations: ``{lang: {part: text}}``; every language key is kept, parts only
-            when they are strings. A part is "summary", "article" or "title".
-        alignment: ``{lang: {part: paragraphs of (source, translation) pairs}}``.
-        timings: Seconds per step in recorded order (None where not a number).
-        page: The Markdown page the run wrote, or None.
-        review: The review signals, or None for records without them (older runs).
-    """
-
-    id: str
-    stem: str
-    status: str = "unknown"
-    title: str | None = None
-    lang: str | None = None
-    source: str | None = None
-    error: str | None = None
-    text: str | None = None
-    summary: str | None = None
-    chunks: float | None = None
-    n_words: float | None = None
-    n_chars: float | None = None
-    translations: dict[str, dict[str, str]] = field(default_factory=dict)
-    alignment: dict[str, dict[str, list[Pairs]]] = field(default_factory=dict)
-    timings: dict[str, float | None] = field(default_factory=dict)
-    page: str | None = None
-    finished_at: str | None = None
-    run: str | None = None
-    schema_version: float | None = None
-    review: Review | None = None
-
-    @property
-    def label(self) -> str:
-        """The display title: the title, else the id ("" only for an empty id)."""
-        return self.title or self.id
-
-    @property
-    def total_s(self) -> float | None:
-        return self.timings.get("total")
-
-
-def read_record(raw: dict) -> Record:
-    """One results.jsonl record, read through the one tolerant loader of the package
-    (:func:`summarize.records.result_from_json`) and shaped for the pages."""
-    result = result_from_json(raw)
-    if result is None:  # load_results only passes objects with a string id
-        result = ArticleResult(id=str(raw.get("id", "")), source="", status="unknown")
-    alignment = {
-        code: {part: _pairs(paras) for part, paras in parts.items()}
-        for code, parts in result.alignment.items()
-    }
-    return Record(
-        id=result.id,
-        stem=page_stem(result.id),
-        status=result.status or "unknown",
-        title=result.title or None,
-        lang=result.lang or None,
-        source=result.source or None,
-        error=result.error or None,
-        text=result.text if "text" in raw and isinstance(raw.get("text"), str) else None,
-        summary=result.summary,
-        chunks=float(result.chunks) if "chunks" in raw and as_num(raw.get("chunks")) is not None
-        else None,
-        n_words=as_num(raw.get("n_words")),
-        n_chars=as_num(raw.get("n_chars")),
-        translations=result.translations,
-        alignment=alignment,
-        timings={k: as_num(v) for k, v in as_dict(raw.get("timings")).items()},
-        page=result.page or None,
-        finished_at=result.finished_at or None,
-        run=result.run,
-        schema_version=as_num(raw.get("schema_version")),
-        review=read_review(raw.get("review")),
-    )
+    record = result_from_json(raw)
+    if record is None:
+        return ArticleResult(id=str(raw.get("id", "")), source="", status="unknown")
+    return record
 
 
 # --------------------------------------------------------------------------- stats
 
 
 @dataclass(frozen=True)
-class Model:
-    role: str | None
-    model_id: str | None
-    path: str | None
-    license: str | None
-    family: str | None
-    revision: str | None
-    load_s: float | None
-    engine: str | None = None
-    dtype: str | None = None
-
-
-@dataclass(frozen=True)
-class Stage:
-    seconds: float | None
-    n_items: float | None
-    n_batches: float | None
-    input_tokens: float | None
-    output_tokens: float | None
-    input_tokens_per_s: float | None
-    output_tokens_per_s: float | None
-
-
-@dataclass(frozen=True)
-class Failure:
-    id: str | None
-    source: str | None
-    error: str | None
-
-
-@dataclass(frozen=True)
-class Skip:
-    source: str | None
-    reason: str | None
-
-
-@dataclass(frozen=True)
 class Stats:
-    """The stats.json object as the report reads it.
+    """stats.json as the report shows it: the run's figures, None where not recorded.
 
     Attributes:
         present: Whether stats.json gave a non-empty object at all.
@@ -317,12 +95,12 @@ class Stats:
     articles_per_s: float | None = None
     peak_rss_mb: float | None = None
     peak_gpu_mb: float | None = None
-    models: list[Model] = field(default_factory=list)
-    stages: dict[str, Stage] = field(default_factory=dict)
+    models: list[ModelInfo] = field(default_factory=list)
+    stages: dict[str, StageTiming] = field(default_factory=dict)
     packages: list[tuple[str, str | None]] = field(default_factory=list)
     failures: list[Failure] = field(default_factory=list)
-    skipped: list[Skip] | None = None
-    runs: list[Any] = field(default_factory=list)
+    skipped: list[Skipped] | None = None
+    runs: list[RunSummary] = field(default_factory=list)
     review_flags: dict[str, int] | None = None
 
 
@@ -334,20 +112,6 @@ def read_stats(raw: dict) -> Stats:
     def recorded(key: str, value: Any) -> Any:
         return value if as_num(raw.get(key)) is not None or as_str(raw.get(key)) else None
 
-    models = [
-        Model(role=m.role or None, model_id=m.model_id or None, path=m.path or None,
-              license=m.license, family=m.family or None, revision=m.revision,
-              load_s=m.load_s, engine=m.engine or None, dtype=m.dtype or None)
-        for m in st.models
-    ]
-    stages = {
-        name: Stage(seconds=t.seconds if as_num(as_dict(as_dict(raw.get("stages")).get(name))
-                                                .get("seconds")) is not None else None,
-                    n_items=t.n_items, n_batches=t.n_batches, input_tokens=t.input_tokens,
-                    output_tokens=t.output_tokens, input_tokens_per_s=t.input_tokens_per_s,
-                    output_tokens_per_s=t.output_tokens_per_s)
-        for name, t in st.stages.items()
-    }
     counts_raw = as_dict(raw.get("articles"))
     counts = {k: float(getattr(st.articles, k)) if as_num(counts_raw.get(k)) is not None
               else None for k in ("total", "ok", "failed", "skipped", "resumed")}
@@ -367,16 +131,13 @@ def read_stats(raw: dict) -> Stats:
         articles_per_s=st.articles_per_s,
         peak_rss_mb=st.peak_rss_mb,
         peak_gpu_mb=st.peak_gpu_mb,
-        models=models,
-        stages=stages,
+        models=st.models,
+        stages=st.stages,
         packages=[(str(k), _shown(v)) for k, v in as_dict(raw.get("packages")).items()],
-        failures=[Failure(f.id or None, f.source or None, f.error or None) for f in st.failures],
-        skipped=([Skip(k.source or None, k.reason or None) for k in st.skipped]
-                 if "skipped" in raw else None),
-        runs=list(st.runs),
-        review_flags=({str(k): int(n) for k, n in raw["review_flags"].items()
-                       if as_num(n) is not None and float(n).is_integer() and n >= 0}
-                      if isinstance(raw.get("review_flags"), dict) else None),
+        failures=st.failures,
+        skipped=st.skipped if "skipped" in raw else None,
+        runs=st.runs,
+        review_flags=st.review_flags if isinstance(raw.get("review_flags"), dict) else None,
     )
 
 
