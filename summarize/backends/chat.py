@@ -24,7 +24,6 @@ Published chat templates differ, and each difference is handled here:
 from __future__ import annotations
 
 import datetime
-import re
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -32,6 +31,7 @@ from summarize.backends import BackendInfo, Prompt, Request, Task, TaskDefaults
 from summarize.errors import ConfigError, ModelLoadError, UnsupportedLanguageError
 from summarize.languages import language_name
 from summarize.tasks.prompts import messages_for
+from summarize.text.chatter import clean_output
 
 #: The date a template that writes "Today Date" sees (Llama 3.x, SmolLM3).
 PROMPT_DATE = datetime.datetime(2026, 1, 1)
@@ -47,8 +47,6 @@ TRANSLATION_CAP = 1024
 #: sentence ends when longer) for a translation.
 SUMMARY_INPUT = 8192
 TRANSLATION_INPUT = 1024
-_THOUGHT = re.compile(r"\A\s*(?:<think>.*?(?:</think>|\Z)|<\|channel>.*?(?:<channel\|>|\Z))\s*",
-                      re.S)
 
 
 def context_window(config: Any) -> int:
@@ -70,20 +68,10 @@ def template_tokens(tokenizer: Any) -> tuple[str, ...]:
     return tuple(sorted((t for t in tokens if t), key=len, reverse=True))
 
 
-def clean_answer(text: str, tokens: Sequence[str] = ()) -> str:
-    """An answer without a leading thought, template tokens or surrounding space.
-
-    Preambles, wrapping quotes and the like are :func:`summarize.text.chatter.clean_output`'s
-    job, when that module is present; this removes what only the template can leave.
-    """
-    text = _THOUGHT.sub("", text, count=1)
-    for token in tokens:
-        text = text.replace(token, "")
-    try:
-        from summarize.text.chatter import clean_output
-    except ImportError:
-        return text.strip()
-    return clean_output(text, template_tokens=tokens).strip()
+def clean_answer(text: str, tokens: Sequence[str] = (), source: str | None = None) -> str:
+    """An answer without a thought, template tokens, a preamble or quotes around it all
+    (:func:`summarize.text.chatter.clean_output`; quotes stay when ``source`` had them)."""
+    return clean_output(text, template_tokens=tokens, source=source).strip()
 
 
 class ChatAsking:
@@ -232,9 +220,9 @@ class ChatAsking:
             f"translator '{self.info.model_id}' (translation-only chat template) has no "
             f"language code for {lang!r} ({language_name(lang)})")
 
-    def clean(self, text: str) -> str:
+    def clean(self, text: str, source: str | None = None) -> str:
         """A decoded answer made presentable (see :func:`clean_answer`)."""
-        return clean_answer(text, self._tokens)
+        return clean_answer(text, self._tokens, source)
 
 
 def stop_ids(tokenizer: Any, generation_config: Any) -> list[int]:

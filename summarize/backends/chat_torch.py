@@ -121,7 +121,8 @@ class ChatTorch(ChatAsking):
         decoded = self.tokenizer.batch_decode(rows, skip_special_tokens=False,
                                               clean_up_tokenization_spaces=False)
         n_in = sum(len(row) for row in ids)
-        return Generated([self.clean(d) for d in decoded], n_in, n_out, hit_limit, scores)
+        texts = [self.clean(d, r.text) for d, r in zip(decoded, requests, strict=True)]
+        return Generated(texts, n_in, n_out, hit_limit, scores)
 
     def save_pretrained(self, folder: Path) -> None:
         """Save the model and its tokenizer (``summarize models download``)."""

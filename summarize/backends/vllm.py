@@ -141,8 +141,8 @@ class VllmBackend(ChatAsking):
                 scores.append((math.fsum(values) / len(values), min(values)) if values else None)
         decoded = self.tokenizer.batch_decode(kept, skip_special_tokens=False,
                                               clean_up_tokenization_spaces=False)
-        return Generated([self.clean(d) for d in decoded], sum(len(r) for r in ids), n_out,
-                         hit_limit, scores)
+        texts = [self.clean(d, r.text) for d, r in zip(decoded, requests, strict=True)]
+        return Generated(texts, sum(len(r) for r in ids), n_out, hit_limit, scores)
 
     def close(self) -> None:
         """Shut the engine down (its worker processes end)."""

@@ -31,12 +31,11 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any, Protocol
 
-from summarize.errors import UnsupportedLanguageError
 from summarize.inputs import SourceFile, read_file
-from summarize.languages import normalize_lang
 from summarize.outputs.markdown import write_article_page
 from summarize.outputs.writers import RecordState, ResultsLog, page_path
 from summarize.records import Article, ArticleResult, InputFailure
+from summarize.run.groups import Admission
 from summarize.run.models import LoadedModels, describe_models
 from summarize.run.overlap import (
     Handoff,
@@ -48,7 +47,7 @@ from summarize.run.overlap import (
     sync_requested,
 )
 from summarize.run.process import GroupProcessor, failure_record, ok_record
-from summarize.run.resume import article_key, text_digest
+from summarize.run.resume import text_digest
 from summarize.run.stats import StatsCollector
 from summarize.run.work import Interrupted, Pending
 from summarize.settings import RunConfig
@@ -177,7 +176,7 @@ class Engine:
         #: The translating thread's processor (its own stats, merged at the end), if any.
         self.finishing: GroupProcessor | None = None
         self._count_lock = threading.Lock()
-        self.seen_ids: set[str] = set()
+        self.admission: Admission | None = None
         self.dedupe: dict[str, ArticleResult] = {}
 
     # -- reading ---------------------------------------------------------------------------
@@ -343,58 +342,11 @@ class Engine:
     def _admit(self, item: Article | InputFailure, read_s: float, fingerprint: str,
                existing: dict[str, RecordState], found: Any = None,
                ) -> Pending | InputFailure | None:
-        """What one item read from the inputs becomes: a failure, None when the folder
-        already holds its record (resumed), or the article pending in the next group
-        (unique id, resume key, language decided)."""
-        if isinstance(item, InputFailure):
-            return item
-        article = self._unique(item)
-        key = article_key(article, fingerprint)
-        if self._is_done(article, key, existing):
-            return None
-        return self._with_language(Pending(article, key, read_s), found)
-
-    def _is_done(self, article: Article, key: str, existing: dict[str, RecordState]) -> bool:
-        """Whether the folder already holds this article's record with the same key (and its
-        page), so it is resumed rather than computed again."""
-        old = existing.get(article.id)
-        return bool(not self.config.force and old and old.status == "ok" and old.key == key
-                    and page_path(self.out_dir, article.id, ".md").is_file())
-
-    def _with_language(self, item: Pending, found: Any = None) -> Pending | InputFailure:
-        """Decide the article's language: its record's ``lang``, ``--from``, or detection
-        (``found``: the detection a reader process already made, or None)."""
-        article = item.article
-        if article.lang:
-            try:
-                lang = normalize_lang(article.lang)
-            except UnsupportedLanguageError as exc:
-                return InputFailure(article.id, article.source, f"record 'lang': {exc}")
-            how = "given"
-        elif self.config.source_lang != "auto":
-            lang, how = self.config.source_lang, "forced"
-        else:
-            if found is None:
-                from summarize.languages.detect import detect_language
-
-                found = detect_language(article.text)
-            lang = found.lang if found.reliable and found.lang != "und" else "en"
-            how = "detected" if found.reliable else "default (too short to detect)"
-        item.article = replace(article, lang=lang)
-        item.routes["lang"] = how
-        return item
-
-    def _unique(self, article: Article) -> Article:
-        """Give a repeated id (same record id twice, or two inputs) a distinct suffix."""
-        if article.id not in self.seen_ids:
-            self.seen_ids.add(article.id)
-            return article
-        n = 2
-        while f"{article.id}~{n}" in self.seen_ids:
-            n += 1
-        new_id = f"{article.id}~{n}"
-        self.seen_ids.add(new_id)
-        return replace(article, id=new_id)
+        """What one item read from the inputs becomes (see :class:`~summarize.run.groups.
+        Admission`: unique id, resume test, language)."""
+        if self.admission is None:
+            self.admission = Admission(self.config, fingerprint, existing, self.out_dir)
+        return self.admission.admit(item, read_s, found)
 
     # -- one group -------------------------------------------------------------------------
     def _flush(self, group: list[Pending], failures: list[InputFailure]) -> None:
