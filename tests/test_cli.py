@@ -27,8 +27,14 @@ def models_args(bart: Path, marian: Path) -> list[str]:
 def test_help_is_fast_and_imports_no_torch():
     code = (
         "import sys; import summarize.cli; "
-        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules"
+        "assert 'torch' not in sys.modules and 'transformers' not in sys.modules; "
+        "assert 'summarize.devtools.bench' not in sys.modules"
     )
+    subprocess.run([sys.executable, "-c", code], check=True)
+    # the CTranslate2 engine does not pull in torch either (only its converter does, when
+    # a model is converted)
+    code = ("import sys; import summarize.backends.ct2; "
+            "assert 'torch' not in sys.modules and 'transformers' not in sys.modules")
     subprocess.run([sys.executable, "-c", code], check=True)
     result = invoke("--help")
     assert result.exit_code == 0 and "batch" in result.output

@@ -13,7 +13,7 @@ from summarize.cli import app
 from summarize.errors import ConfigError, UsageError
 from summarize.run import pipeline
 from summarize.run.pipeline import run_batch
-from summarize.settings import RoleConfig, RunConfig
+from summarize.settings import RayConfig, RoleConfig, RunConfig, validate_config
 
 runner = CliRunner()
 
@@ -148,3 +148,111 @@ def test_translator_max_input_tokens_and_prefix_are_used(tmp_path, src, tiny_mar
     assert len(seen) > 1
     assert counts and all(n <= 24 for n in counts)
     assert result.error is None
+
+
+# --- every setting has bounds; impossible requests fail up front (issue 24) -----------------
+
+BOUNDS_CASES = [
+    # not finite: NaN and infinity, in every number-valued place
+    ("[summarizer]\nrepetition_penalty = nan\n", "repetition_penalty = nan: expected a finite"),
+    ("[translator]\ntop_p = nan\n", "top_p = nan: expected a finite"),
+    ("[summarizer]\ntemperature = inf\n", "temperature = inf: expected a finite"),
+    ("[summarizer]\nlength_penalty = -inf\n", "length_penalty = -inf: expected a finite"),
+    ("gpus_per_replica = nan\n", "'gpus_per_replica' = nan: expected a finite number"),
+    ("gpus_per_replica = inf\n", "'gpus_per_replica' = inf: expected a finite number"),
+    # far beyond any real use
+    ("[summarizer]\nnum_beams = 100000\n", "num_beams = 100000: expected a value from 1 to 64"),
+    ("[translator]\nmax_new_tokens = 10000000\n", "max_new_tokens = 10000000"),
+    ("[summarizer]\nno_repeat_ngram_size = 1000\n", "no_repeat_ngram_size = 1000"),
+    ("replicas = 100000\n", "'replicas' = 100000: expected an integer from 0 to 256"),
+    ("read_workers = 5000\n", "'read_workers' = 5000"),
+    ("group_size = 10000000\n", "'group_size' = 10000000"),
+    ('backend = "ct2"\nthreads = 20000\n', "'threads' = 20000"),
+    ("max_loaded_models = 1000\n", "'max_loaded_models' = 1000"),
+    # what the installed engine cannot honour
+    ("[summarizer]\nnum_beams = 4\nnum_beam_groups = 2\n", "num_beam_groups (diverse beam"),
+    ("[translator]\ndiversity_penalty = 0.5\n", "diversity_penalty (diverse beam"),
+    ('backend = "vllm"\n[summarizer]\nnum_beams = 4\n', "num_beams > 1 is not supported by"),
+    ('backend = "vllm"\n[translator]\nno_repeat_ngram_size = 3\n',
+     "'no_repeat_ngram_size' is not supported by --backend vllm"),
+    # an option of another backend would be silently ignored
+    ('quantization = "int8"\n', "'quantization' is an option of --backend ct2"),
+    ("gpu_memory_utilization = 0.5\n", "'gpu_memory_utilization' is an option of --backend "
+     "vllm"),
+    # prompts
+    ('[summarizer]\nprompt = "Summarize."\n', "prompt must contain {text}"),
+    ('[translator]\nprompt = "{text} into {language}"\n', "names the field {language}"),
+    ('[translator]\nsystem = "{text"\n', "not a valid template"),
+    ('[summarizer]\nchat_template = "/nonexistent.jinja"\n', "not a regular file"),
+    ("[summarizer]\nsentences = 0\n", "sentences = 0: expected a value from 1 to 100"),
+]
+
+
+@pytest.mark.parametrize(("toml", "message"), BOUNDS_CASES)
+def test_out_of_bounds_and_impossible_settings_are_one_line_before_any_model(
+        monkeypatch, tmp_path, src, toml, message):
+    monkeypatch.setattr(pipeline, "load_models", no_model)
+    config = tmp_path / "c.toml"
+    config.write_text(toml, "utf-8")
+    result = runner.invoke(app, ["batch", str(src), "--out", str(tmp_path / "out"),
+                                 "--config", str(config), "-q"])
+    assert result.exit_code == 2, result.output
+    lines = [line for line in result.stderr.splitlines() if line.strip()]
+    assert len(lines) == 1 and lines[0].startswith("summarize: error: "), lines
+    assert message in lines[0]
+
+
+@pytest.mark.parametrize(("change", "message"), [
+    ({"summarizer": RoleConfig(settings={"top_p": float("nan")})}, "top_p = nan"),
+    ({"ray": RayConfig(gpus_per_replica=float("inf"))}, "gpus_per_replica"),
+    ({"batch_tokens": float("nan")}, "batch_tokens"),
+    ({"backend": "ct2", "backend_options": {"threads": 10**6}}, "threads"),
+    ({"summarizer": RoleConfig(settings={"num_beams": 10**5})}, "num_beams"),
+])
+def test_the_python_api_refuses_the_same_numbers(tmp_path, src, change, message):
+    with pytest.raises(ConfigError, match=message):
+        validate_config(RunConfig(inputs=(str(src),), out_dir=str(tmp_path / "out"), **change))
+
+
+# --- a model per target or per pair on the command line (issue 25) ---------------------------
+
+
+def test_translator_per_target_and_pair_from_flags_and_file(tmp_path, src):
+    from summarize.run.models import translator_for
+    from summarize.settings import build_config
+
+    file = {"translator": {"model": "file-every", "models": {"ja": "file-ja"}}}
+    config = validate_config(build_config([src], file, {
+        "translator": ["flag-every", "ko=flag-ko", "ja-en=flag-ja-en"], "to": ["ko,ja,en"]}))
+    role = config.translator_role
+    assert role.model == "flag-every"
+    assert role.models == {"ja": "file-ja", "ko": "flag-ko", "ja-en": "flag-ja-en"}
+    assert translator_for(config, "ko", "en") == "flag-ko"
+    assert translator_for(config, "en", "ja") == "flag-ja-en"
+    assert translator_for(config, "ja", "en") == "file-ja"
+    assert translator_for(config, "de", "en") == "flag-every"
+
+
+@pytest.mark.parametrize(("flags", "message"), [
+    (["--translator", "a", "--translator", "b"], "--translator given twice for every pair"),
+    (["--translator", "ko=a", "--translator", "ko=b"], "--translator ko= given twice"),
+    (["--translator", "kor=a", "--translator", "ko=b"], "given twice"),
+    (["--translator", "xx-yy=a"], "unknown language code"),
+    (["--translator", "ko="], "no model after '='"),
+])
+def test_a_repeated_or_bad_translator_flag_is_refused_not_dropped(monkeypatch, tmp_path, src,
+                                                                  flags, message):
+    monkeypatch.setattr(pipeline, "load_models", no_model)
+    result = runner.invoke(app, ["batch", str(src), "--out", str(tmp_path / "out"), "-q",
+                                 *flags])
+    assert result.exit_code == 2, result.output
+    assert message in result.stderr and "Traceback" not in result.output
+
+
+def test_readme_options_table_is_the_settings_table():
+    """The README's options table is generated from the settings (``python -m
+    summarize.settings --markdown`` prints it); it must not drift from them."""
+    from summarize.settings import markdown_table
+
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text("utf-8")
+    assert markdown_table() in readme

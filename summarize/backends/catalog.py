@@ -154,6 +154,8 @@ def list_stored(models_dir: Path) -> list[StoredModel]:
         models_dir.glob("*/*/config.json")
     ):
         folder = config.parent
+        if any(part.startswith(".") for part in folder.relative_to(models_dir).parts):
+            continue  # the tool's own stores (.ct2 conversions), not models
         revision = None
         if (folder / SOURCE_FILE).is_file():
             try:

@@ -12,13 +12,9 @@ folder holds no tokenizer files), so token counts, language codes and chunking a
 those of the torch engine; only the network runs in CTranslate2. Generation settings keep
 their transformers names and are mapped to CTranslate2's; one it cannot honour is refused.
 
-Converter pitfalls handled here (see :class:`_Converter`): the vocabulary is rebuilt id by
-id from the tokenizer and padded or cut to the embedding rows (opus-mt and NLLB have more
-rows than tokens, some tokenizers more tokens than rows); Marian keeps its ``<pad>`` row and
-starts the decoder from it, as transformers does, instead of the converter's
-drop-the-last-row rule (wrong when ``<pad>`` is not the last id); BART-family configs
-without the normalization keys get the family's values; the decoder start token is the
-model's own ``decoder_start_token_id``.
+Conversions and their checks: :mod:`summarize.backends.ct2_convert`; the converter's fixes:
+:mod:`summarize.backends.ct2_converter`. Importing this module imports neither torch nor
+transformers.
 """
 
 from __future__ import annotations
@@ -27,6 +23,7 @@ import json
 import logging
 import os
 import re
+import weakref
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
@@ -107,11 +104,15 @@ def select_quantization(spec: str, device: str, model_type: str) -> str:
         raise ConfigError(
             f"unknown quantization '{spec}'; expected one of: {', '.join(QUANTIZATIONS)}"
         )
-    if spec != "auto":
-        return spec
-    if device == "cpu":
-        return "int8"
-    return "bfloat16" if model_type in T5_FAMILY else "int8_float16"
+    if spec == "auto":
+        spec = "int8" if device == "cpu" else \
+            "bfloat16" if model_type in T5_FAMILY else "int8_float16"
+    supported = sorted(ctranslate2.get_supported_compute_types(device))
+    if spec not in supported:
+        raise ConfigError(f"--quantization {spec} is not supported by CTranslate2 on this "
+                          f"{device.upper() if device == 'cuda' else device}; it supports: "
+                          + ", ".join(supported))
+    return spec
 
 
 # --- generation settings --------------------------------------------------------------------
@@ -183,6 +184,9 @@ class CT2Backend(Seq2SeqAsking):
                  prompts: Mapping[str, Prompt] | None = None):
         self.tokenizer = tokenizer
         self.translator = translator
+        # a Translator left to interpreter shutdown may abort the process (exit 134): unload
+        # it at exit if no one closed it
+        self._unload = weakref.finalize(self, translator.unload_model)
         self.config = config
         self.generation_config = generation_config
         self.converted = converted
@@ -346,8 +350,7 @@ class CT2Backend(Seq2SeqAsking):
 
     def close(self) -> None:
         """Release the model."""
-        if self.translator is not None:
-            self.translator.unload_model()
+        self._unload()  # runs once: here, or at interpreter exit
         self.translator = None
 
 
