@@ -156,7 +156,9 @@ CT2 = BackendSpec(
     name="ct2", summary="CTranslate2; seq2seq models, int8 on CPU",
     module="summarize.backends.ct2", package="ctranslate2", extra="ct2", check=_ct2_check,
     options=(
-        BackendOption("quantization", "auto", "CTranslate2 compute type.",
+        BackendOption("quantization", "auto", "CTranslate2 compute type: auto (int8 on CPU; "
+                      "int8_float16, or bfloat16 for T5, on CUDA), int8, int8_float16, "
+                      "int8_bfloat16, float16, bfloat16, float32.",
                      choices=QUANTIZATIONS, fingerprint=True),
         BackendOption("threads", 0, "CPU threads for the ct2 engine; 0 uses every core.",
                      low=0, high=MAX_THREADS),

@@ -82,7 +82,8 @@ SETTINGS: tuple[Setting, ...] = (
        "ko,ja; repeatable.", "LANGS", fingerprint=True, group="what"),
     _s("from", "source_lang", "lang", "auto", "Source language, or auto to detect each "
        "article's.", "LANG", fingerprint=True, group="what"),
-    _s("translate", "translate", "choice", "summary", "What to translate.", "WHAT",
+    _s("translate", "translate", "choice", "summary", "What to translate: summary, article, "
+       "both or none.", "WHAT",
        choices=("summary", "article", "both", "none"), fingerprint=True, group="what"),
     _s("summary", "summarize", "bool", True, "Translate only; skip summaries.",
        flag="--no-summary", fingerprint=True, group="what"),
@@ -104,9 +105,12 @@ SETTINGS: tuple[Setting, ...] = (
     _s("backend", "backend", "choice", "torch", "Inference engine: "
        + "; ".join(f"{name} ({spec.summary})" for name, spec in BACKENDS.items()) + ".",
        "NAME", choices=tuple(BACKENDS), fingerprint=True, group="models"),
-    _s("device", "device", "device", "auto", "auto, cpu, cuda, cuda:N or mps.", "DEVICE",
+    _s("device", "device", "device", "auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, "
+       "cuda:N or mps.", "DEVICE",
        group="models"),
-    _s("dtype", "dtype", "choice", "auto", "Compute type of the torch engine.", "DTYPE",
+    _s("dtype", "dtype", "choice", "auto", "Compute type of the torch engine: auto (bfloat16 "
+       "on GPUs that have it, else float16, float32 for T5; float32 on CPU), float32, "
+       "bfloat16, float16.", "DTYPE",
        choices=("auto", "float32", "bfloat16", "float16"), fingerprint=True, group="models"),
     _s("batch_tokens", "batch_tokens", "int", None, "Token budget per batch, padding counted. "
        "[default: per device]", "N", low=16, high=10_000_000, optional=True,
