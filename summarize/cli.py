@@ -8,7 +8,6 @@ from __future__ import annotations
 
 import logging
 import os
-import re
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -16,6 +15,7 @@ import typer
 
 from summarize.devtools.bench import bench
 from summarize.errors import SummarizeError
+from summarize.outputs.terminal import log_handler, printable
 
 
 def _plain_argument_help() -> None:
@@ -63,19 +63,6 @@ def _main(
         is_eager=True)] = False,
 ) -> None:
     """Summarize and translate a folder of news articles with Hugging Face models."""
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: object) -> str:
-    """Text safe for a terminal: control, escape and bidi characters shown as ``\\xNN``.
-
-    File names and article ids are untrusted: an ``ESC ]0;...`` in a name would otherwise
-    retitle the terminal or clear the screen when printed.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                        else f"\\u{ord(m.group()):04x}", str(text))
-
 
 class _Notes:
     """Reporter for --quiet: no bars, but messages such as how to resume still show."""
@@ -320,7 +307,7 @@ def batch(
     from rich.console import Console
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="summarize: %(levelname)s: %(message)s")
+                        handlers=[log_handler("summarize: %(levelname)s: %(message)s")])
     if not debug:
         # transformers' advisory warnings and progress bars are noise in a normal run
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
