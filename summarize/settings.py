@@ -70,8 +70,10 @@ def load_config_file(path: Path) -> dict[str, Any]:
         import tomllib
     else:  # pragma: no cover - Python 3.10
         import tomli as tomllib
+    from summarize.inputs.sidefiles import CONFIG_MAX_BYTES, read_side_file
+
     try:
-        data = tomllib.loads(path.read_text("utf-8"))
+        data = tomllib.loads(read_side_file(path, what="config file", max_bytes=CONFIG_MAX_BYTES))
     except OSError as exc:
         raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from exc
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:

@@ -54,7 +54,8 @@ CONSTRUCTS = [
     # emphasis and strikethrough
     "*em* _em_ **strong** __strong__ ***both***", "a ~~strike~~ b ~single~ c", "snake_case_word",
     # links, images, footnotes, references, autolinks
-    "[link](http://x) ![img](y.png)", "[ref]\n\n[ref]: http://evil.example", "a[^1] note\n\n[^1]: f",
+    "[link](http://x) ![img](y.png)", "[ref]\n\n[ref]: http://evil.example",
+    "a[^1] note\n\n[^1]: f",
     "<http://auto.link>", "<me@example.com>", "see http://evil.com/x?y=1 and https://a.b/c",
     "visit www.example.com today", "x.com and example.org/path", "ftp://files.example.net",
     "mail me@example.com now", "user.name+tag@mail.co.uk", "xmpp:a@b.c", "mailto:x@y.z",
@@ -107,7 +108,7 @@ def test_text_renders_as_paragraphs_of_the_same_text(name, render, text):
 
 @pytest.mark.parametrize(("name", "render"), RENDERERS, ids=[n for n, _ in RENDERERS])
 def test_bidi_and_controls_are_removed_from_titles_and_text(name, render):
-    hostile = f"abc\u202edcba\u2066x\u2069 y\u200e\u200f\u061c z\x1b[2J\u2028w"
+    hostile = "abc\u202edcba\u2066x\u2069 y\u200e\u200f\u061c z\x1b[2J\u2028w"
     for value in (_md_inline(hostile), _md_escape(hostile)):
         assert not re.search(f"[{BIDI}\x1b\u2028]", value)
     record = ArticleResult(id=hostile, source=hostile, status="ok", title=hostile,
