@@ -371,12 +371,20 @@ def report(
                                         exists=True, file_okay=False)],
 ) -> None:
     """Rebuild the HTML report from results.jsonl and stats.json (no model is loaded)."""
+    from summarize.errors import OutputWriteError
     from summarize.outputs.report import write_report
+    from summarize.outputs.writers import open_output
 
-    if not (out / "results.jsonl").is_file():
-        typer.echo(f"summarize: error: {out} has no results.jsonl", err=True)
-        raise typer.Exit(2)
-    typer.echo(str(write_report(out)))
+    try:
+        with open_output(out, create=False, option=None):
+            try:
+                index = write_report(out)
+            except OSError as exc:
+                raise OutputWriteError(f"cannot write the report in {out} "
+                                       f"({exc.strerror or exc})") from None
+    except SummarizeError as exc:
+        _fail(exc, False)
+    typer.echo(printable(index))
 
 
 @app.command("eval")
@@ -391,19 +399,22 @@ def eval_command(
 ) -> None:
     """Score a finished run against references: ROUGE for summaries, chrF/chrF++/BLEU for
     translations; writes OUT/eval.json (no model is loaded)."""
+    from summarize.errors import OutputWriteError
+    from summarize.outputs.report import write_report
+    from summarize.outputs.writers import open_output
     from summarize.review.evaluate import evaluate_run, load_references, write_eval
 
-    if not (out / "results.jsonl").is_file():
-        typer.echo(f"summarize: error: {out} has no results.jsonl", err=True)
-        raise typer.Exit(2)
     try:
-        report = evaluate_run(out, load_references(references))
+        with open_output(out, create=False, option=None):
+            report = evaluate_run(out, load_references(references))
+            try:
+                path = write_eval(out, report)
+                write_report(out)  # the report shows the scores: corpus lines, sortable columns
+            except OSError as exc:
+                raise OutputWriteError(f"cannot write the scores in {out} "
+                                       f"({exc.strerror or exc})") from None
     except SummarizeError as exc:
         _fail(exc, debug)
-    path = write_eval(out, report)
-    from summarize.outputs.report import write_report
-
-    write_report(out)  # the report shows the scores: corpus lines and sortable columns
     typer.echo(f"matched {report.n_matched} of {report.n_records} articles to "
                f"{report.n_references} references")
     if report.summary.scores is not None:
@@ -413,9 +424,9 @@ def eval_command(
     for lang, parts in report.translation.items():
         for part, corpus in parts.items():
             t = corpus.scores
-            typer.echo(f"{part} -> {lang}  chrF {t.chrf:.2f}  chrF++ {t.chrf_pp:.2f}  "
+            typer.echo(f"{part} -> {printable(lang)}  chrF {t.chrf:.2f}  chrF++ {t.chrf_pp:.2f}  "
                        f"BLEU {t.bleu:.2f} ({corpus.bleu_tokenizer})  ({corpus.n} articles)")
-    typer.echo(str(path))
+    typer.echo(printable(path))
 
 
 @models_app.command("list")
