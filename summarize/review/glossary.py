@@ -40,16 +40,24 @@ def is_whole_word_term(term: str) -> bool:
     return bool(CASED_WORD.search(term)) and any(c.lower() != c.upper() for c in term)
 
 
+#: Terms by their first character, then by their second ("" for one-character terms), as
+#: term -> (whole_word, entry indices).
+_Table = dict[str, dict[str, dict[str, tuple[bool, list[int]]]]]
+
+
 class _TermIndex:
     """Where the source terms of a glossary occur in a text, found in one pass.
 
-    Whole-word terms that start and end with a letter or digit (nearly all of them) are
-    looked up by text: such a term occurs as a whole word exactly when it equals the text
-    from the start of one run of letters and digits to the end of the same or a later run,
-    so the index tries each run start with each run end up to the most runs a term spans
-    (one dict lookup each). Every other term (a term of an uncased script, which matches
-    anywhere, or one starting or ending with a sign, such as ``#MeToo`` or ``U.S.``) is
-    bucketed by its first two characters and tried at each position of the text.
+    Three tables, by what a term starts and ends with:
+
+    - a whole-word term that starts and ends with a letter or digit (nearly all of them)
+      occurs exactly when it equals the text from the start of one run of letters and digits
+      to the end of the same or a later run: from each run start, each following run end is
+      tried (one dict lookup) while the text so far begins some term;
+    - a whole-word term that starts with a letter or digit and ends with a sign (``U.S.``)
+      can only start at a run start: tried there, by its first two characters;
+    - any other term (an uncased script's, which matches anywhere, or one starting with a
+      sign, such as ``#MeToo``) is tried at each position holding its first character.
 
     Args:
         terms: Casefolded source terms, in entry order (repeats allowed).
@@ -57,48 +65,54 @@ class _TermIndex:
 
     def __init__(self, terms: Iterable[str]):
         self.spans: dict[str, list[int]] = {}
-        self.max_runs = 0
+        self.partial: set[str] = set()  # a spans term up to the end of one of its inner runs
         self.always: list[int] = []  # the empty term, in every text
-        # one-character terms (never whole-word ones: a cased letter is a run of its own);
-        # longer terms by their first two characters, as term -> (whole_word, indices)
-        self.singles: dict[str, list[int]] = {}
-        self.buckets: dict[str, dict[str, tuple[bool, list[int]]]] = {}
+        self.at_runs: _Table = {}
+        self.anywhere: _Table = {}
         for index, term in enumerate(terms):
             whole = is_whole_word_term(term)
             if not term:
                 self.always.append(index)
             elif whole and _WORD_CHAR.match(term[0]) and _WORD_CHAR.match(term[-1]):
                 self.spans.setdefault(term, []).append(index)
-                self.max_runs = max(self.max_runs, len(_RUN.findall(term)))
-            elif len(term) == 1:
-                self.singles.setdefault(term, []).append(index)
+                self.partial.update(term[:m.end()] for m in _RUN.finditer(term)
+                                    if m.end() < len(term))
             else:
-                bucket = self.buckets.setdefault(term[:2], {})
-                bucket.setdefault(term, (whole, []))[1].append(index)
+                table = self.at_runs if whole and _WORD_CHAR.match(term[0]) else self.anywhere
+                by_second = table.setdefault(term[0], {}).setdefault(term[1:2], {})
+                by_second.setdefault(term, (whole, []))[1].append(index)
 
     def find(self, text: str) -> set[int]:
         """Indices of the terms that occur in ``text`` (already casefolded)."""
         found = set(self.always)
-        if self.spans:
+        if self.spans or self.at_runs:
             runs = [(m.start(), m.end()) for m in _RUN.finditer(text)]
             for a, (start, _) in enumerate(runs):
-                for b in range(a, min(a + self.max_runs, len(runs))):
-                    hit = self.spans.get(text[start:runs[b][1]])
+                for b in range(a, len(runs)):
+                    span = text[start:runs[b][1]]
+                    hit = self.spans.get(span)
                     if hit:
                         found.update(hit)
-        if self.singles or self.buckets:
-            n = len(text)
-            for i in range(n):
-                hit = self.singles.get(text[i])
-                if hit:
-                    found.update(hit)
-                bucket = self.buckets.get(text[i:i + 2])
-                if bucket:
-                    for term, (whole, hit) in bucket.items():
-                        if text.startswith(term, i) and (
-                                not whole or _bounded(text, i, i + len(term))):
-                            found.update(hit)
+                    if span not in self.partial:
+                        break  # no term goes on past this run
+                if self.at_runs:
+                    _try(self.at_runs, text, start, found)
+        if self.anywhere:
+            for i, char in enumerate(text):
+                if char in self.anywhere:
+                    _try(self.anywhere, text, i, found)
         return found
+
+
+def _try(table: _Table, text: str, i: int, found: set[int]) -> None:
+    """Add the terms of ``table`` that occur at ``text[i]`` (whole words where they must)."""
+    by_second = table.get(text[i])
+    if not by_second:
+        return
+    for key in ("", text[i + 1:i + 2]) if i + 1 < len(text) else ("",):
+        for term, (whole, hit) in by_second.get(key, {}).items():
+            if text.startswith(term, i) and (not whole or _bounded(text, i, i + len(term))):
+                found.update(hit)
 
 
 def _bounded(text: str, start: int, end: int) -> bool:
