@@ -9,7 +9,6 @@ from __future__ import annotations
 import inspect
 import logging
 import os
-import re
 from dataclasses import replace
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,6 +17,7 @@ import typer
 
 from summarize.devtools.bench_command import bench
 from summarize.errors import SummarizeError
+from summarize.outputs.terminal import log_handler, printable
 from summarize.settings import Setting
 
 
@@ -66,19 +66,6 @@ def _main(
         is_eager=True)] = False,
 ) -> None:
     """Summarize and translate a folder of news articles with Hugging Face models."""
-
-_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
-
-
-def printable(text: object) -> str:
-    """Text safe for a terminal: control, escape and bidi characters shown as ``\\xNN``.
-
-    File names and article ids are untrusted: an ``ESC ]0;...`` in a name would otherwise
-    retitle the terminal or clear the screen when printed.
-    """
-    return _CONTROL.sub(lambda m: f"\\x{ord(m.group()):02x}" if ord(m.group()) < 256
-                        else f"\\u{ord(m.group()):04x}", str(text))
-
 
 class _Notes:
     """Reporter for --quiet: no bars, but messages such as how to resume still show."""
@@ -266,7 +253,7 @@ def batch(inputs: list[Path], *, config: Path | None = None, quiet: bool = False
     from rich.console import Console
 
     logging.basicConfig(level=logging.DEBUG if debug else logging.WARNING,
-                        format="summarize: %(levelname)s: %(message)s")
+                        handlers=[log_handler("summarize: %(levelname)s: %(message)s")])
     quiet_libraries(debug)
     console = Console(stderr=True)
     try:
@@ -331,12 +318,20 @@ def report(
                                         exists=True, file_okay=False)],
 ) -> None:
     """Rebuild the HTML report from results.jsonl and stats.json (no model is loaded)."""
+    from summarize.errors import OutputWriteError
     from summarize.outputs.report import write_report
+    from summarize.outputs.writers import open_output
 
-    if not (out / "results.jsonl").is_file():
-        typer.echo(f"summarize: error: {out} has no results.jsonl", err=True)
-        raise typer.Exit(2)
-    typer.echo(str(write_report(out)))
+    try:
+        with open_output(out, create=False, option=None):
+            try:
+                index = write_report(out)
+            except OSError as exc:
+                raise OutputWriteError(f"cannot write the report in {out} "
+                                       f"({exc.strerror or exc})") from None
+    except SummarizeError as exc:
+        _fail(exc, False)
+    typer.echo(printable(index))
 
 
 @app.command("eval")
@@ -351,19 +346,22 @@ def eval_command(
 ) -> None:
     """Score a finished run against references: ROUGE for summaries, chrF/chrF++/BLEU for
     translations; writes OUT/eval.json (no model is loaded)."""
+    from summarize.errors import OutputWriteError
+    from summarize.outputs.report import write_report
+    from summarize.outputs.writers import open_output
     from summarize.review.evaluate import evaluate_run, load_references, write_eval
 
-    if not (out / "results.jsonl").is_file():
-        typer.echo(f"summarize: error: {out} has no results.jsonl", err=True)
-        raise typer.Exit(2)
     try:
-        report = evaluate_run(out, load_references(references))
+        with open_output(out, create=False, option=None):
+            report = evaluate_run(out, load_references(references))
+            try:
+                path = write_eval(out, report)
+                write_report(out)  # the report shows the scores: corpus lines, sortable columns
+            except OSError as exc:
+                raise OutputWriteError(f"cannot write the scores in {out} "
+                                       f"({exc.strerror or exc})") from None
     except SummarizeError as exc:
         _fail(exc, debug)
-    path = write_eval(out, report)
-    from summarize.outputs.report import write_report
-
-    write_report(out)  # the report shows the scores: corpus lines and sortable columns
     typer.echo(f"matched {report.n_matched} of {report.n_records} articles to "
                f"{report.n_references} references")
     if report.summary.scores is not None:
@@ -373,9 +371,9 @@ def eval_command(
     for lang, parts in report.translation.items():
         for part, corpus in parts.items():
             t = corpus.scores
-            typer.echo(f"{part} -> {lang}  chrF {t.chrf:.2f}  chrF++ {t.chrf_pp:.2f}  "
+            typer.echo(f"{part} -> {printable(lang)}  chrF {t.chrf:.2f}  chrF++ {t.chrf_pp:.2f}  "
                        f"BLEU {t.bleu:.2f} ({corpus.bleu_tokenizer})  ({corpus.n} articles)")
-    typer.echo(str(path))
+    typer.echo(printable(path))
 
 
 @models_app.command("list")

@@ -1,6 +1,18 @@
 """The Markdown page of one article: the same side-by-side view as the HTML page, as text.
 
-Article text is data: every character that Markdown would read as markup is escaped.
+Article text is data: nothing in it may become Markdown or GFM structure on a CommonMark or
+GitHub-flavoured renderer (cmark-gfm, markdown-it). :func:`_md_escape` backslash-escapes
+every character that starts inline markup anywhere in a line (emphasis, code, links and
+images, footnotes, HTML and entities, tables, strikethrough, math), the dots and colons
+that autolinks need (``www.``, ``http://``, ``example.com``), and the first character of a
+line that would start a block (headings, lists ``-`` ``+`` ``1.`` ``1)``, setext underlines
+and thematic breaks ``===`` ``---``, quotes, fences); it takes away the indentation that
+would make a code block and the trailing spaces that would make a line break. An ``@``
+that could end the local part of an e-mail address gets an invisible word joiner (U+2060)
+before it: cmark-gfm links addresses even through escapes. Control characters and the
+bidirectional controls (embeddings, overrides, isolates, marks: U+202A-U+202E,
+U+2066-U+2069, U+200E, U+200F, U+061C), which could show text in another order than it
+has, are removed.
 """
 
 from __future__ import annotations
@@ -11,20 +23,38 @@ from pathlib import Path
 from summarize.outputs.writers import atomic_write_text, page_path
 from summarize.records import ArticleResult
 
-_CONTROL = re.compile(r"[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029]")
+#: Removed from every value: C0/C1 controls but tab and newline, line and paragraph
+#: separators, and the bidirectional controls.
+_CONTROL = re.compile("[\x00-\x08\x0b-\x1f\x7f-\x9f\u2028\u2029\u061c\u200e\u200f"
+                      "\u202a-\u202e\u2066-\u2069]")
+#: Escaped anywhere: inline markup, and ``.`` / ``:`` inside a word (autolinks, domains).
+_INLINE = re.compile(r"[\\`*_\[\]<>#|!&~^$@]|[.:](?=\S)")
+#: An ``@`` that could join an e-mail address (a local-part character before it).
+_MAIL_AT = re.compile(r"(?<=[A-Za-z0-9._+-])\\@")
+#: What starts a block at the beginning of a line, once inline escapes are in.
+_BLOCK_START = re.compile(r"^(?:[-+=]|\d{1,9}[.)])")
+#: Joins the local part of an address to its ``@`` invisibly, so no renderer links it.
+WORD_JOINER = "\u2060"
+
+
+def _md_line(line: str) -> str:
+    """One line of text, literal in Markdown wherever a line of a paragraph can be."""
+    out = _INLINE.sub(lambda m: "\\" + m.group(), line.strip(" \t"))
+    out = _MAIL_AT.sub(WORD_JOINER + "\\\\@", out)
+    match = _BLOCK_START.match(out)
+    if match:
+        out = out[: match.end() - 1] + "\\" + out[match.end() - 1:]
+    return out
 
 
 def _md_escape(text: str) -> str:
-    """Keep article text literal in Markdown: no headings, links, HTML or emphasis from data."""
-    out = _CONTROL.sub("", text).replace("\\", "\\\\")
-    for ch in "`*_[]<>#|!&":
-        out = out.replace(ch, "\\" + ch)
-    return out
+    """Keep article text literal in Markdown: no block, inline or link structure from data."""
+    return "\n".join(_md_line(line) for line in _CONTROL.sub("", text).split("\n"))
 
 
 def _md_inline(text: str) -> str:
     """A one-line Markdown value (an id, a path): escaped, newlines and controls removed."""
-    return _md_escape(" ".join(text.split()))
+    return _md_line(" ".join(_CONTROL.sub("", text).split()))
 
 
 def render_markdown(record: ArticleResult) -> str:

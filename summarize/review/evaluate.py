@@ -65,8 +65,9 @@ import sacrebleu
 from rouge_score import rouge_scorer, tokenizers
 
 from summarize.errors import UnsupportedLanguageError, UsageError
+from summarize.inputs.sidefiles import REFERENCES_MAX_BYTES, read_side_file, side_file_lines
 from summarize.languages import normalize_lang
-from summarize.outputs.writers import atomic_write_text, read_results
+from summarize.outputs.writers import atomic_write_text, json_text, read_results, valid_text
 from summarize.text import segment_text
 
 EVAL = "eval.json"
@@ -242,10 +243,8 @@ def _load_folder(path: Path) -> dict[str, Reference]:
         if not file.is_file() or any(p.startswith(".") for p in file.relative_to(path).parts):
             continue
         key, part, lang = _split_ref_name(PurePosixPath(file.relative_to(path).as_posix()))
-        try:
-            text = file.read_text(encoding="utf-8")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise UsageError(f"cannot read reference {file}: {exc}") from exc
+        key = valid_text(key)  # a file name that is not UTF-8 (surrogate escapes)
+        text = read_side_file(file, what="reference", max_bytes=REFERENCES_MAX_BYTES)
         entry = found.setdefault(key, {"summary": None, "translations": {},
                                        "summary_translations": {}})
         if lang is None:
@@ -263,17 +262,16 @@ def _bad(path: Path, line_no: int, why: str) -> UsageError:
 
 def _load_jsonl(path: Path) -> dict[str, Reference]:
     refs: dict[str, Reference] = {}
-    try:
-        lines = path.read_text(encoding="utf-8").splitlines()
-    except (OSError, UnicodeDecodeError) as exc:
-        raise UsageError(f"cannot read references {path}: {exc}") from exc
-    for line_no, line in enumerate(lines, start=1):
+    text = read_side_file(path, what="references", max_bytes=REFERENCES_MAX_BYTES)
+    for line_no, line in side_file_lines(text):
         if not line.strip():
             continue
         try:
-            obj = json.loads(line)
-        except ValueError as exc:
-            raise _bad(path, line_no, f"not valid JSON ({exc})") from exc
+            # a lone surrogate spelled in JSON ("\\ud800") is read as U+FFFD, as
+            # read_results reads the records, so ids still match and every page can be written
+            obj = valid_text(json.loads(line))
+        except (ValueError, RecursionError) as exc:
+            raise _bad(path, line_no, f"not valid JSON ({exc})") from None
         if not isinstance(obj, dict) or not isinstance(obj.get("id"), str) or not obj["id"]:
             raise _bad(path, line_no, 'expected an object with a string "id"')
         summary = obj.get("summary")
@@ -316,15 +314,19 @@ def load_references(path: Path) -> dict[str, Reference]:
         References by key: the JSONL ``id``, or the file's relative path without
         ``.txt`` / ``.<lang>.txt`` (``world/a``).
 
+    Each file is read by :func:`summarize.inputs.sidefiles.read_side_file`: a regular
+    UTF-8 file (a byte-order mark allowed), lines ending only at ``\\n``.
+
     Raises:
-        UsageError: The path is missing or unreadable, a JSONL line is bad (the message
-            names the file and line), or no reference was found.
+        UsageError: The path is missing or unreadable, not a regular file or not UTF-8, a
+            JSONL line is bad (the message names the file and line), or no reference was
+            found.
     """
     path = Path(path)
     if path.is_dir():
         refs = _load_folder(path)
-    elif path.is_file():
-        refs = _load_jsonl(path)
+    elif path.exists() or path.is_symlink():
+        refs = _load_jsonl(path)  # refuses what is not a regular UTF-8 file, in one line
     else:
         raise UsageError(f"references {path} not found: expected a .jsonl file or a folder")
     if not refs:
@@ -617,6 +619,6 @@ def _json_safe(value: Any) -> Any:
 def write_eval(out_dir: Path, report: EvalReport) -> Path:
     """Write ``OUT/eval.json`` atomically; returns its path."""
     path = Path(out_dir) / EVAL
-    text = json.dumps(_json_safe(report.to_dict()), indent=2, ensure_ascii=False) + "\n"
+    text = json_text(_json_safe(report.to_dict()), indent=2) + "\n"  # lone surrogates escaped
     atomic_write_text(path, text)
     return path

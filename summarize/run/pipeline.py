@@ -24,13 +24,13 @@ from pathlib import Path
 from typing import Any
 
 from summarize.backends import Backend
-from summarize.errors import OutputLockedError, OutputWriteError, UsageError
+from summarize.errors import OutputWriteError, UsageError
 from summarize.inputs import ARTICLE_SUFFIXES, find_files
 from summarize.outputs.writers import (
     STATS,
     ResultsLog,
-    claim_out_dir,
     iter_result_fields,
+    open_output,
     refuse_input_as_out,
     remove_stale_temp_files,
     write_stats,
@@ -89,17 +89,7 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
             + (f" ({'; '.join(reasons)})" if reasons else "")
             + f"; articles are {', '.join(sorted(ARTICLE_SUFFIXES))} files"
         )
-    claim_out_dir(out_dir, [Path(p) for p in config.inputs])
-    from filelock import FileLock, Timeout
-
-    lock = FileLock(str(out_dir / ".lock"))
-    try:
-        lock.acquire(timeout=0)
-    except Timeout:
-        raise OutputLockedError(
-            f"another summarize run is writing to {out_dir}; wait for it to finish "
-            "or choose another --out folder"
-        ) from None
+    output = open_output(out_dir, [Path(p) for p in config.inputs], create=True)
     try:
         remove_stale_temp_files(out_dir)
         results = ResultsLog(out_dir)
@@ -117,7 +107,7 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         except OSError as exc:  # disk full, folder gone read-only...: keep what is written
             raise OutputWriteError(
                 f"cannot write to {out_dir} ({exc.strerror or exc}); every article finished "
-                f"before this is saved ({engine.tally.n_ok + engine.tally.n_failed} so far): "
+                f"before this is saved ({results.n_written} by this run): "
                 "fix the problem and run the same command again to resume"
             ) from None
         tally = engine.tally
@@ -146,7 +136,7 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
             ) from None
         report_error = _write_report(out_dir, config.debug)
     finally:
-        lock.release()
+        output.close()  # a run that wrote nothing leaves the folder as it found it
     if close_models and engine.models is not None:
         engine.models.close()  # free the device memory of the models this run loaded
     return RunResult(
