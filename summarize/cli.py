@@ -236,7 +236,7 @@ def _batch_parameters() -> list[inspect.Parameter]:
                           annotation=Annotated[Path | None, typer.Option(
                               "--config", metavar="FILE",
                               help="TOML file with settings and [summarizer]/[translator] "
-                                   "tables.", exists=True, dir_okay=False)]),
+                                   "tables.")]),
         inspect.Parameter("quiet", inspect.Parameter.KEYWORD_ONLY, default=False,
                           annotation=Annotated[bool, typer.Option(
                               "--quiet", "-q", help="No progress bars.")]),
@@ -302,7 +302,11 @@ def _declare(command: Any, parameters: list[inspect.Parameter]) -> Any:
 def quiet_libraries(debug: bool) -> None:
     """Keep the console to the tool's own lines unless ``--debug``: transformers' advice
     and progress bars, the hub client's retries, trafilatura's "discarding data"."""
-    if not debug:
+    if debug:
+        from summarize.backends import hf_common
+
+        hf_common.QUIET = False  # the engines leave transformers' own logging alone
+    else:
         os.environ.setdefault("TRANSFORMERS_VERBOSITY", "error")
         os.environ.setdefault("HF_HUB_DISABLE_PROGRESS_BARS", "1")
     logging.getLogger("trafilatura").setLevel(logging.DEBUG if debug else logging.CRITICAL)

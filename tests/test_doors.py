@@ -20,8 +20,8 @@ from typer.testing import CliRunner
 from summarize.cli import app
 from summarize.errors import OutputLockedError, UsageError
 from summarize.outputs.writers import LOCK, MARKER, open_output
-from summarize.records import RunConfig
 from summarize.run.pipeline import run_batch
+from summarize.settings import RunConfig
 from tests.fakes import fake_loader, read_jsonl
 
 REPO = Path(__file__).resolve().parents[1]

@@ -13,8 +13,9 @@ from typer.testing import CliRunner
 
 from summarize.cli import app
 from summarize.outputs.writers import ResultsLog, json_text, read_results, valid_text
-from summarize.records import ArticleResult, RunConfig
+from summarize.records import ArticleResult
 from summarize.run.pipeline import run_batch
+from summarize.settings import RunConfig
 from tests.fakes import fake_loader
 
 LONE = ["\ud800", "\udfff", "a\udc80b", "\ud83d"]  # high, low, mid-text, half an emoji

@@ -28,6 +28,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from summarize.backends import BackendInfo, Prompt, Request, Task, TaskDefaults
+from summarize.backends.hf_common import quietly
 from summarize.errors import ConfigError, ModelLoadError, UnsupportedLanguageError
 from summarize.languages import language_name
 from summarize.tasks.prompts import messages_for
@@ -181,6 +182,7 @@ class ChatAsking:
             date_string=PROMPT_DATE.strftime("%d %b %Y"),
             strftime_now=PROMPT_DATE.strftime)
 
+    @quietly
     def _ids(self, requests: Sequence[Request]) -> list[list[int]]:
         """Token ids of each rendered prompt (no special tokens added: the template wrote
         them, BOS included where the model has one)."""

@@ -24,6 +24,7 @@ from summarize.backends.hf_common import (
     load_error,
     load_tokenizer,
     pretrained_kwargs,
+    quietly,
     row_scores,
 )
 from summarize.backends.hf_torch import (
@@ -75,6 +76,7 @@ class ChatTorch(ChatAsking):
             eos_token_id=self._stops or None, pad_token_id=self._pad,
             bos_token_id=self.generation_config.bos_token_id)
 
+    @quietly
     def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
                  max_new_tokens: Sequence[int]) -> Generated:
         """Answer the requests as one left-padded batch (see Backend)."""
@@ -136,6 +138,7 @@ class ChatTorch(ChatAsking):
             torch.cuda.empty_cache()
 
 
+@quietly
 def load_chat(model: str, source: str, folder: Path | None, config: Any, *, role: str,
               device: torch.device, dtype: torch.dtype, trust_remote_code: bool,
               allow_pickle: bool, cpu_tuning: bool, downloading: bool, path: str,

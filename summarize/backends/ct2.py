@@ -56,6 +56,7 @@ from summarize.backends.hf_common import (
     load_tokenizer,
     merge_parts,
     model_revision,
+    quietly,
     resolve_config,
     row_scores,
 )
@@ -221,6 +222,7 @@ class CT2Backend(Seq2SeqAsking):
             return None
         return [self.tokenizer.convert_ids_to_tokens(forced)]
 
+    @quietly
     def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
                  max_new_tokens: Sequence[int]) -> Generated:
         """Answer the requests; one CTranslate2 batch per forced first token (see Backend)."""
@@ -384,6 +386,7 @@ def _device_name(device: str, index: int) -> str:
     return platform.processor() or platform.machine() or "cpu"
 
 
+@quietly
 def load_backend(
     model: str,
     *,

@@ -9,13 +9,14 @@ neither torch nor transformers (transformers is imported inside the functions th
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
 import math
 import os
 import re
 import threading
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -38,6 +39,54 @@ T5_FAMILY = frozenset({"t5", "mt5", "umt5", "longt5"})
 MULTILINGUAL_SUMMARIZERS = frozenset({"mt5", "umt5", "mbart", "mbart50"})
 #: Seconds to wait for the Hugging Face Hub before treating it as unreachable.
 HUB_PROBE_TIMEOUT_S = 4.0
+#: Whether the engines keep transformers' advice and progress bars off the console while
+#: they load and run models (the CLI's ``--debug`` turns it off). The same for the command
+#: line and the Python API: the tool's own lines only.
+QUIET = True
+_quiet_lock = threading.Lock()
+_quiet_depth = 0
+_quiet_saved: tuple[int, bool] | None = None
+
+
+@contextlib.contextmanager
+def quiet_transformers() -> Iterator[None]:
+    """Within: transformers logs errors only and draws no progress bars ("Both
+    max_new_tokens and max_length seem to have been set", "Loading weights"...); restored
+    after the outermost one exits (threads may nest). Nothing changes when :data:`QUIET` is
+    off."""
+    global _quiet_depth, _quiet_saved
+    if not QUIET:
+        yield
+        return
+    from transformers.utils import logging as hf_logging
+
+    with _quiet_lock:
+        _quiet_depth += 1
+        if _quiet_depth == 1:
+            _quiet_saved = (hf_logging.get_verbosity(), hf_logging.is_progress_bar_enabled())
+            hf_logging.set_verbosity_error()
+            hf_logging.disable_progress_bar()
+    try:
+        yield
+    finally:
+        with _quiet_lock:
+            _quiet_depth -= 1
+            if _quiet_depth == 0 and _quiet_saved is not None:
+                level, bars = _quiet_saved
+                hf_logging.set_verbosity(level)
+                if bars:
+                    hf_logging.enable_progress_bar()
+
+
+def quietly(function: Any) -> Any:
+    """Run ``function`` inside :func:`quiet_transformers` (a decorator for engine calls)."""
+
+    @functools.wraps(function)
+    def wrapper(*args: Any, **kwargs: Any) -> Any:
+        with quiet_transformers():
+            return function(*args, **kwargs)
+
+    return wrapper
 
 
 # --- finding a model ------------------------------------------------------------------------
@@ -421,6 +470,7 @@ class Seq2SeqAsking:
             return self._translation_prefix + request.text, plan, None
         return plan.prefix + request.text, plan, plan.prefix_token_id
 
+    @quietly
     def _ids(self, requests: Sequence[Request]) -> tuple[list[list[int]], list[LangPlan | None]]:
         """The encoder input ids of each request (special tokens included) and its plan."""
         asked = [self._asked(r) for r in requests]

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import logging
 import re
+import warnings
 from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -33,12 +34,13 @@ from summarize.backends.hf_common import (
     card_license,
     cut_outputs,
     end_ids,
-        group_by_plan,
+    group_by_plan,
     is_seq2seq,
     load_error,
     load_tokenizer,
     merge_parts,
     model_revision,
+    quietly,
     resolve_config,
     row_scores,
 )
@@ -47,6 +49,9 @@ from summarize.languages import LangPlan
 from summarize.tasks.batching import make_batches
 
 log = logging.getLogger(__name__)
+# generate() warns when a minimum length is above the limit a text was given; the limit wins,
+# as the tool intends (each output is cut to its own limit)
+warnings.filterwarnings("ignore", message="Unfeasible length constraints", category=UserWarning)
 
 # On CPU the encoder runs in length buckets of at most this many tokens (padding counted):
 # batching gains a CPU encoder little, while padding each text to its batch's longest costs
@@ -210,6 +215,7 @@ class Seq2SeqTorch(Seq2SeqAsking):
         if family != "generic":
             self.info = _with(self.info, language_family=family)
 
+    @quietly
     def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
                  max_new_tokens: Sequence[int]) -> Generated:
         """Answer the requests; one padded batch per forced first token (see Backend)."""
@@ -350,6 +356,7 @@ def load_weights(auto_class: Any, source: str, dtype: torch.dtype, trust_remote_
 
 
 
+@quietly
 def load_backend(
     model: str,
     *,

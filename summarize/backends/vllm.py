@@ -32,6 +32,7 @@ from summarize.backends.hf_common import (
     is_seq2seq,
     load_tokenizer,
     model_revision,
+    quietly,
     resolve_config,
 )
 from summarize.errors import ModelLoadError, UsageError
@@ -116,6 +117,7 @@ class VllmBackend(ChatAsking):
         self._init_chat(model_id, prompts, role)
         self._context = min(self._context, int(engine.get("max_model_len") or self._context))
 
+    @quietly
     def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
                  max_new_tokens: Sequence[int]) -> Generated:
         """Answer the requests in one ``LLM.generate`` call (see Backend)."""
@@ -157,6 +159,7 @@ class VllmBackend(ChatAsking):
         gc.collect()
 
 
+@quietly
 def load_backend(
     model: str,
     *,

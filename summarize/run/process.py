@@ -92,7 +92,8 @@ class GroupProcessor:
         assert self.models is not None
         models = self.models
         works = [ArticleWork.start(p) for p in group]
-        if models.summarizer is not None:
+        summarizing = self.config.summarize and models.summarizer is not None
+        if summarizing:
             inputs = [w.item.article.text for w in works]
             pivot = [w for w in works if self._pivots(w.lang)]
             if pivot:
@@ -124,7 +125,7 @@ class GroupProcessor:
                     w.fail(res.error, error_message(res.error))
                 w.summarize_s += part
                 w.routes.setdefault("summary", "direct")
-        return GroupState(works, summarized=models.summarizer is not None)
+        return GroupState(works, summarized=summarizing)
 
     def translate_phase(self, state: GroupState) -> list[ArticleResult]:
         """Finish a group after :meth:`summarize_phase`: translations, review, records.

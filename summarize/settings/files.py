@@ -76,19 +76,11 @@ def load_config_file(path: Path) -> dict[str, Any]:
 
 
 def read_config_text(path: Path) -> str:
-    """The config file's text: a regular file, at most :data:`MAX_CONFIG_BYTES`, UTF-8."""
-    try:
-        from summarize.inputs.sidefiles import read_side_file
-    except ImportError:
-        read_side_file = None
-    if read_side_file is not None:
-        return read_side_file(path, what="config file", max_bytes=MAX_CONFIG_BYTES)
-    try:
-        return path.read_text("utf-8")
-    except OSError as exc:
-        raise ConfigError(f"cannot read config file {path}: {exc.strerror or exc}") from None
-    except UnicodeDecodeError as exc:
-        raise ConfigError(f"config file {path} is not UTF-8: {exc}") from None
+    """The config file's text: a regular file, at most :data:`MAX_CONFIG_BYTES`, UTF-8 (a
+    BOM is fine); every failure one line naming the file."""
+    from summarize.inputs.sidefiles import read_side_file
+
+    return read_side_file(path, what="config file", max_bytes=MAX_CONFIG_BYTES)
 
 
 def parse_translators(values: Sequence[str]) -> tuple[str | None, dict[str, str]]:

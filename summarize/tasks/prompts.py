@@ -70,25 +70,14 @@ def read_template(path: str) -> str:
     """A chat template file's text (``chat_template = "FILE.jinja"``).
 
     Raises:
-        ConfigError: The file cannot be read, is not a regular file, is too large, or is
-            not UTF-8 Jinja with at least one tag.
+        UsageError: The file cannot be read, is not a regular file, is larger than
+            :data:`MAX_TEMPLATE_BYTES` or not UTF-8 (one line naming it).
+        ConfigError: It is not a Jinja template (no tag at all).
     """
-    from pathlib import Path
-
     from summarize.errors import ConfigError
+    from summarize.inputs.sidefiles import read_side_file
 
-    file = Path(path).expanduser()
-    try:
-        if not file.is_file():
-            raise ConfigError(f"chat_template {path}: not a regular file")
-        if file.stat().st_size > MAX_TEMPLATE_BYTES:
-            raise ConfigError(f"chat_template {path}: larger than {MAX_TEMPLATE_BYTES} bytes")
-        text = file.read_text("utf-8-sig")
-    except OSError as exc:
-        raise ConfigError(f"chat_template {path}: cannot read it ({exc.strerror or exc})"
-                          ) from None
-    except UnicodeDecodeError:
-        raise ConfigError(f"chat_template {path}: not UTF-8 text") from None
+    text = read_side_file(path, what="chat_template", max_bytes=MAX_TEMPLATE_BYTES)
     if "{{" not in text and "{%" not in text:
         raise ConfigError(f"chat_template {path}: not a Jinja template (no {{{{ or {{%)")
     return text
