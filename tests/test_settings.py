@@ -183,7 +183,8 @@ BOUNDS_CASES = [
     ('[summarizer]\nprompt = "Summarize."\n', "prompt must contain {text}"),
     ('[translator]\nprompt = "{text} into {language}"\n', "names the field {language}"),
     ('[translator]\nsystem = "{text"\n', "not a valid template"),
-    ('[summarizer]\nchat_template = "/nonexistent.jinja"\n', "not a regular file"),
+    ('[summarizer]\nchat_template = "/nonexistent.jinja"\n',
+     "cannot read chat_template /nonexistent.jinja"),
     ("[summarizer]\nsentences = 0\n", "sentences = 0: expected a value from 1 to 100"),
 ]
 

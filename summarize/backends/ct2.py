@@ -108,7 +108,12 @@ def select_quantization(spec: str, device: str, model_type: str) -> str:
     if spec == "auto":
         spec = "int8" if device == "cpu" else \
             "bfloat16" if model_type in T5_FAMILY else "int8_float16"
-    supported = sorted(ctranslate2.get_supported_compute_types(device))
+    if device != "cpu" and ctranslate2.get_cuda_device_count() == 0:
+        return spec  # no such device here: selecting it says so, in one line
+    try:
+        supported = sorted(ctranslate2.get_supported_compute_types(device))
+    except RuntimeError:  # a device that cannot be used: loading says so, in one line
+        return spec
     if spec not in supported:
         raise ConfigError(f"--quantization {spec} is not supported by CTranslate2 on this "
                           f"{device.upper() if device == 'cuda' else device}; it supports: "
