@@ -123,8 +123,13 @@ class ChatAsking:
     # -- the contract -------------------------------------------------------------------------
     def task_defaults(self, task: Task) -> TaskDefaults:
         """No generation settings of the model's (its sampling settings are not used:
-        greedy decoding unless the user asks), and the tool's output limits."""
-        return TaskDefaults({}, SUMMARY_TOKENS if task == "summarize" else TRANSLATION_CAP)
+        greedy decoding unless the user asks), and the tool's output limits, or the model's
+        own ``max_new_tokens`` when its generation config sets a smaller one."""
+        limit = SUMMARY_TOKENS if task == "summarize" else TRANSLATION_CAP
+        own = getattr(self.generation_config, "max_new_tokens", None)
+        if isinstance(own, int) and 0 < own < limit:
+            limit = own
+        return TaskDefaults({}, limit)
 
     def input_limit(self, task: Task, max_new_tokens: int) -> int:
         """What the context window leaves beside the output, capped by the task's setting

@@ -425,6 +425,7 @@ def build_chat_model(
     sliding_window: int = 512,
     readable: bool = True,
     seed: int = 0,
+    answer_tokens: int | None = 32,
 ) -> Path:
     """Save a random-weight chat model of ``arch`` with a real tokenizer and chat template.
 
@@ -446,6 +447,8 @@ def build_chat_model(
         sliding_window: Window of the Gemma sliding-attention layers.
         readable: Suppress, in the generation config, the learned tokens that are not whole
             UTF-8 characters on their own, so random weights write readable noise.
+        answer_tokens: ``max_new_tokens`` of the generation config (None: unset, for the
+            benchmarks' published-size models).
         seed: Weight initialisation seed.
 
     Returns:
@@ -485,6 +488,9 @@ def build_chat_model(
         eos_token_id=[ids[t] for t in family.stop],
         pad_token_id=ids[family.gen_pad],
         do_sample=False,
+        # random weights seldom write a stop token: short answers keep the demo and the
+        # tests quick (the engine honours a model's own smaller limit)
+        max_new_tokens=answer_tokens,
     )
     if readable:
         generation.suppress_tokens = _unreadable(tokenizer)
