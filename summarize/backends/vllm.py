@@ -28,11 +28,13 @@ seconds and needs no ``if __name__ == "__main__"`` guard in the caller's script.
 
 from __future__ import annotations
 
+import contextlib
 import gc
 import importlib.util
 import logging
 import os
-from collections.abc import Mapping, Sequence
+import warnings
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -122,6 +124,9 @@ def sampling_kwargs(settings: Mapping[str, Any], max_new_tokens: int, stops: Seq
         kwargs["temperature"] = float(settings.get("temperature", 1.0))
         kwargs["top_p"] = float(settings.get("top_p", 1.0))
         kwargs["top_k"] = int(settings.get("top_k", 0) or -1)  # 0 (transformers): no limit
+        # a seed per request: its answer does not depend on its batch-mates or on the
+        # requests before it (the engine's own generator would make both matter)
+        kwargs["seed"] = 0
     else:
         kwargs["temperature"] = 0.0
     if "repetition_penalty" in settings:
@@ -287,7 +292,8 @@ def load_backend(
         raise UsageError(f"--backend vllm needs vLLM, which is not installed: {INSTALL}")
     _quiet_vllm()
     try:
-        import vllm
+        with _quiet_warnings():
+            import vllm
     except Exception as exc:  # a broken install (a torch it was not built for ...)
         raise UsageError(f"--backend vllm: vLLM is installed but cannot be imported "
                          f"({_first_line(exc)}); reinstall it: {INSTALL}") from None
@@ -343,6 +349,7 @@ def load_backend(
         # log-probabilities after penalties and masks (min_new_tokens), as the torch engine
         # scores; with sampling, after temperature and top-k/top-p too
         "logprobs_mode": "processed_logprobs",
+        "use_tqdm_on_load": False,  # the tool draws its own progress
     }
     if max_model_len:
         kwargs["max_model_len"] = max_model_len
@@ -353,7 +360,8 @@ def load_backend(
         kwargs["enforce_eager"] = True  # compiling costs ~25 s and gains little on a CPU
         os.environ.setdefault("VLLM_ENABLE_V1_MULTIPROCESSING", "0")  # in-process
     try:
-        llm = vllm.LLM(**kwargs)
+        with _quiet_warnings():
+            llm = vllm.LLM(**kwargs)
     except Exception as exc:
         first = _first_line(exc)
         if "device" in first.lower() and ("infer" in first.lower() or "no " in first.lower()):
@@ -375,10 +383,26 @@ def load_backend(
 
 
 def _quiet_vllm() -> None:
-    """vLLM logs every load step at INFO to stderr, over the progress bars: warnings only,
-    unless the caller set ``VLLM_LOGGING_LEVEL`` or runs with ``--debug``."""
+    """vLLM logs every load step at INFO (and harmless warnings: no tcmalloc preloaded,
+    weights cast) to stderr, over the progress bars: errors only, unless the caller set
+    ``VLLM_LOGGING_LEVEL`` or runs with ``--debug``."""
     level = "INFO" if logging.getLogger().isEnabledFor(logging.DEBUG) else "ERROR"
     os.environ.setdefault("VLLM_LOGGING_LEVEL", level)
+    # before vLLM configures its logger (at the first load), its records reach the root's
+    logging.getLogger("vllm").setLevel(os.environ["VLLM_LOGGING_LEVEL"].upper())
+
+
+@contextlib.contextmanager
+def _quiet_warnings() -> Iterator[None]:
+    """vLLM's own deprecation warnings (about torch APIs it calls) hidden while it loads,
+    unless the run is debugged."""
+    if logging.getLogger().isEnabledFor(logging.DEBUG):
+        yield
+        return
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore", FutureWarning)
+        warnings.simplefilter("ignore", DeprecationWarning)
+        yield
 
 
 def _platform() -> str:
