@@ -243,15 +243,16 @@ def _backends(path: Path, **options: Any) -> tuple[Any, Any]:
     return torch, vllm_backend(str(path), kv_cache_gb=KV_GB, **common, **options)
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="class")
 def engines(vllm_chat) -> Iterator[Callable[[str], tuple[Any, Any]]]:
     """``engines(arch)``: (transformers backend, vLLM backend) of ``vllm_chat(arch)``,
-    loaded once per module and closed at its end."""
+    loaded once per class and closed at its end (the three vLLM engines open together
+    share the device as a run's would: a third each)."""
     loaded: dict[str, tuple[Any, Any]] = {}
 
     def get(arch: str) -> tuple[Any, Any]:
         if arch not in loaded:
-            loaded[arch] = _backends(vllm_chat(arch))
+            loaded[arch] = _backends(vllm_chat(arch), memory_share=0.3)
         return loaded[arch]
 
     yield get
@@ -260,50 +261,53 @@ def engines(vllm_chat) -> Iterator[Callable[[str], tuple[Any, Any]]]:
             backend.close()
 
 
-@vllm_test
-@pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma3"])
-@pytest.mark.parametrize("settings", [{}, {"min_new_tokens": 6}, {"repetition_penalty": 1.3}],
-                         ids=["greedy", "min_new_tokens", "repetition_penalty"])
-def test_greedy_answers_equal_the_torch_engine(engines, arch, settings):
-    torch, vllm = engines(arch)
-    limits = [12, 10, 12, 8, 11]
-    if "repetition_penalty" in settings:
-        # the torch engine penalizes the pad tokens of its left-padded batch too (vLLM has
-        # none): where the pad is a stop token (Qwen3's <|endoftext|>) a padded row cannot
-        # stop where it would alone, so the reference is the torch engine one at a time
-        parts = [torch.generate([r], settings, [n]) for r, n in
-                 zip(REQUESTS, limits, strict=True)]
-        want = Generated([p.texts[0] for p in parts], sum(p.input_tokens for p in parts),
-                         sum(p.output_tokens for p in parts),
-                         [p.hit_limit[0] for p in parts], [p.scores[0] for p in parts])
-    else:
-        want = torch.generate(REQUESTS, settings, limits)
-    got = vllm.generate(REQUESTS, settings, limits)
-    assert got.texts == want.texts
-    assert (got.input_tokens, got.output_tokens) == (want.input_tokens, want.output_tokens)
-    assert got.hit_limit == want.hit_limit
-    if not settings:  # the scenario covers both ends of an answer
-        assert any(want.hit_limit) and not all(want.hit_limit), want.hit_limit
-    assert got.scores is not None and want.scores is not None
-    for a, b in zip(got.scores, want.scores, strict=True):  # float32 sums in another order
-        assert a is not None and b is not None
-        assert a == pytest.approx(b, abs=1e-4)
+class TestAnswersAgainstTorch:
+    """Answers of the two engines on the same models (loaded once for the class)."""
+
+    @vllm_test
+    @pytest.mark.parametrize("arch", ["llama", "qwen3", "gemma3"])
+    @pytest.mark.parametrize("settings", [{}, {"min_new_tokens": 6}, {"repetition_penalty": 1.3}],
+                             ids=["greedy", "min_new_tokens", "repetition_penalty"])
+    def test_greedy_answers_equal_the_torch_engine(self, engines, arch, settings):
+        torch, vllm = engines(arch)
+        limits = [12, 10, 12, 8, 11]
+        if "repetition_penalty" in settings:
+            # the torch engine penalizes the pad tokens of its left-padded batch too (vLLM has
+            # none): where the pad is a stop token (Qwen3's <|endoftext|>) a padded row cannot
+            # stop where it would alone, so the reference is the torch engine one at a time
+            parts = [torch.generate([r], settings, [n]) for r, n in
+                     zip(REQUESTS, limits, strict=True)]
+            want = Generated([p.texts[0] for p in parts], sum(p.input_tokens for p in parts),
+                             sum(p.output_tokens for p in parts),
+                             [p.hit_limit[0] for p in parts], [p.scores[0] for p in parts])
+        else:
+            want = torch.generate(REQUESTS, settings, limits)
+        got = vllm.generate(REQUESTS, settings, limits)
+        assert got.texts == want.texts
+        assert (got.input_tokens, got.output_tokens) == (want.input_tokens, want.output_tokens)
+        assert got.hit_limit == want.hit_limit
+        if not settings:  # the scenario covers both ends of an answer
+            assert any(want.hit_limit) and not all(want.hit_limit), want.hit_limit
+        assert got.scores is not None and want.scores is not None
+        for a, b in zip(got.scores, want.scores, strict=True):  # float32 sums in another order
+            assert a is not None and b is not None
+            assert a == pytest.approx(b, abs=1e-4)
 
 
-@vllm_test
-def test_sampling_settings_reach_vllm_and_are_reproducible(engines):
-    _, vllm = engines("llama")
-    settings = {"do_sample": True, "temperature": 0.8, "top_k": 0, "top_p": 0.9,
-                "repetition_penalty": 1.1}
-    first = vllm.generate(REQUESTS[:2], settings, [8, 8])
-    again = vllm.generate(REQUESTS[:2], settings, [8, 8])
-    alone = vllm.generate(REQUESTS[1:2], settings, [8])
-    assert len(first.texts) == 2 and first.output_tokens > 0
-    assert first.texts == again.texts  # a seed per request
-    assert alone.texts == first.texts[1:]  # whatever its batch-mates
-    greedy = vllm.generate(REQUESTS[:2], {}, [8, 8])
-    assert greedy.texts != first.texts  # the settings were applied
-    assert vllm.generate([], {}, []).texts == []
+    @vllm_test
+    def test_sampling_settings_reach_vllm_and_are_reproducible(self, engines):
+        _, vllm = engines("llama")
+        settings = {"do_sample": True, "temperature": 0.8, "top_k": 0, "top_p": 0.9,
+                    "repetition_penalty": 1.1}
+        first = vllm.generate(REQUESTS[:2], settings, [8, 8])
+        again = vllm.generate(REQUESTS[:2], settings, [8, 8])
+        alone = vllm.generate(REQUESTS[1:2], settings, [8])
+        assert len(first.texts) == 2 and first.output_tokens > 0
+        assert first.texts == again.texts  # a seed per request
+        assert alone.texts == first.texts[1:]  # whatever its batch-mates
+        greedy = vllm.generate(REQUESTS[:2], {}, [8, 8])
+        assert greedy.texts != first.texts  # the settings were applied
+        assert vllm.generate([], {}, []).texts == []
 
 
 def _run(source: Path, out: Path, backend: str, summarizer: Path, translator: Path,
@@ -387,24 +391,45 @@ def test_two_models_split_the_memory_and_both_answer(vllm_chat, article_dir, tmp
 
 
 @vllm_test
-def test_max_model_len_bounds_the_input_and_close_ends_the_engine(vllm_chat):
+def test_engines_share_the_device_and_close_frees_their_share(vllm_chat):
+    """max_model_len reaches the engine; a model loaded beside others (a routed translator)
+    gets the share they left, none when they left none; close() ends an engine."""
     from summarize.backends import Prompt
     from summarize.backends.vllm import load_backend
+    from summarize.errors import ModelLoadError
 
     path = vllm_chat("qwen3")
-    backend = load_backend(str(path), role="translator", models_dir=path.parent / "none",
-                           dtype="float32", kv_cache_gb=KV_GB, max_model_len=300,
-                           prompts={"translate": Prompt()})
+
+    def load(share: float) -> Any:
+        return load_backend(str(path), role="translator", models_dir=path.parent / "none",
+                            dtype="float32", kv_cache_gb=4 * KV_GB, max_model_len=300,
+                            memory_share=share, prompts={"translate": Prompt()})
+
+    first = load(0.75)
     try:
-        assert backend.info.tuning["max_model_len"] == 300
-        assert backend.input_limit("translate", 100) == 200
-        assert backend.generate(REQUESTS[1:2], {}, [4]).output_tokens >= 1
+        assert first.info.tuning["max_model_len"] == 300
+        assert first.input_limit("translate", 100) == 200
+        assert first.info.tuning["memory_share"] == 0.75
+        assert first.info.tuning["kv_cache_gb"] == 3 * KV_GB
+        second = load(1.0)  # asks for the whole device: gets what is left
+        try:
+            assert second.info.tuning["memory_share"] == 0.25
+            assert second.info.tuning["kv_cache_gb"] == KV_GB
+            assert second.info.tuning["gpu_memory_utilization"] == 0.225
+            with pytest.raises(ModelLoadError, match="hold 100% of the device"):
+                load(0.5)
+            assert second.generate(REQUESTS[1:2], {}, [4]).output_tokens >= 1
+        finally:
+            second.close()
+        third = load(1.0)  # the closed one's share is free again
+        assert third.info.tuning["memory_share"] == 0.25
+        third.close()
     finally:
-        backend.close()
-    assert backend.llm is None
-    backend.close()  # twice is harmless
-    with pytest.raises(Exception, match="closed"):
-        backend.generate(REQUESTS[1:2], {}, [4])
+        first.close()
+    assert first.llm is None
+    first.close()  # twice is harmless
+    with pytest.raises(ModelLoadError, match="closed"):
+        first.generate(REQUESTS[1:2], {}, [4])
 
 
 @vllm_test

