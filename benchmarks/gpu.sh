@@ -1,65 +1,87 @@
 #!/usr/bin/env bash
-# Throughput benchmark on a CUDA machine: `summarize bench` at bf16 with larger counts, with
-# the CTranslate2 engine beside the torch one (int8_float16, then float16); then the whole
-# run (`benchmarks/gpu_pipeline.py`: summarize batch in each --overlap mode, articles/s,
-# output tokens/s and the GPU's busy fraction from nvidia-smi). PIPELINE=0 skips that part;
-# PIPELINE_ARTICLES sets its article count (default 1000).
+# What a GPU does with each engine, in one table (benchmarks/gpu_engines.py): articles/s,
+# generated tokens/s and the GPU's busy fraction of (a) the tool with --backend vllm, (b) bare
+# vLLM LLM.generate on the same prompts (the tool's overhead), (c) the tool with the
+# transformers engine on the same chat shape (Qwen3-0.6B, random weights), (d) the seq2seq
+# pair (distilbart + opus-mt shapes) on torch and on CTranslate2; fixed output lengths. A row
+# that cannot run there (vLLM or CTranslate2 not installed) is one line saying why. Sized for
+# one call on one H100 in under 8 minutes (not yet run on one: no GPU was lent to its task).
 #
-# Usage, from a fresh checkout on a machine whose Python has torch with CUDA:
-#     bash benchmarks/gpu.sh                 # 2,000 sentences, 100 articles
-#     bash benchmarks/gpu.sh --articles 50   # any other `summarize bench` option
-# Environment: PYTHON (default python3), OUT (JSON file, default bench-gpu.json; the float16
-# CTranslate2 run writes ${OUT%.json}-ct2-float16.json), CT2=0 to skip CTranslate2,
-# SUMMARIZE_BENCH_DIR (cache of the built random models, default ~/.cache/summarize-bench).
+# Usage, from a checkout on a machine whose python3 has torch with CUDA (nothing to install:
+# the tool runs from this checkout; the GPU machines reach no package registry, so the
+# packages their image lacks travel as wheels, fetched beforehand by
+# benchmarks/gpu_wheels.sh into .whl/ and installed from there into /tmp):
+#     bash benchmarks/gpu.sh                        # the table
+#     bash benchmarks/gpu.sh --rows c,d --seq2seq-articles 400   # any gpu_engines.py option
+#     bash benchmarks/gpu.sh --dry-run              # the plumbing on a CPU, tiny shapes
+# Environment: PYTHON (default python3), OUT (JSON file, default bench-gpu.json; the table
+# goes to ${OUT%.json}-engines.json), SUMMARIZE_BENCH_DIR (cache of the built models, default
+# ~/.cache/summarize-bench).
 #
-# The naive one-at-a-time loop runs on the first 200 sentences and 20 articles only (on a
-# GPU it is bound by per-step overhead, so its rate does not depend on the count); the
-# engine runs on all of them. Both rates are output tokens per second; the summary line
-# gives the engine's articles and sentences per second.
+# Earlier figures, each on request: STAGES=1 runs `summarize bench` (naive loop against the
+# engine, torch bf16 beside CTranslate2 int8_float16 and float16; CT2=0 skips CTranslate2);
+# PIPELINE=1 runs benchmarks/gpu_pipeline.py (the whole run in each --overlap mode;
+# PIPELINE_ARTICLES, default 1000). Each takes minutes more.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 PYTHON=${PYTHON:-python3}
 OUT=${OUT:-bench-gpu.json}
 
-"$PYTHON" - <<'EOF'
+# packages carried as wheels (benchmarks/gpu_wheels.sh), then the tool from this checkout
+if compgen -G ".whl/*.whl" >/dev/null; then
+    "$PYTHON" -m pip install -q --no-index --no-deps --no-compile --no-cache-dir --upgrade \
+        --target /tmp/summarize-site .whl/*.whl
+    export PYTHONPATH="/tmp/summarize-site${PYTHONPATH:+:$PYTHONPATH}"
+fi
+export PYTHONPATH="$PWD${PYTHONPATH:+:$PYTHONPATH}"
+export HF_HUB_OFFLINE=1 PYTHONUNBUFFERED=1
+
+DRY=0
+for arg in "$@"; do
+    if [ "$arg" = --dry-run ]; then DRY=1; fi
+done
+if [ "$DRY" = 0 ]; then
+    "$PYTHON" - <<'EOF'
 import sys
 
 import torch
 
 if not torch.cuda.is_available():
-    sys.exit("benchmarks/gpu.sh: this torch sees no CUDA device")
+    sys.exit("benchmarks/gpu.sh: this torch sees no CUDA device (--dry-run runs on a CPU)")
 print(f"GPU: {torch.cuda.get_device_name(0)}; torch {torch.__version__}", flush=True)
 EOF
+fi
 
+"$PYTHON" benchmarks/gpu_engines.py --json "${OUT%.json}-engines.json" "$@"
+
+if [ "${STAGES:-0}" != 1 ] && [ "${PIPELINE:-0}" != 1 ]; then
+    exit 0
+fi
 CT2=${CT2:-1}
-if ! "$PYTHON" -c "import summarize.devtools.bench" 2>/dev/null; then
-    "$PYTHON" -m pip install --quiet -e .
-fi
 BACKENDS=torch
-if [ "$CT2" = 1 ]; then
-    if ! "$PYTHON" -c "import ctranslate2" 2>/dev/null; then
-        "$PYTHON" -m pip install --quiet 'ctranslate2>=4.7'
-    fi
+if [ "$CT2" = 1 ] && "$PYTHON" -c "import ctranslate2" 2>/dev/null; then
     BACKENDS=torch,ct2
+else
+    CT2=0
 fi
+if [ "${STAGES:-0}" = 1 ]; then
+    # naive loop, torch engine (bf16), CTranslate2 int8_float16 and (for the agreement) float32
+    "$PYTHON" -m summarize.devtools.bench --stage both --device cuda --dtype bfloat16 \
+        --backend "$BACKENDS" --quantization int8_float16 \
+        --sentences 2000 --articles 100 --naive-sentences 200 --naive-articles 20 \
+        --json "$OUT"
+    OUTS=("$OUT")
+    if [ "$CT2" = 1 ]; then
+        # CTranslate2 float16 (its float32 agreement run comes with it); the naive loop again
+        # on a small prefix only, so that the x-naive column is from the same run
+        OUT16="${OUT%.json}-ct2-float16.json"
+        "$PYTHON" -m summarize.devtools.bench --stage both --device cuda --backend ct2 \
+            --quantization float16 --sentences 2000 --articles 100 --naive-sentences 50 \
+            --naive-articles 5 --json "$OUT16"
+        OUTS+=("$OUT16")
+    fi
 
-# naive loop, torch engine (bf16), CTranslate2 int8_float16 and (for the agreement) float32
-"$PYTHON" -m summarize.devtools.bench --stage both --device cuda --dtype bfloat16 \
-    --backend "$BACKENDS" --quantization int8_float16 \
-    --sentences 2000 --articles 100 --naive-sentences 200 --naive-articles 20 \
-    --json "$OUT" "$@"
-OUTS=("$OUT")
-if [ "$CT2" = 1 ]; then
-    # CTranslate2 float16 (its float32 agreement run comes with it); the naive loop again
-    # on a small prefix only, so that the x-naive column is from the same run
-    OUT16="${OUT%.json}-ct2-float16.json"
-    "$PYTHON" -m summarize.devtools.bench --stage both --device cuda --backend ct2 \
-        --quantization float16 --sentences 2000 --articles 100 --naive-sentences 50 \
-        --naive-articles 5 --json "$OUT16" "$@"
-    OUTS+=("$OUT16")
-fi
-
-"$PYTHON" - "${OUTS[@]}" <<'EOF'
+    "$PYTHON" - "${OUTS[@]}" <<'EOF'
 import json
 import sys
 
@@ -87,8 +109,9 @@ for path in sys.argv[1:]:
                   f"{ag['identical']}/{ag['compared']}")
     print(f"results: {path}")
 EOF
+fi
 
-if [ "${PIPELINE:-1}" = 1 ]; then
+if [ "${PIPELINE:-0}" = 1 ]; then
     "$PYTHON" benchmarks/gpu_pipeline.py --device cuda --dtype bfloat16 \
         --articles "${PIPELINE_ARTICLES:-1000}" --caches dynamic,static \
         --json "${OUT%.json}-pipeline.json"

@@ -2,4 +2,5 @@
 
 from summarize.cli import main
 
-main()
+if __name__ == "__main__":  # a process started by spawn (vLLM's engine) imports this again
+    main()
