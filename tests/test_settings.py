@@ -175,6 +175,7 @@ BOUNDS_CASES = [
     ('backend = "vllm"\n[summarizer]\nnum_beams = 4\n', "num_beams > 1 is not supported by"),
     ('backend = "vllm"\n[translator]\nno_repeat_ngram_size = 3\n',
      "'no_repeat_ngram_size' is not supported by --backend vllm"),
+    ('backend = "vllm"\nbatch_tokens = 4096\n', "'batch_tokens' does not apply to --backend vllm"),
     # an option of another backend would be silently ignored
     ('quantization = "int8"\n', "'quantization' is an option of --backend ct2"),
     ("gpu_memory_utilization = 0.5\n", "'gpu_memory_utilization' is an option of --backend "

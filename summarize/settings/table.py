@@ -108,9 +108,9 @@ SETTINGS: tuple[Setting, ...] = (
     _s("device", "device", "device", "auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, "
        "cuda:N or mps.", "DEVICE",
        group="models"),
-    _s("dtype", "dtype", "choice", "auto", "Compute type of the torch engine: auto (bfloat16 "
-       "on GPUs that have it, else float16, float32 for T5; float32 on CPU), float32, "
-       "bfloat16, float16.", "DTYPE",
+    _s("dtype", "dtype", "choice", "auto", "Compute type of the torch and vLLM engines: auto "
+       "(torch: bfloat16 on GPUs that have it, else float16, float32 for T5; float32 on CPU; "
+       "vLLM: its own choice), float32, bfloat16, float16.", "DTYPE",
        choices=("auto", "float32", "bfloat16", "float16"), fingerprint=True, group="models"),
     _s("batch_tokens", "batch_tokens", "int", None, "Token budget per batch, padding counted. "
        "[default: per device]", "N", low=16, high=10_000_000, optional=True,

@@ -250,6 +250,10 @@ def validate_config(config: RunConfig) -> RunConfig:
     if not isinstance(config.ray, RayConfig):
         raise ConfigError("ray must be a RayConfig")
     options = check_backend_options(config)
+    if config.backend == "vllm" and config.batch_tokens is not None:
+        raise ConfigError("setting 'batch_tokens' does not apply to --backend vllm: vLLM "
+                          "batches every request of a group itself (its memory is set by "
+                          "gpu_memory_utilization and kv_cache_gb)")
     spec = backend_spec(config.backend)  # what the backend cannot honour, before any load
     for table, role in (("summarizer", summarizer), ("translator", translator)):
         spec.check_settings(table, {k: v for k, v in role.settings.items()
