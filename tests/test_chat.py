@@ -203,3 +203,22 @@ def test_chat_records_are_the_same_whatever_the_budget(tiny_chat, mixed_article_
         outs.append({r["id"]: (r["summary"], r["translations"], r["alignment"])
                      for r in read_jsonl(out / "results.jsonl")})
     assert outs[0] == outs[1]
+
+
+def test_editing_the_chat_template_file_recomputes_the_articles(tmp_path):
+    """The prompts are part of the resume key: the prompt settings, the model's files (its
+    own template) and a chat_template file's content."""
+    from summarize.run.resume import settings_fingerprint
+
+    template = tmp_path / "t.jinja"
+    template.write_text("{{ messages[0]['content'] }}", "utf-8")
+    base = RunConfig(inputs=("x",), summarizer=RoleConfig(
+        model="m", settings={"chat_template": str(template)}))
+    before = settings_fingerprint(base)
+    template.write_text("{{ messages[-1]['content'] }}", "utf-8")
+    assert settings_fingerprint(base) != before
+    prompts = [RoleConfig(model="m", settings={"system": "Be brief."}),
+               RoleConfig(model="m", settings={"prompt": "Sum up: {text}"}),
+               RoleConfig(model="m", settings={"sentences": 2})]
+    keys = {settings_fingerprint(RunConfig(inputs=("x",), summarizer=r)) for r in prompts}
+    assert len(keys) == 3

@@ -41,16 +41,30 @@ def settings_fingerprint(config: RunConfig) -> str:
         parts["to"], parts["translate"] = [], "none"
     if config.summarize:
         parts["summarizer"] = model_fingerprint(summarizer_name(config), models_dir)
-        parts["summarizer_settings"] = dict(config.summarizer_role.settings)
+        parts["summarizer_settings"] = _with_template(config.summarizer_role.settings)
     if config.translate != "none":
         parts["translators"] = {
             lang: model_fingerprint(translator_for(config, lang), models_dir)
             for lang in config.targets
         }
         parts["translator_models"] = dict(config.translator_role.models)
-        parts["translator_settings"] = dict(config.translator_role.settings)
+        parts["translator_settings"] = _with_template(config.translator_role.settings)
     blob = json.dumps(parts, sort_keys=True, default=str)
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
+
+
+def _with_template(settings: Any) -> dict[str, Any]:
+    """A role's settings, with a ``chat_template`` file's content hashed in (editing the
+    template changes every prompt, so the records made with the old one are recomputed)."""
+    out = dict(settings)
+    path = out.get("chat_template")
+    if path:
+        try:
+            data = Path(path).expanduser().read_bytes()
+        except OSError:
+            data = b""
+        out["chat_template_sha256"] = hashlib.sha256(data).hexdigest()
+    return out
 
 
 def article_key(article: Article, fingerprint: str) -> str:
