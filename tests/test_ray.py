@@ -17,7 +17,8 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 
-from summarize.run import ray_engine  # noqa: E402
+from summarize.run import ray_engine, ray_plan  # noqa: E402
+from summarize.run.hooks import FaultPlan, Hooks  # noqa: E402
 from summarize.run.pipeline import run_batch  # noqa: E402
 from summarize.settings import RayConfig, RoleConfig, RunConfig  # noqa: E402
 
@@ -140,7 +141,6 @@ def test_rerun_sends_nothing_to_ray(ray_run, monkeypatch):
 def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
         ray_instance, articles, tmp_path, tiny_bart, tiny_marian, monkeypatch):
     marker = tmp_path / "died"
-    monkeypatch.setenv(ray_engine.FAULT_ENV, str(marker))
     flight = {"sent": 0, "written": 0, "peak": 0, "written_before_last_send": 0}
     send, write = ray_engine.RayEngine._send, ray_engine.RayEngine._write_group
 
@@ -159,7 +159,8 @@ def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
     monkeypatch.setattr(ray_engine.RayEngine, "_write_group", counting_write)
     out = tmp_path / "out"
     result = run_batch(config(articles, out, tiny_bart, tiny_marian, engine="ray",
-                              replicas=1))
+                              replicas=1),
+                       hooks=Hooks(faults=FaultPlan(crash_once=str(marker))))
     # a replica of each stage did die
     assert (tmp_path / "died.summarize").is_file() and (tmp_path / "died.translate").is_file()
     assert result.n_failed == 0, result.failures
@@ -174,8 +175,7 @@ def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
     # one replica per stage: at most window() groups in flight, fewer than the run's groups,
     # so the last group was read only after the first ones were written
     n_groups = N_ARTICLES // GROUP
-    limit = ray_engine.window({s: ray_engine.ReplicaPlan(1, 0.0, 1.0, 1)
-                               for s in ray_engine.STAGES})
+    limit = ray_plan.window({s: ray_plan.ReplicaPlan(1, 0.0, 1.0, 1) for s in ray_plan.STAGES})
     assert flight["sent"] == n_groups and limit < n_groups
     assert flight["peak"] <= limit
     assert flight["written_before_last_send"] >= 1
@@ -183,12 +183,12 @@ def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
 
 @pytest.mark.slow
 def test_article_that_kills_every_replica_is_an_error_not_a_crash(
-        ray_instance, articles, tmp_path, tiny_bart, tiny_marian, monkeypatch):
+        ray_instance, articles, tmp_path, tiny_bart, tiny_marian):
     # it dies in the translate stage: after its group's summaries were made
-    monkeypatch.setenv(ray_engine.POISON_ENV, "a007.txt@translate")
     out = tmp_path / "out"
     result = run_batch(config(articles, out, tiny_bart, tiny_marian, engine="ray",
-                              replicas=2))
+                              replicas=2),
+                       hooks=Hooks(faults=FaultPlan(poison="a007.txt@translate")))
     assert result.n_failed == 1
     got = records(out)
     assert len(got) == N_ARTICLES
@@ -235,23 +235,23 @@ def test_the_two_phases_through_json_give_the_records_of_process(
 
 
 def test_replica_plan_follows_gpus_and_cpus():
-    plan = ray_engine.plan_replicas
+    plan = ray_plan.plan_replicas
     cpu = RunConfig(inputs=("x",))
-    assert plan(cpu, {"CPU": 2.0}, 10) == ray_engine.ReplicaPlan(2, 0.0, 1.0, 1)
+    assert plan(cpu, {"CPU": 2.0}, 10) == ray_plan.ReplicaPlan(2, 0.0, 1.0, 1)
     assert plan(RunConfig(inputs=("x",), ray=RayConfig(replicas=1)), {"CPU": 8.0}, 10).threads == 8
     assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, 10).replicas == 4
     assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, 2).replicas == 2  # no more than groups
     half = RunConfig(inputs=("x",), ray=RayConfig(gpus_per_replica=0.5))
-    assert plan(half, {"CPU": 16.0, "GPU": 2.0}, 10) == ray_engine.ReplicaPlan(4, 0.5, 1.0, 1)
+    assert plan(half, {"CPU": 16.0, "GPU": 2.0}, 10) == ray_plan.ReplicaPlan(4, 0.5, 1.0, 1)
     # two stages: each GPU holds one replica of each by default; the CPUs are split
-    assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, None, 2) == ray_engine.ReplicaPlan(
+    assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, None, 2) == ray_plan.ReplicaPlan(
         4, 0.5, 1.0, 1)
     assert plan(half, {"CPU": 16.0, "GPU": 2.0}, None, 2).replicas == 2
-    assert plan(cpu, {"CPU": 8.0}, None, 2) == ray_engine.ReplicaPlan(4, 0.0, 1.0, 1)
+    assert plan(cpu, {"CPU": 8.0}, None, 2) == ray_plan.ReplicaPlan(4, 0.0, 1.0, 1)
     two = RunConfig(inputs=("x",), ray=RayConfig(replicas=2))
-    assert plan(two, {"CPU": 2.0}, None, 2) == ray_engine.ReplicaPlan(2, 0.0, 0.5, 1)
+    assert plan(two, {"CPU": 2.0}, None, 2) == ray_plan.ReplicaPlan(2, 0.0, 0.5, 1)
     one = RunConfig(inputs=("x",), ray=RayConfig(replicas=1))
     assert plan(one, {"CPU": 8.0}, None, 2).threads == 4
-    assert ray_engine.model_stages(cpu) == ("summarize", "translate")
-    assert ray_engine.model_stages(RunConfig(inputs=("x",), summarize=False)) == (
+    assert ray_plan.model_stages(cpu) == ("summarize", "translate")
+    assert ray_plan.model_stages(RunConfig(inputs=("x",), summarize=False)) == (
         "translate",)
