@@ -49,7 +49,7 @@ def start(cmd: list[str], cwd: Path) -> subprocess.Popen:
     """The command in a session of its own: its process group is the one a terminal's
     Ctrl-C would reach."""
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               TOKENIZERS_PARALLELISM="false")
+               TOKENIZERS_PARALLELISM="false", COLUMNS="300")  # no line wrapped
     return subprocess.Popen(cmd, cwd=cwd, env=env, stdout=subprocess.PIPE,
                             stderr=subprocess.PIPE, start_new_session=True)
 

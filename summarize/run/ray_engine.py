@@ -23,8 +23,8 @@ only the model work out of the process:
 
 Ctrl-C and SIGTERM stop the run after the groups in flight as for the local engine (Ray's
 own handlers are put back after ``ray.init``); a helper actor that dies (the queue) stops
-it cleanly, stats and report written. Ray's native log lines stay off the terminal unless
-``--debug`` (:mod:`summarize.run.native_log`).
+it cleanly, stats and report written. Ray's own lines stay off the console unless ``--debug``
+(:mod:`summarize.run.ray_console`).
 """
 
 from __future__ import annotations
@@ -57,9 +57,9 @@ from summarize.records import ArticleResult, InputFailure, ModelInfo
 from summarize.run.dedupe import DedupeBook
 from summarize.run.groups import Admission, Group, form_groups
 from summarize.run.hooks import Hooks
-from summarize.run.native_log import NativeLogFilter
 from summarize.run.process import failure_record
 from summarize.run.progress import LockedReporter, Reporter
+from summarize.run.ray_console import RayConsoleFilter
 from summarize.run.ray_plan import (
     IN_FLIGHT_PER_REPLICA,
     PLACEMENT_WAIT_S,
@@ -239,6 +239,28 @@ class ReplicaFigures:
                                  if rep["seconds"] else None)
 
 
+#: Seconds to wait for the threads Ray Data started for a stream to end before Ray shuts down.
+THREADS_END_S = 10.0
+
+
+def _let_ray_threads_end(before: set[threading.Thread]) -> None:
+    """Wait (a bounded time) for the threads started since ``before``: Ray Data's block
+    prefetcher and iterator threads. One that calls Ray after ``ray.shutdown`` makes Ray's
+    core end the whole process with exit 1 ("The core worker has already been shutdown"),
+    before stats.json and the report are written. A stream stopped early (Ctrl-C) leaves
+    them running until their iterator is collected."""
+    import gc
+
+    gc.collect()  # the prefetcher stops when its iterator is collected
+    deadline = time.monotonic() + THREADS_END_S
+    for thread in threading.enumerate():
+        # a block prefetcher still referenced waits, parked, for blocks that never come
+        if thread in before or thread is threading.current_thread() \
+                or thread.name == "Prefetcher":
+            continue
+        thread.join(timeout=max(0.0, deadline - time.monotonic()))
+
+
 # -- the driver ---------------------------------------------------------------------------------
 class RayEngine:
     """Runs the groups of one run on Ray replicas and writes them here.
@@ -383,8 +405,8 @@ class RayEngine:
     def _run_on_ray(self, first: list[Pending], groups: Iterator[Group]) -> None:
         t0 = time.perf_counter()
         with ExitStack() as stack:
-            if not self.config.debug:  # Ray's C++ core writes its lines to descriptor 2
-                stack.enter_context(NativeLogFilter())
+            if not self.config.debug:  # Ray writes its own lines to descriptors 1 and 2
+                stack.enter_context(RayConsoleFilter())
             started = self._connect()
             if started:
                 stack.callback(self._shutdown)
@@ -447,7 +469,8 @@ class RayEngine:
             GroupSource(rows), override_num_blocks=1, **_no_cpu(ray.data.read_datasource)),
             ledger)
         feeder.start()
-        it = iter(results.iter_rows())
+        ours = set(threading.enumerate())
+        it: Iterator[Any] | None = iter(results.iter_rows())
         try:
             for row in it:
                 self._drain()
@@ -482,13 +505,16 @@ class RayEngine:
                     close()  # stops the pipeline when the loop ends early (Ctrl-C, error)
                 except Exception:  # the pipeline is already broken: nothing to stop
                     pass
-            feeder.join(timeout=10)
-            self._drain()  # whole records of what the reading finished
             for actor in (ledger, rows.actor):
                 try:
-                    ray.kill(actor)
+                    ray.kill(actor)  # a feeder waiting on the queue gives up at once
                 except Exception:  # Ray is already down or the actor dead: nothing to stop
                     pass
+            feeder.join(timeout=10)
+            self._drain()  # whole records of what the reading finished
+            it = results = None  # an exception's traceback would keep them alive
+            _let_ray_threads_end(ours)
+
 
     def _pipeline(self, ds: ray.data.Dataset, ledger: Any) -> ray.data.Dataset:
         """The model stages over the group rows, each on its own actor pool."""
