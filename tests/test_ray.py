@@ -9,6 +9,7 @@ models.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -17,6 +18,7 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 
+from summarize.errors import UsageError  # noqa: E402
 from summarize.run import ray_engine, ray_plan  # noqa: E402
 from summarize.run.hooks import FaultPlan, Hooks  # noqa: E402
 from summarize.run.pipeline import run_batch  # noqa: E402
@@ -255,3 +257,84 @@ def test_replica_plan_follows_gpus_and_cpus():
     assert ray_plan.model_stages(cpu) == ("summarize", "translate")
     assert ray_plan.model_stages(RunConfig(inputs=("x",), summarize=False)) == (
         "translate",)
+
+
+def test_a_plan_beyond_the_resources_is_named_in_words():
+    """GPUs, CPU replicas and memory: what was asked and what exists; None when it fits."""
+    gib = 2**30
+    fits = {s: ray_plan.ReplicaPlan(2, 0.0, 0.5, 1) for s in ray_plan.STAGES}
+    each = dict.fromkeys(ray_plan.STAGES, gib // 2)
+    assert ray_plan.shortfall(fits, {"CPU": 2.0, "memory": 8 * gib}, each) is None
+    gpus = {s: ray_plan.ReplicaPlan(1, 1.0, 1.0, 1) for s in ray_plan.STAGES}
+    said = ray_plan.shortfall(gpus, {"CPU": 2.0}, each)
+    assert said.startswith("the replicas ask for 2 GPU(s)") and "Ray has 0 GPU(s)" in said
+    assert ray_plan.shortfall(gpus, {"CPU": 2.0, "GPU": 2.0}, each) is None
+    many = {s: ray_plan.ReplicaPlan(50, 0.0, 0.02, 1) for s in ray_plan.STAGES}
+    said = ray_plan.shortfall(many, {"CPU": 2.0, "memory": 64 * gib}, each)
+    assert "--replicas 50 asks for 50 CPU replicas" in said and "Ray has 2 CPU(s)" in said
+    big = dict.fromkeys(ray_plan.STAGES, 3 * gib)
+    said = ray_plan.shortfall(fits, {"CPU": 2.0, "memory": 8 * gib}, big)
+    assert "4 replica(s) (2 stage(s)) need about 12.9 GB" in said and "Ray has 8.6 GB" in said
+    # the replicas left to the plan (0) fit the memory instead of being refused
+    auto = ray_plan.plan_replicas(
+        RunConfig(inputs=("x",)), {"CPU": 64.0, "memory": 8 * gib}, None, 2, 3 * gib)
+    assert auto.replicas == 1 and auto.num_cpus == 32.0
+    asked = RunConfig(inputs=("x",), ray=RayConfig(replicas=4))
+    assert ray_plan.plan_replicas(asked, {"CPU": 64.0, "memory": 8 * gib}, None, 2,
+                                  3 * gib).replicas == 4  # asked: checked, then refused
+
+
+def test_a_replica_estimate_counts_the_local_weights(tiny_bart, tiny_marian, tmp_path):
+    cfg = config(tmp_path, tmp_path / "out", tiny_bart, tiny_marian)
+    weights = sum(p.stat().st_size for p in Path(tiny_bart).glob("*.safetensors"))
+    assert weights > 0
+    assert ray_plan.replica_bytes(cfg, "summarize") == ray_plan.REPLICA_BASE_BYTES + weights
+    hub = RunConfig(inputs=("x",), summarizer="someone/not-downloaded",
+                    models_dir=str(tmp_path))
+    assert ray_plan.replica_bytes(hub, "summarize") == ray_plan.REPLICA_BASE_BYTES
+
+
+def test_gpus_a_cluster_does_not_offer_are_an_error_after_a_bounded_wait(
+        ray_instance, articles, tmp_path, tiny_bart, tiny_marian, monkeypatch):
+    """On a cluster (here: the module's instance, which this run did not start) the run
+    waits for an autoscaler, then names what was asked and what exists; nothing starts."""
+    monkeypatch.setattr(ray_engine, "PLACEMENT_WAIT_S", 1.0)
+    cfg = config(articles, tmp_path / "out", tiny_bart, tiny_marian, engine="ray")
+    cfg = RunConfig(**{**cfg.__dict__, "ray": RayConfig(replicas=1, gpus_per_replica=1.0)})
+    t0 = time.monotonic()
+    with pytest.raises(UsageError, match=r"cannot place its replicas on the cluster: the "
+                       r"replicas ask for 2 GPU\(s\).*Ray has 0 GPU\(s\).*within 1 s"):
+        run_batch(cfg)
+    assert time.monotonic() - t0 < 60
+    assert ray.is_initialized()  # the module's instance is left as it was
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_dedupe_copies_on_ray_equal_the_local_engine(ray_instance, tmp_path, tiny_bart,
+                                                     tiny_marian):
+    """One book for both engines: a copy in its leader's group, one in a later group (its
+    leader in flight or done), each with its own id, name and page."""
+    src = tmp_path / "in"
+    src.mkdir()
+    texts = {f"a{i:02d}.txt": f"Story {i}\n\nOfficials said talks number {i} would go on.\n"
+             for i in range(12)}
+    # in file order: a01x in a01's group (of 4), a10x and b00 in the last group
+    texts.update({"a01x.txt": texts["a01.txt"], "a10x.txt": texts["a01.txt"],
+                  "b00.txt": texts["a03.txt"]})
+    for name, text in texts.items():
+        (src / name).write_text(text, encoding="utf-8")
+    got = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine
+        result = run_batch(config(src, out, tiny_bart, tiny_marian, engine=engine,
+                                  dedupe=True, group_size=4, replicas=1))
+        assert result.n_ok + result.n_failed == len(texts)
+        got[engine] = records(out)
+    assert got["ray"] == got["local"]
+    for copy, leader in (("a01x.txt", "a01.txt"), ("a10x.txt", "a01.txt"),
+                         ("b00.txt", "a03.txt")):
+        assert got["ray"][copy]["duplicate_of"] == leader
+        assert got["ray"][copy]["summary"] == got["ray"][leader]["summary"]
+        assert got["ray"][copy]["page_md"] != got["ray"][leader]["page_md"]
+    assert sum(1 for r in got["ray"].values() if r.get("duplicate_of")) == 3

@@ -71,12 +71,15 @@ def send(proc: subprocess.Popen, signum: int) -> None:
 
 
 def finish(proc: subprocess.Popen, limit: float = 240) -> str:
+    """Wait for the run; returns its stderr (its stdout is checked to hold nothing of Ray's
+    on the way)."""
     try:
-        _, err = proc.communicate(timeout=limit)
+        out, err = proc.communicate(timeout=limit)
     except subprocess.TimeoutExpired:
         os.killpg(proc.pid, signal.SIGKILL)
         proc.communicate()
         pytest.fail(f"the run did not end within {limit} s of the signal")
+    assert foreign_lines(out.decode("utf-8", "replace")) == [], out
     return err.decode("utf-8", "replace")
 
 

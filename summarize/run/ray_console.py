@@ -3,12 +3,13 @@ to file descriptor 2, and its driver prints the errors the raylet pushes (``(ray
 and the workers' output (``(Name pid=N) ...``) to stdout, where no Python logging setting
 reaches them.
 
-While :class:`RayConsoleFilter` is active, descriptors 1 and 2 are pipes, and a thread per
-descriptor forwards everything written to it to the real one, except Ray's lines: those in
-the format of its C++ logger (``[2026-01-05 20:36:03,318 E 4969 4969] core_worker.cc:2465:
-...``, which Ray also writes to the session's log files under ``/tmp/ray/session_latest/
-logs``) and those with the prefix of forwarded Ray output. Fatal native lines (``F``) still
-pass: they come before a crash the user must see. The tool's own output (progress bars,
+While :class:`RayConsoleFilter` is active, descriptors 1 and 2 are pipes (pseudo-terminals
+where they were terminals, so progress bars still draw), and a thread per descriptor
+forwards everything written to it to the real one, except Ray's lines: those in the format
+of its C++ logger (``[2026-01-05 20:36:03,318 E 4969 4969] core_worker.cc:2465: ...``,
+which Ray also writes to the session's log files under ``/tmp/ray/session_latest/logs``)
+and those with the prefix of forwarded Ray output. Fatal native lines (``F``) still pass:
+they come before a crash the user must see. The tool's own output (progress bars,
 notes, the final table) passes unchanged and at once; only a line that starts like one of
 Ray's is held until its end (at most :data:`HOLD_S`).
 """
@@ -16,6 +17,7 @@ Ray's is held until its end (at most :data:`HOLD_S`).
 from __future__ import annotations
 
 import contextlib
+import errno
 import os
 import re
 import select
@@ -35,27 +37,47 @@ KEPT_LEVELS = (b"F",)
 HOLD_S = 0.2
 #: Longest partial line held (a longer one is passed).
 HOLD_BYTES = 65536
-#: How one of Ray's lines may start (the rest decides).
-_STARTS = (b"[", b"(", b"\x1b")
+#: Carriage returns and terminal escape sequences (a progress bar's cursor moves).
+CONTROLS = re.compile(rb"(?:\r|\x1b\[[\d;?]*[A-Za-z])*")
+#: Color sequences (dropped with the forwarded line they color).
+COLORS = re.compile(rb"\x1b\[[\d;]*m")
 
 
 def is_ray_line(line: bytes) -> bool:
     """Whether a whole line is one of Ray's (native log line below fatal, or forwarded)."""
-    native = NATIVE_LINE.match(line)
-    if native:
-        return native.group(1) not in KEPT_LEVELS
-    return bool(FORWARDED_LINE.match(line))
+    return _without_ray(line)[1]
+
+
+def _without_ray(line: bytes) -> tuple[bytes, bool]:
+    """What is left of a whole line without Ray's part, and whether there was one: a native
+    log line wherever it starts (after a progress bar's text), a forwarded line after the
+    cursor moves that start it."""
+    native = NATIVE_LINE.search(line)
+    if native and native.group(1) not in KEPT_LEVELS:
+        return line[:native.start()], True
+    controls = CONTROLS.match(line)
+    if controls is not None and FORWARDED_LINE.match(line, controls.end()):
+        return COLORS.sub(b"", line[:controls.end()]), True  # the cursor moves stay
+    return line, False
+
+
+def _may_become_ray_line(partial: bytes) -> bool:
+    """Whether a partial line could still turn out to be one of Ray's."""
+    controls = CONTROLS.match(partial)
+    visible = partial[controls.end() if controls is not None else 0:]
+    return visible[:1] in (b"[", b"(") or (not visible and partial.endswith(b"\x1b"))
 
 
 class _Pump:
-    """One descriptor sent through a pipe and filtered by a thread."""
+    """One descriptor sent through a pipe (a pseudo-terminal where it was a terminal, so
+    progress bars still see one) and filtered by a thread."""
 
     def __init__(self, fd: int):
         self.fd = fd
         self.dropped = 0
         self._stopping = threading.Event()
         self._saved = os.dup(fd)
-        read, write = os.pipe()
+        read, write = _terminal_like(self._saved) or os.pipe()
         os.dup2(write, fd)
         os.close(write)
         self._read: int | None = read
@@ -75,7 +97,7 @@ class _Pump:
 
     def _run(self) -> None:
         assert self._read is not None
-        held, held_since, at_line_start = b"", 0.0, True
+        held, held_since = b"", 0.0
         try:
             while True:
                 ready, _, _ = select.select([self._read], [], [], 0.05)
@@ -83,49 +105,45 @@ class _Pump:
                     if held and (time.monotonic() - held_since > HOLD_S
                                  or self._stopping.is_set()):
                         self._emit(held)
-                        held, at_line_start = b"", False
+                        held = b""
                     if self._stopping.is_set():
                         return
                     continue
-                chunk = os.read(self._read, 65536)
+                try:
+                    chunk = os.read(self._read, 65536)
+                except OSError as exc:  # a pseudo-terminal whose other end closed
+                    if exc.errno != errno.EIO:
+                        raise
+                    chunk = b""
                 if not chunk:
                     self._emit(held)
                     return
                 if not held:
                     held_since = time.monotonic()
-                held, at_line_start = self._filter(held + chunk, at_line_start)
+                held = self._filter(held + chunk)
         except Exception:  # never leave the process writing into a pipe nobody reads
             with contextlib.suppress(OSError):
                 os.dup2(self._saved, self.fd)
 
-    def _filter(self, data: bytes, at_line_start: bool) -> tuple[bytes, bool]:
-        """Forward ``data`` but Ray's lines; returns what is held (a partial line that may
-        be one of them) and whether the next byte starts a line."""
+    def _filter(self, data: bytes) -> bytes:
+        """Forward ``data`` without Ray's lines; returns the partial last line when it may
+        become one of them (held until its end), else forwards it too."""
         out = bytearray()
-        while data:
+        while True:
             end = data.find(b"\n")
-            if at_line_start and data[:1] in _STARTS:
-                if end < 0:
-                    if len(data) > HOLD_BYTES:
-                        out += data
-                        at_line_start = False
-                        break
-                    self._emit(bytes(out))
-                    return data, True
-                line, data = data[:end + 1], data[end + 1:]
-                if is_ray_line(line):
-                    self.dropped += 1
-                else:
-                    out += line
-                continue
             if end < 0:
-                out += data
-                at_line_start = False
                 break
-            out += data[:end + 1]
-            data, at_line_start = data[end + 1:], True
+            line, data = data[:end + 1], data[end + 1:]
+            kept, dropped = _without_ray(line)
+            self.dropped += dropped
+            out += kept
+        held = b""
+        if data and len(data) <= HOLD_BYTES and _may_become_ray_line(data):
+            held = data
+        else:
+            out += data
         self._emit(bytes(out))
-        return b"", at_line_start
+        return held
 
     def _emit(self, data: bytes) -> None:
         view = memoryview(data)
@@ -143,11 +161,12 @@ class RayConsoleFilter:
     def __init__(self, fds: tuple[int, ...] = (1, 2)):
         self.fds = fds
         self._pumps: list[_Pump] = []
+        self._dropped_before = 0
 
     @property
     def dropped(self) -> int:
         """Ray's lines kept off the console so far."""
-        return sum(p.dropped for p in self._pumps)
+        return self._dropped_before + sum(p.dropped for p in self._pumps)
 
     def __enter__(self) -> RayConsoleFilter:
         _flush_python_streams()
@@ -162,7 +181,32 @@ class RayConsoleFilter:
         _flush_python_streams()
         for pump in self._pumps:
             pump.stop()
+        self._dropped_before = self.dropped
         self._pumps.clear()
+
+
+def _terminal_like(fd: int) -> tuple[int, int] | None:
+    """A pseudo-terminal (read end, write end) in place of the terminal ``fd``: its window
+    size, and no output processing (the bytes reach the real terminal as written). None
+    where ``fd`` is no terminal or there are no pseudo-terminals."""
+    if not os.isatty(fd):
+        return None
+    try:
+        import fcntl
+        import termios
+
+        read, write = os.openpty()
+    except (ImportError, OSError):
+        return None
+    try:
+        attrs = termios.tcgetattr(write)
+        attrs[1] &= ~termios.OPOST  # no "\n" -> "\r\n": the real terminal does that
+        termios.tcsetattr(write, termios.TCSANOW, attrs)
+        size = fcntl.ioctl(fd, termios.TIOCGWINSZ, b"\0" * 8)
+        fcntl.ioctl(write, termios.TIOCSWINSZ, size)
+    except OSError:
+        pass
+    return read, write
 
 
 def _flush_python_streams() -> None:

@@ -392,9 +392,11 @@ class RayEngine:
                         PLACEMENT_WAIT_S)
             deadline = time.monotonic() + PLACEMENT_WAIT_S
             while problem and time.monotonic() < deadline and not self.stop.is_set():
-                time.sleep(min(2.0, max(0.0, deadline - time.monotonic())))
+                time.sleep(min(1.0, max(0.0, deadline - time.monotonic())))
                 resources = ray.cluster_resources()
                 problem = shortfall(self.plans, resources, memory_each)
+            if problem and self.stop.is_set():
+                return resources  # stopped while waiting: the run ends as interrupted
             if problem:
                 problem += f" (the cluster did not offer it within {PLACEMENT_WAIT_S:.0f} s)"
         if problem:
