@@ -21,10 +21,10 @@ only the model work out of the process:
    stats.json and resume do not depend on the order); each replica of each stage has its
    row in ``stats.json`` (``replicas``).
 
-Ctrl-C and SIGTERM stop the run after the groups in flight as for the local engine (Ray's
-own handlers are put back after ``ray.init``); a helper actor that dies (the queue) stops
-it cleanly, stats and report written. Ray's own lines stay off the console unless ``--debug``
-(:mod:`summarize.run.ray_console`).
+Ctrl-C and SIGTERM stop the run cleanly: no more groups are sent, those in flight finish
+and are written (Ray's own handlers are put back after ``ray.init``). A helper actor that
+dies (the queue) stops it cleanly too, stats and report written. Ray's own lines stay off
+the console unless ``--debug`` (:mod:`summarize.run.ray_console`).
 """
 
 from __future__ import annotations
@@ -486,9 +486,7 @@ class RayEngine:
                     self.figures.add(fig)
                 payload = json.loads(row["payload"])
                 self._write_group([record_of(r) for r in payload["records"]])
-                credits.release()
-                if self.stop.is_set():
-                    raise Interrupted
+                credits.release()  # after a stop nothing more is sent: the stream ends
             feeder.join()
             if self._feed_error is not None:
                 raise self._feed_error
@@ -558,9 +556,14 @@ class RayEngine:
                     self._feed_error = self._feed_error or exc
 
     def _send(self, pending: list[Pending], rows: Any, credits: threading.Semaphore) -> bool:
+        """Send one group when a window slot is free; False once the run closes or stops
+        (the groups already sent finish and are written)."""
         while not credits.acquire(timeout=0.2):
-            if self._closing.is_set():
+            if self._closing.is_set() or self.stop.is_set():
                 return False
+        if self.stop.is_set():
+            credits.release()
+            return False
         ids = [item.article.id for item in pending]
         rows.put({"key": _group_key(ids), "n": len(pending),
                   "payload": json.dumps({"items": [item.to_json() for item in pending]},
