@@ -8,7 +8,7 @@ copied into a temporary folder under different names until there are ``--article
 It prints three figures:
 
 * device-bound (the device slower than the reading): the engine's wall time against the
-  device's busy time, overlapped and synchronous (``SUMMARIZE_SYNC=1``) in the same run;
+  device's busy time, overlapped and synchronous (``overlap="off"``) in the same run;
 * CPU-bound (the device faster than the reading): the engine's wall time against the
   reading work (each file read and its language detected once, serially, in this process)
   divided by the reader processes; and against all the CPU time the run spent (readers and
@@ -107,21 +107,16 @@ def run_once(src: Path, out: Path, seconds_per_token: float, *, sync: bool,
             cpu["readers"] = cpu_s(resource.RUSAGE_CHILDREN) - kids  # reaped at the end
 
     engine_module.Engine.run = timed
-    old = os.environ.get("SUMMARIZE_SYNC")
-    os.environ["SUMMARIZE_SYNC"] = "1" if sync else "0"
     t0 = time.perf_counter()
     try:
         result = run_batch(
             RunConfig(inputs=(str(src),), out_dir=str(out), targets=("ko",),
-                      batch_tokens=16384, group_size=group_size),
+                      batch_tokens=16384, group_size=group_size,
+                      overlap="off" if sync else "auto"),
             backends={"summarizer": SimulatedBackend("summarize", device),
                       "translator": SimulatedBackend("translate", device)})
     finally:
         engine_module.Engine.run = real_run
-        if old is None:
-            os.environ.pop("SUMMARIZE_SYNC")
-        else:
-            os.environ["SUMMARIZE_SYNC"] = old
     total = time.perf_counter() - t0
     assert result.n_ok and not result.interrupted, result.failures[:3]
     stats = json.loads((out / "stats.json").read_text("utf-8"))

@@ -23,7 +23,6 @@ from summarize.cli import app
 from summarize.inputs import find_files
 from summarize.inputs import read as inputs_read
 from summarize.outputs.writers import OWN_NAMES
-from summarize.run import local as engine
 from summarize.run import overlap, pipeline
 from summarize.run.pipeline import run_batch
 from summarize.settings import RunConfig
@@ -143,8 +142,7 @@ def test_file_that_vanishes_after_discovery_fails_alone(
                 source.path.mkdir()
         return real_read_file(source, max_bytes)
 
-    monkeypatch.setattr(overlap, "read_file", read_file)  # the reading thread's reader
-    monkeypatch.setattr(engine, "read_file", read_file)  # the synchronous loop's
+    monkeypatch.setattr(overlap, "read_file", read_file)  # every loop reads through it
     out = tmp_path / "out"
     result, _ = run_fake(monkeypatch, tmp_path, src, "--out", out, "--group-size", "2")
     assert result.exit_code == 1, result.output

@@ -1,6 +1,6 @@
 """The overlapped engine: reader processes ahead, a writer thread behind, same records.
 
-Compared with the synchronous loop (``SUMMARIZE_SYNC=1``) record for record on the tiny
+Compared with the synchronous loop (``overlap="off"``) record for record on the tiny
 models; killed with SIGKILL in a real subprocess (only whole records, no reader process
 left behind); stopped with Ctrl-C (everything finished is written); a failing disk still
 keeps what was finished; and a simulated device is kept busy.
@@ -69,10 +69,11 @@ def records(out: Path) -> list[dict]:
 
 
 @pytest.fixture()
-def force_pool(monkeypatch):
-    """Reader processes even for a handful of files (the tests' inputs are small)."""
+def force_pool(monkeypatch) -> dict:
+    """Reader processes even for a handful of files (the tests' inputs are small): the
+    settings to add to the run's config."""
     monkeypatch.setattr(overlap, "POOL_MIN_FILES", 1)
-    monkeypatch.setenv(overlap.WORKERS_ENV, "2")
+    return {"read_workers": 2}
 
 
 def test_overlapped_records_equal_the_synchronous_ones_on_tiny_models(
@@ -80,7 +81,6 @@ def test_overlapped_records_equal_the_synchronous_ones_on_tiny_models(
     src = tmp_path / "in"
     write_inputs(src, 9, n_html=3, jsonl=True)
     outs = {}
-    monkeypatch.delenv(overlap.SYNC_ENV, raising=False)
     finishing_threads = []
     real_finish = engine_module.Engine._finish_job
 
@@ -95,7 +95,7 @@ def test_overlapped_records_equal_the_synchronous_ones_on_tiny_models(
         out = tmp_path / f"out-{mode}"
         result = run_batch(RunConfig(
             inputs=(str(src),), out_dir=str(out), targets=("ko",), translate="both", group_size=4,
-            models_dir=str(tmp_path / "m"), overlap=mode,
+            models_dir=str(tmp_path / "m"), overlap=mode, **force_pool,
             summarizer=RoleConfig(model=str(tiny_bart), settings={"max_new_tokens": 6}),
             translator=RoleConfig(model=str(tiny_marian), settings={"max_new_tokens": 6})))
         assert (result.n_ok, result.n_failed) == (15, 1), result.failures
@@ -134,7 +134,8 @@ def test_ctrl_c_stops_after_the_batch_with_every_finished_group_written(
                 os.kill(os.getpid(), signal.SIGINT)
             return super().generate(requests, settings, max_new_tokens)
 
-    result = run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), group_size=3),
+    result = run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), group_size=3,
+                                 **force_pool),
                        loader=fake_loader(summarizer=Interrupting("summarize")),
                        handle_sigint=True)
     assert result.interrupted and result.exit_code == 1
@@ -192,7 +193,7 @@ def test_a_write_error_surfaces_and_keeps_what_was_written(tmp_path, monkeypatch
     monkeypatch.setattr(writers.ResultsLog, "append", append)
     with pytest.raises(OutputWriteError, match="No space left on device.*resume"):
         run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), group_size=2,
-                            overlap=mode), loader=fake_loader())
+                            overlap=mode, **force_pool), loader=fake_loader())
     assert len(records(out)) == 2  # the first group, whole
     monkeypatch.setattr(writers.ResultsLog, "append", real_append)
     again = run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), group_size=2),
@@ -200,10 +201,9 @@ def test_a_write_error_surfaces_and_keeps_what_was_written(tmp_path, monkeypatch
     assert (again.n_ok, again.n_resumed) == (8, 2)
 
 
-def test_a_simulated_device_is_kept_busy(tmp_path, monkeypatch):
+def test_a_simulated_device_is_kept_busy(tmp_path):
     """Device-bound (each article costs ~0.1 s of device time, its CPU work ~2 ms): the
     device works at least 90% of the time between its first batch and its last."""
-    monkeypatch.delenv(overlap.SYNC_ENV, raising=False)
     src = tmp_path / "in"
     write_inputs(src, 12)
     device = SimulatedDevice(seconds_per_token=1.5e-3)
@@ -241,10 +241,9 @@ def test_sigkill_mid_run_leaves_whole_records_and_no_reader_processes(
     cmd = [sys.executable, "-m", "summarize", "batch", str(src), "--out", str(out),
            "--summarizer", str(tiny_bart), "--translator", str(tiny_marian),
            "--group-size", "2", "--config", str(toml), "--models-dir", str(tmp_path / "m"),
-           "--overlap", mode, "-q"]
+           "--overlap", mode, "--read-workers", "2", "-q"]
     env = dict(os.environ, HF_HUB_OFFLINE="1", TRANSFORMERS_OFFLINE="1",
-               TOKENIZERS_PARALLELISM="false", SUMMARIZE_READ_WORKERS="2")
-    env.pop(overlap.SYNC_ENV, None)
+               TOKENIZERS_PARALLELISM="false")
     results = out / "results.jsonl"
     proc = subprocess.Popen(cmd, env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     deadline = time.monotonic() + 90

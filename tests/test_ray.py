@@ -9,6 +9,7 @@ models.
 from __future__ import annotations
 
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -17,7 +18,9 @@ ray = pytest.importorskip("ray")
 pytest.importorskip("ray.data")
 
 
-from summarize.run import ray_engine  # noqa: E402
+from summarize.errors import UsageError  # noqa: E402
+from summarize.run import ray_engine, ray_plan  # noqa: E402
+from summarize.run.hooks import FaultPlan, Hooks  # noqa: E402
 from summarize.run.pipeline import run_batch  # noqa: E402
 from summarize.settings import RayConfig, RoleConfig, RunConfig  # noqa: E402
 
@@ -140,7 +143,6 @@ def test_rerun_sends_nothing_to_ray(ray_run, monkeypatch):
 def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
         ray_instance, articles, tmp_path, tiny_bart, tiny_marian, monkeypatch):
     marker = tmp_path / "died"
-    monkeypatch.setenv(ray_engine.FAULT_ENV, str(marker))
     flight = {"sent": 0, "written": 0, "peak": 0, "written_before_last_send": 0}
     send, write = ray_engine.RayEngine._send, ray_engine.RayEngine._write_group
 
@@ -159,7 +161,8 @@ def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
     monkeypatch.setattr(ray_engine.RayEngine, "_write_group", counting_write)
     out = tmp_path / "out"
     result = run_batch(config(articles, out, tiny_bart, tiny_marian, engine="ray",
-                              replicas=1))
+                              replicas=1),
+                       hooks=Hooks(faults=FaultPlan(crash_once=str(marker))))
     # a replica of each stage did die
     assert (tmp_path / "died.summarize").is_file() and (tmp_path / "died.translate").is_file()
     assert result.n_failed == 0, result.failures
@@ -174,8 +177,7 @@ def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
     # one replica per stage: at most window() groups in flight, fewer than the run's groups,
     # so the last group was read only after the first ones were written
     n_groups = N_ARTICLES // GROUP
-    limit = ray_engine.window({s: ray_engine.ReplicaPlan(1, 0.0, 1.0, 1)
-                               for s in ray_engine.STAGES})
+    limit = ray_plan.window({s: ray_plan.ReplicaPlan(1, 0.0, 1.0, 1) for s in ray_plan.STAGES})
     assert flight["sent"] == n_groups and limit < n_groups
     assert flight["peak"] <= limit
     assert flight["written_before_last_send"] >= 1
@@ -183,12 +185,12 @@ def test_a_dead_replica_in_each_stage_is_restarted_and_the_window_stays_bounded(
 
 @pytest.mark.slow
 def test_article_that_kills_every_replica_is_an_error_not_a_crash(
-        ray_instance, articles, tmp_path, tiny_bart, tiny_marian, monkeypatch):
+        ray_instance, articles, tmp_path, tiny_bart, tiny_marian):
     # it dies in the translate stage: after its group's summaries were made
-    monkeypatch.setenv(ray_engine.POISON_ENV, "a007.txt@translate")
     out = tmp_path / "out"
     result = run_batch(config(articles, out, tiny_bart, tiny_marian, engine="ray",
-                              replicas=2))
+                              replicas=2),
+                       hooks=Hooks(faults=FaultPlan(poison="a007.txt@translate")))
     assert result.n_failed == 1
     got = records(out)
     assert len(got) == N_ARTICLES
@@ -235,23 +237,104 @@ def test_the_two_phases_through_json_give_the_records_of_process(
 
 
 def test_replica_plan_follows_gpus_and_cpus():
-    plan = ray_engine.plan_replicas
+    plan = ray_plan.plan_replicas
     cpu = RunConfig(inputs=("x",))
-    assert plan(cpu, {"CPU": 2.0}, 10) == ray_engine.ReplicaPlan(2, 0.0, 1.0, 1)
+    assert plan(cpu, {"CPU": 2.0}, 10) == ray_plan.ReplicaPlan(2, 0.0, 1.0, 1)
     assert plan(RunConfig(inputs=("x",), ray=RayConfig(replicas=1)), {"CPU": 8.0}, 10).threads == 8
     assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, 10).replicas == 4
     assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, 2).replicas == 2  # no more than groups
     half = RunConfig(inputs=("x",), ray=RayConfig(gpus_per_replica=0.5))
-    assert plan(half, {"CPU": 16.0, "GPU": 2.0}, 10) == ray_engine.ReplicaPlan(4, 0.5, 1.0, 1)
+    assert plan(half, {"CPU": 16.0, "GPU": 2.0}, 10) == ray_plan.ReplicaPlan(4, 0.5, 1.0, 1)
     # two stages: each GPU holds one replica of each by default; the CPUs are split
-    assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, None, 2) == ray_engine.ReplicaPlan(
+    assert plan(cpu, {"CPU": 16.0, "GPU": 4.0}, None, 2) == ray_plan.ReplicaPlan(
         4, 0.5, 1.0, 1)
     assert plan(half, {"CPU": 16.0, "GPU": 2.0}, None, 2).replicas == 2
-    assert plan(cpu, {"CPU": 8.0}, None, 2) == ray_engine.ReplicaPlan(4, 0.0, 1.0, 1)
+    assert plan(cpu, {"CPU": 8.0}, None, 2) == ray_plan.ReplicaPlan(4, 0.0, 1.0, 1)
     two = RunConfig(inputs=("x",), ray=RayConfig(replicas=2))
-    assert plan(two, {"CPU": 2.0}, None, 2) == ray_engine.ReplicaPlan(2, 0.0, 0.5, 1)
+    assert plan(two, {"CPU": 2.0}, None, 2) == ray_plan.ReplicaPlan(2, 0.0, 0.5, 1)
     one = RunConfig(inputs=("x",), ray=RayConfig(replicas=1))
     assert plan(one, {"CPU": 8.0}, None, 2).threads == 4
-    assert ray_engine.model_stages(cpu) == ("summarize", "translate")
-    assert ray_engine.model_stages(RunConfig(inputs=("x",), summarize=False)) == (
+    assert ray_plan.model_stages(cpu) == ("summarize", "translate")
+    assert ray_plan.model_stages(RunConfig(inputs=("x",), summarize=False)) == (
         "translate",)
+
+
+def test_a_plan_beyond_the_resources_is_named_in_words():
+    """GPUs, CPU replicas and memory: what was asked and what exists; None when it fits."""
+    gib = 2**30
+    fits = {s: ray_plan.ReplicaPlan(2, 0.0, 0.5, 1) for s in ray_plan.STAGES}
+    each = dict.fromkeys(ray_plan.STAGES, gib // 2)
+    assert ray_plan.shortfall(fits, {"CPU": 2.0, "memory": 8 * gib}, each) is None
+    gpus = {s: ray_plan.ReplicaPlan(1, 1.0, 1.0, 1) for s in ray_plan.STAGES}
+    said = ray_plan.shortfall(gpus, {"CPU": 2.0}, each)
+    assert said.startswith("the replicas ask for 2 GPU(s)") and "Ray has 0 GPU(s)" in said
+    assert ray_plan.shortfall(gpus, {"CPU": 2.0, "GPU": 2.0}, each) is None
+    many = {s: ray_plan.ReplicaPlan(50, 0.0, 0.02, 1) for s in ray_plan.STAGES}
+    said = ray_plan.shortfall(many, {"CPU": 2.0, "memory": 64 * gib}, each)
+    assert "--replicas 50 asks for 50 CPU replicas" in said and "Ray has 2 CPU(s)" in said
+    big = dict.fromkeys(ray_plan.STAGES, 3 * gib)
+    said = ray_plan.shortfall(fits, {"CPU": 2.0, "memory": 8 * gib}, big)
+    assert "4 replica(s) (2 stage(s)) need about 12.9 GB" in said and "Ray has 8.6 GB" in said
+    # the replicas left to the plan (0) fit the memory instead of being refused
+    auto = ray_plan.plan_replicas(
+        RunConfig(inputs=("x",)), {"CPU": 64.0, "memory": 8 * gib}, None, 2, 3 * gib)
+    assert auto.replicas == 1 and auto.num_cpus == 32.0
+    asked = RunConfig(inputs=("x",), ray=RayConfig(replicas=4))
+    assert ray_plan.plan_replicas(asked, {"CPU": 64.0, "memory": 8 * gib}, None, 2,
+                                  3 * gib).replicas == 4  # asked: checked, then refused
+
+
+def test_a_replica_estimate_counts_the_local_weights(tiny_bart, tiny_marian, tmp_path):
+    cfg = config(tmp_path, tmp_path / "out", tiny_bart, tiny_marian)
+    weights = sum(p.stat().st_size for p in Path(tiny_bart).glob("*.safetensors"))
+    assert weights > 0
+    assert ray_plan.replica_bytes(cfg, "summarize") == ray_plan.REPLICA_BASE_BYTES + weights
+    hub = RunConfig(inputs=("x",), summarizer="someone/not-downloaded",
+                    models_dir=str(tmp_path))
+    assert ray_plan.replica_bytes(hub, "summarize") == ray_plan.REPLICA_BASE_BYTES
+
+
+def test_gpus_a_cluster_does_not_offer_are_an_error_after_a_bounded_wait(
+        ray_instance, articles, tmp_path, tiny_bart, tiny_marian, monkeypatch):
+    """On a cluster (here: the module's instance, which this run did not start) the run
+    waits for an autoscaler, then names what was asked and what exists; nothing starts."""
+    monkeypatch.setattr(ray_engine, "PLACEMENT_WAIT_S", 1.0)
+    cfg = config(articles, tmp_path / "out", tiny_bart, tiny_marian, engine="ray")
+    cfg = RunConfig(**{**cfg.__dict__, "ray": RayConfig(replicas=1, gpus_per_replica=1.0)})
+    t0 = time.monotonic()
+    with pytest.raises(UsageError, match=r"cannot place its replicas on the cluster: the "
+                       r"replicas ask for 2 GPU\(s\).*Ray has 0 GPU\(s\).*within 1 s"):
+        run_batch(cfg)
+    assert time.monotonic() - t0 < 60
+    assert ray.is_initialized()  # the module's instance is left as it was
+    assert not (tmp_path / "out" / "results.jsonl").exists()
+
+
+@pytest.mark.slow
+def test_dedupe_copies_on_ray_equal_the_local_engine(ray_instance, tmp_path, tiny_bart,
+                                                     tiny_marian):
+    """One book for both engines: a copy in its leader's group, one in a later group (its
+    leader in flight or done), each with its own id, name and page."""
+    src = tmp_path / "in"
+    src.mkdir()
+    texts = {f"a{i:02d}.txt": f"Story {i}\n\nOfficials said talks number {i} would go on.\n"
+             for i in range(12)}
+    # in file order: a01x in a01's group (of 4), a10x and b00 in the last group
+    texts.update({"a01x.txt": texts["a01.txt"], "a10x.txt": texts["a01.txt"],
+                  "b00.txt": texts["a03.txt"]})
+    for name, text in texts.items():
+        (src / name).write_text(text, encoding="utf-8")
+    got = {}
+    for engine in ("local", "ray"):
+        out = tmp_path / engine
+        result = run_batch(config(src, out, tiny_bart, tiny_marian, engine=engine,
+                                  dedupe=True, group_size=4, replicas=1))
+        assert result.n_ok + result.n_failed == len(texts)
+        got[engine] = records(out)
+    assert got["ray"] == got["local"]
+    for copy, leader in (("a01x.txt", "a01.txt"), ("a10x.txt", "a01.txt"),
+                         ("b00.txt", "a03.txt")):
+        assert got["ray"][copy]["duplicate_of"] == leader
+        assert got["ray"][copy]["summary"] == got["ray"][leader]["summary"]
+        assert got["ray"][copy]["page_md"] != got["ray"][leader]["page_md"]
+    assert sum(1 for r in got["ray"].values() if r.get("duplicate_of")) == 3

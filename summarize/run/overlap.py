@@ -1,7 +1,7 @@
 """What keeps the model busy: read ahead in worker processes, write behind in a thread.
 
-The engine's overlapped loop (:meth:`summarize.run.local.Engine.run`) is three stages joined by
-bounded queues, so memory holds a few groups at most whatever the input count:
+The local engine's overlapped loop (:class:`summarize.run.local.Engine`) is three stages
+joined by bounded queues, so memory holds a few groups at most whatever the input count:
 
 * **reading** — :func:`read_ahead` hands files to a pool of worker processes
   (:func:`read_source`: decoding, HTML extraction with trafilatura, language detection,
@@ -35,10 +35,6 @@ from summarize.records import Article, InputFailure
 
 log = logging.getLogger(__name__)
 
-#: Environment variable: worker processes for reading (0: read in a thread of the run).
-WORKERS_ENV = "SUMMARIZE_READ_WORKERS"
-#: Environment variable: set to 1 to run the synchronous loop (read, process, write in turn).
-SYNC_ENV = "SUMMARIZE_SYNC"
 #: Seconds between a reader process's checks that the run's process is still there.
 ORPHAN_CHECK_S = 0.2
 #: Fewer files than this are read in a thread: starting worker processes (about a second
@@ -46,19 +42,9 @@ ORPHAN_CHECK_S = 0.2
 POOL_MIN_FILES = 16
 
 
-def sync_requested() -> bool:
-    """Whether ``SUMMARIZE_SYNC=1`` asks for the synchronous loop."""
-    return os.environ.get(SYNC_ENV, "").strip().lower() in ("1", "true", "yes", "on")
-
-
 def read_workers() -> int:
-    """Worker processes for reading: ``SUMMARIZE_READ_WORKERS``, else one per usable core."""
-    value = os.environ.get(WORKERS_ENV, "").strip()
-    if value:
-        try:
-            return max(0, int(value))
-        except ValueError:
-            log.warning("%s=%r is not a number; using one reader per core", WORKERS_ENV, value)
+    """Worker processes for reading by default (``read_workers`` unset): one per usable core,
+    16 at most."""
     try:
         cores = len(os.sched_getaffinity(0))
     except AttributeError:  # macOS, Windows
@@ -176,6 +162,10 @@ def start_pool(n_files: int, workers: int | None = None) -> ProcessPoolExecutor 
 
     Spawned, not forked: the run's process may hold threads (the writer, the engine's) and
     a device context that a fork would copy half-way.
+
+    Args:
+        n_files: Files the run reads.
+        workers: ``RunConfig.read_workers``: processes (0: none), None for one per core.
     """
     workers = read_workers() if workers is None else workers
     if workers < 1 or n_files < POOL_MIN_FILES:
@@ -347,8 +337,6 @@ _STOP = object()
 
 __all__ = [
     "POOL_MIN_FILES",
-    "SYNC_ENV",
-    "WORKERS_ENV",
     "Closed",
     "FileRead",
     "Handoff",
@@ -359,5 +347,4 @@ __all__ = [
     "read_source",
     "read_workers",
     "start_pool",
-    "sync_requested",
 ]

@@ -6,28 +6,31 @@
 2. find the input files (:mod:`summarize.inputs`);
 3. prepare the output folder: lock it, clean what a killed run left, repair results.jsonl,
    and read which articles are already done (:mod:`summarize.outputs.writers`);
-4. run the stages (:mod:`summarize.run.local`): read, summarize, translate, write, group by
+4. run the stages with an engine (:mod:`summarize.run.local` in this process,
+   :mod:`summarize.run.ray_engine` on Ray): read, summarize, translate, write, group by
    group; models load (:mod:`summarize.run.models`) only when some article needs them;
 5. write stats.json (:mod:`summarize.run.stats`) and the HTML report
-   (:mod:`summarize.outputs.report`).
+   (:mod:`summarize.outputs.report`), also when the run was stopped early (Ctrl-C,
+   SIGTERM, an engine that lost its helpers: :mod:`summarize.run.stopping`).
 """
 
 from __future__ import annotations
 
+import contextlib
 import logging
-import signal
 import threading
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
-from typing import Any
+from typing import Protocol
 
 from summarize.backends import Backend
 from summarize.errors import OutputWriteError, UsageError
-from summarize.inputs import ARTICLE_SUFFIXES, find_files
+from summarize.inputs import ARTICLE_SUFFIXES, SourceFile, find_files
 from summarize.outputs.writers import (
     STATS,
+    RecordState,
     ResultsLog,
     iter_result_fields,
     open_output,
@@ -35,16 +38,35 @@ from summarize.outputs.writers import (
     remove_stale_temp_files,
     write_stats,
 )
-from summarize.records import ArticleCounts, Failure, RunStats, stats_from_json
-from summarize.run.local import Engine, Interrupted, Reporter, Silent
+from summarize.records import ArticleCounts, Failure, InputFailure, RunStats, stats_from_json
+from summarize.run.hooks import Hooks
 from summarize.run.models import LoadedModels, load_models
+from summarize.run.progress import Reporter, Silent
+from summarize.run.recorder import Tally
 from summarize.run.resume import settings_fingerprint
-from summarize.run.stats import StatsCollector, now
+from summarize.run.stats import RunModels, StatsCollector, now
+from summarize.run.stopping import EngineStopped, StopSignals
+from summarize.run.work import Interrupted
 from summarize.settings import RunConfig, validate_config
 
 log = logging.getLogger(__name__)
 
-__all__ = ["LoadedModels", "RunResult", "load_models", "run_batch"]
+__all__ = ["Hooks", "LoadedModels", "RunResult", "StageEngine", "load_models", "run_batch"]
+
+
+class StageEngine(Protocol):
+    """What the pipeline needs of an engine (:class:`summarize.run.local.Engine`,
+    :class:`summarize.run.ray_engine.RayEngine`): run the groups of the inputs into the
+    output folder, and tell what was written and which models did it."""
+
+    @property
+    def tally(self) -> Tally: ...
+    @property
+    def models(self) -> RunModels | None: ...
+
+    def run(self, files: list[SourceFile], existing: dict[str, RecordState],
+            fingerprint: str, failures: Iterable[InputFailure] = ()) -> None:
+        """Process every article; raises Interrupted or EngineStopped when stopped early."""
 
 
 @dataclass
@@ -74,7 +96,7 @@ class RunResult:
 
 
 def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedModels],
-             stop: threading.Event, close_models: bool) -> RunResult:
+             stop: threading.Event, close_models: bool, hooks: Hooks) -> RunResult:
     started_at, t_start = now(), time.perf_counter()
     out_dir = Path(config.out_dir)
     refuse_input_as_out(out_dir, [Path(p) for p in config.inputs])
@@ -95,8 +117,8 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
         results = ResultsLog(out_dir)
         existing = results.compact()
         collector = StatsCollector()
-        engine = _engine_class(config)(config, out_dir, results, load, reporter, collector,
-                                       stop, run_id=started_at)
+        engine = _make_engine(config, out_dir, results, load, reporter, collector, stop,
+                              started_at, hooks)
         interrupted = False
         try:
             engine.run(files, existing, settings_fingerprint(config), scan_failures)
@@ -104,6 +126,9 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
             interrupted = True
             reporter.note("interrupted: finished articles are saved; run the same command "
                           "again to resume")
+        except EngineStopped as exc:  # stats and report are written as for Ctrl-C
+            interrupted = True
+            reporter.note(f"error: {exc}")
         except OSError as exc:  # disk full, folder gone read-only...: keep what is written
             raise OutputWriteError(
                 f"cannot write to {out_dir} ({exc.strerror or exc}); every article finished "
@@ -148,17 +173,24 @@ def _execute(config: RunConfig, reporter: Reporter, load: Callable[[], LoadedMod
     )
 
 
-def _engine_class(config: RunConfig) -> type[Engine]:
-    """The stage loop: this process, or Ray actor pools (``--engine ray``)."""
+def _make_engine(config: RunConfig, out_dir: Path, results: ResultsLog,
+                 load: Callable[[], LoadedModels], reporter: Reporter,
+                 collector: StatsCollector, stop: threading.Event, run_id: str,
+                 hooks: Hooks) -> StageEngine:
+    """The engine of the run: this process, or Ray actor pools (``--engine ray``)."""
     if config.engine != "ray":
-        return Engine
+        from summarize.run.local import Engine
+
+        return Engine(config, out_dir, results, load, reporter, collector, stop, run_id,
+                      hooks=hooks)
     try:
         from summarize.run.ray_engine import RayEngine
     except ImportError as exc:
         raise UsageError(
             f"--engine ray needs Ray: pip install 'summarize[ray]' ({exc})"
         ) from None
-    return RayEngine
+    return RayEngine(config, out_dir, results, load, reporter, collector, stop, run_id,
+                     hooks=hooks)
 
 
 def _with_history(stats: RunStats, previous: RunStats | None, did_work: bool) -> RunStats:
@@ -207,6 +239,7 @@ def run_batch(
     loader: Callable[[RunConfig], LoadedModels] | None = None,
     backends: Mapping[str, Backend] | None = None,
     handle_sigint: bool = False,
+    hooks: Hooks | None = None,
 ) -> RunResult:
     """Summarize and translate every article of ``config.inputs`` into ``config.out_dir``.
 
@@ -217,7 +250,10 @@ def run_batch(
         backends: Backends of your own, by role (``"summarizer"``, ``"translator"`` or
             ``"translator:<lang>"``), used instead of loading those models; any object
             implementing :class:`summarize.backends.Backend`.
-        handle_sigint: Turn Ctrl-C into a clean stop after the current batch.
+        handle_sigint: Turn Ctrl-C (SIGINT) and SIGTERM into a clean stop after the
+            current batch (a second one aborts with KeyboardInterrupt); only from the main
+            thread.
+        hooks: Test hooks (faults injected into Ray replicas); None: none.
 
     Returns:
         Counts, failures and the stats written to stats.json.
@@ -227,26 +263,16 @@ def run_batch(
             (raised before any article is written).
         OutputLockedError: Another run is writing to the same output folder.
     """
-    config = validate_config(config)
     stop = threading.Event()
     sink = reporter or Silent()
+    signals = StopSignals(stop, sink.note) if handle_sigint else None
+    with signals or contextlib.nullcontext():
+        config = validate_config(config)
 
-    def load() -> LoadedModels:
-        if loader is not None:
-            return loader(config)
-        return load_models(config, backends) if backends else load_models(config)
+        def load() -> LoadedModels:
+            if loader is not None:
+                return loader(config)
+            return load_models(config, backends) if backends else load_models(config)
 
-    previous = None
-    if handle_sigint and threading.current_thread() is threading.main_thread():
-        def on_sigint(signum: int, frame: Any) -> None:
-            if stop.is_set():
-                raise KeyboardInterrupt
-            stop.set()
-            sink.note("stopping after the current batch (Ctrl-C again to abort)")
-
-        previous = signal.signal(signal.SIGINT, on_sigint)
-    try:
-        return _execute(config, sink, load, stop, close_models=loader is None and not backends)
-    finally:
-        if previous is not None:
-            signal.signal(signal.SIGINT, previous)
+        return _execute(config, sink, load, stop, close_models=loader is None and not backends,
+                        hooks=hooks or Hooks())

@@ -4,22 +4,44 @@ from __future__ import annotations
 
 import platform
 import sys
+from collections.abc import Sequence
 from dataclasses import asdict
 from datetime import datetime, timezone
-from typing import Any
+from typing import Any, Protocol
 
 from summarize._version import __version__
 from summarize.records import (
     STAGES,
     ArticleCounts,
     Failure,
+    ModelInfo,
     RunStats,
     Skipped,
     StageTiming,
 )
-from summarize.run.models import LoadedModels
 from summarize.settings import RunConfig
 from summarize.tasks.batching import BatchStats
+
+
+class RunModels(Protocol):
+    """What a run knows of its models: what stats.json records, and how to free them.
+
+    The local engine's :class:`~summarize.run.models.LoadedModels` holds the models; the
+    Ray driver's :class:`~summarize.run.ray_engine.RemoteModels` only describes those its
+    replicas loaded.
+    """
+
+    @property
+    def infos(self) -> Sequence[ModelInfo]: ...
+    @property
+    def device(self) -> str | None: ...
+    @property
+    def device_name(self) -> str | None: ...
+    @property
+    def dtype(self) -> str | None: ...
+
+    def close(self) -> None:
+        """Free the models (the device memory they hold)."""
 
 
 def now() -> str:
@@ -87,7 +109,7 @@ class StatsCollector:
         self.replicas.extend(other.replicas)
 
     def build(self, config: RunConfig, *, started_at: str, wall_s: float,
-              models: LoadedModels | None, counts: ArticleCounts, failures: list[Failure],
+              models: RunModels | None, counts: ArticleCounts, failures: list[Failure],
               skipped: list[Skipped], interrupted: bool) -> RunStats:
         stages: dict[str, StageTiming] = {}
         for stage in STAGES:
