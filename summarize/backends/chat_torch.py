@@ -40,6 +40,37 @@ from summarize.backends.hf_torch import (
 )
 from summarize.errors import ConfigError, ModelLoadError
 
+#: Key/value cache a CPU batch may hold by default (its token budget follows from the model's
+#: cache bytes per token): 1 GiB.
+CPU_KV_BYTES = 1 << 30
+#: Bounds of that budget, in tokens.
+CPU_BATCH_TOKENS = (2048, 65536)
+
+
+def kv_bytes_per_token(config: Any, dtype: torch.dtype) -> int:
+    """Bytes of key/value cache one token takes in every layer (sliding-window layers
+    counted in full: an upper bound)."""
+    text = getattr(config, "text_config", None) or config
+    layers = int(getattr(text, "num_hidden_layers", 1) or 1)
+    heads = int(getattr(text, "num_key_value_heads", None)
+                or getattr(text, "num_attention_heads", 1) or 1)
+    head_dim = getattr(text, "head_dim", None) or (
+        int(getattr(text, "hidden_size", 64)) // int(getattr(text, "num_attention_heads", 1)
+                                                    or 1))
+    size = torch.empty((), dtype=dtype).element_size()
+    return max(1, 2 * layers * heads * int(head_dim) * size)
+
+
+def cpu_batch_tokens(config: Any, dtype: torch.dtype) -> int:
+    """The default token budget of a chat model on a CPU: :data:`CPU_KV_BYTES` of cache.
+
+    On a CPU each prompt is prefilled alone, so padding costs no arithmetic and the budget
+    bounds memory; decoding reads every weight once per step for the whole batch, so the
+    larger the batch the cheaper each token (SmolLM2-135M: 23,000 tokens; Qwen3-0.6B: 4,700).
+    """
+    low, high = CPU_BATCH_TOKENS
+    return max(low, min(high, CPU_KV_BYTES // kv_bytes_per_token(config, dtype)))
+
 
 class ChatTorch(ChatAsking):
     """A transformers causal LM with a chat template on one device (the Backend contract).
@@ -49,6 +80,9 @@ class ChatTorch(ChatAsking):
         tokenizer: The Hugging Face tokenizer (left padding).
         model: The torch model.
         return_scores: Whether :meth:`generate` returns token log-probability scores.
+        default_batch_tokens: The token budget per batch the run uses when the user sets
+            none: on a CPU, what :data:`CPU_KV_BYTES` of key/value cache holds (the
+            decoding batch is that big); elsewhere None (the device's default).
         prefill: How a batch is run: ``rows`` (shared prefixes cached, each prompt
             prefilled alone, the batch decoded together), ``batch`` (one left-padded
             ``generate``) or ``auto`` (``rows`` on a CPU for a model whose cache allows it
@@ -57,6 +91,7 @@ class ChatTorch(ChatAsking):
 
     return_scores: bool = True
     prefill: str = "auto"
+    default_batch_tokens: int | None = None
 
     def __init__(self, model_id: str, tokenizer: Any, model: Any, *, path: str,
                  revision: str | None, license: str | None, role: str = "model",
@@ -85,6 +120,8 @@ class ChatTorch(ChatAsking):
             eos_token_id=self._stops or None, pad_token_id=self._pad,
             bos_token_id=self.generation_config.bos_token_id)
         self._rows_ok = prefill_supported(model)
+        if self.device.type == "cpu":
+            self.default_batch_tokens = cpu_batch_tokens(model.config, model.dtype)
         self._prefixes = PrefixCache(model)
         self._templates: dict[tuple[str, str, str], list[int]] = {}
 

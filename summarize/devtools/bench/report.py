@@ -14,7 +14,7 @@ def machine_line(machine: dict[str, Any]) -> str | None:
     versions = ", ".join(f"{k} {machine[k]}" for k in ("torch", "transformers")
                          if machine.get(k))
     return (f"machine: {machine['cpu']} ({machine.get('cpu_count')} CPUs; features "
-            f"{features}); {machine.get('threads')} threads; {versions}")
+            f"{features}); torch threads {machine.get('threads')}; {versions}")
 
 
 def _memory_table(name: str, st: dict[str, Any]) -> list[str]:
