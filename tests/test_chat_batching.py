@@ -124,15 +124,22 @@ def test_common_prefix_and_the_prefix_cache_evicts_the_oldest(tiny_chat):
     assert common_prefix([], [1]) == 0
     assert common_prefix([7, 8], [7, 8]) == 2
     backend = _backend(tiny_chat("qwen3"))
-    cache = PrefixCache(backend.model, max_tokens=25)
+    config = backend.model.config
+    per_token = 2 * config.num_hidden_layers * config.num_key_value_heads * config.head_dim * 4
+    cache = PrefixCache(backend.model, max_bytes=25 * per_token)
     a, b = tuple(range(1, 13)), tuple(range(2, 14))
     first = cache.get(a)
-    assert len(first) == backend.model.config.num_hidden_layers
+    assert len(first) == config.num_hidden_layers
     assert first[0][0].shape[2] == len(a)  # keys: (batch 1, heads, tokens, head dim)
     assert cache.get(a) is first and cache.hits == 1
     cache.get(b)
+    cache.get(a)  # a used last: b is now the least recently used
     cache.get(tuple(range(3, 15)))  # 36 tokens held > 25: the least recently used goes
-    assert a not in cache._entries and b in cache._entries
+    assert b not in cache._entries and a in cache._entries
+    huge = PrefixCache(backend.model, max_bytes=1)
+    huge.get(a)
+    huge.get(b)
+    assert list(huge._entries) == [b]  # the last one used stays, whatever its size
     cache.clear()
     assert not cache._entries
 
@@ -143,3 +150,35 @@ def test_models_with_shared_or_unknown_cache_layers_take_the_padded_batch():
     from summarize.backends.chat_batching import supported
 
     assert not supported(SimpleNamespace(config=object()))
+
+
+def test_cpu_budget_follows_the_cache_size_and_the_user_setting_wins(tiny_chat):
+    import torch
+    from transformers import LlamaConfig, Qwen3Config
+
+    from summarize.backends.chat_torch import (
+        CPU_BATCH_TOKENS,
+        CPU_KV_BYTES,
+        cpu_batch_tokens,
+        kv_bytes_per_token,
+    )
+    from summarize.devtools.tinychat import CHAT_SHAPES
+    from summarize.run.models import budget_for
+    from summarize.settings import RoleConfig, RunConfig
+
+    def config(cls, size):
+        shape = {k: v for k, v in CHAT_SHAPES[size].items() if k != "vocab_size"}
+        return cls(**shape)
+
+    small = config(LlamaConfig, "smollm2-135m")  # 30 layers x 3 KV heads x 64
+    assert kv_bytes_per_token(small, torch.float32) == 2 * 30 * 3 * 64 * 4
+    assert kv_bytes_per_token(small, torch.bfloat16) == 2 * 30 * 3 * 64 * 2
+    assert cpu_batch_tokens(small, torch.float32) == CPU_KV_BYTES // (2 * 30 * 3 * 64 * 4)
+    larger = config(Qwen3Config, "qwen3-0.6b")  # a 5x larger cache per token
+    assert cpu_batch_tokens(larger, torch.float32) < cpu_batch_tokens(small, torch.float32)
+    tiny = _backend(tiny_chat("qwen3"))
+    assert tiny.default_batch_tokens == CPU_BATCH_TOKENS[1]  # bounded
+    path = str(tiny_chat("qwen3"))
+    run = RunConfig(inputs=("-",), summarizer=RoleConfig(model=path))
+    assert budget_for(run, tiny).tokens == CPU_BATCH_TOKENS[1]
+    assert budget_for(RunConfig(inputs=("-",), batch_tokens=777), tiny).tokens == 777

@@ -27,14 +27,16 @@ Gemma 3); :func:`supported` says so, and the engine runs one padded ``generate``
 
 from __future__ import annotations
 
+import threading
 from collections import OrderedDict
 from collections.abc import Sequence
 from typing import Any
 
 import torch
 
-#: Most prompt tokens the prefix cache keeps over all its entries (a few instructions).
-PREFIX_CACHE_TOKENS = 4096
+#: Most bytes of keys and values the prefix cache keeps over its entries (it always keeps
+#: the last one used): a few instructions of a small model, one of a large one.
+PREFIX_CACHE_BYTES = 256 * 2**20
 #: Shortest shared prefix worth caching (shorter ones are prefilled with their row).
 MIN_PREFIX = 8
 
@@ -66,39 +68,51 @@ def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
 class PrefixCache:
     """Keys and values of shared prompt prefixes, computed once per prefix (LRU).
 
+    Safe to share between threads (a run's reader and generator threads, Ray actors).
+
     Args:
         model: The causal LM.
-        max_tokens: Most prefix tokens kept over all entries.
+        max_bytes: Most bytes of keys and values kept over all entries (the last one used
+            stays, whatever its size).
     """
 
-    def __init__(self, model: Any, max_tokens: int = PREFIX_CACHE_TOKENS):
+    def __init__(self, model: Any, max_bytes: int = PREFIX_CACHE_BYTES):
         self.model = model
-        self.max_tokens = max_tokens
+        self.max_bytes = max_bytes
         self._entries: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]]
         self._entries = OrderedDict()
+        self._lock = threading.Lock()
         self.hits = 0
         self.misses = 0
 
     def get(self, prefix: tuple[int, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:
         """Per layer, the ``(keys, values)`` of ``prefix`` (batch of one), computed on
         first use."""
-        entry = self._entries.get(prefix)
-        if entry is not None:
-            self._entries.move_to_end(prefix)
-            self.hits += 1
-            return entry
-        self.misses += 1
+        with self._lock:
+            entry = self._entries.get(prefix)
+            if entry is not None:
+                self._entries.move_to_end(prefix)
+                self.hits += 1
+                return entry
+            self.misses += 1
         ids = torch.tensor([list(prefix)], device=self.model.device)
         cache = _forward(self.model, ids, None, 0)
         entry = [(layer.keys, layer.values) for layer in cache.layers]
-        self._entries[prefix] = entry
-        while sum(len(k) for k in self._entries) > self.max_tokens and len(self._entries) > 1:
-            self._entries.popitem(last=False)
+        with self._lock:
+            self._entries[prefix] = entry
+            self._entries.move_to_end(prefix)
+            while self._bytes() > self.max_bytes and len(self._entries) > 1:
+                self._entries.popitem(last=False)
         return entry
+
+    def _bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for entry in self._entries.values()
+                   for pair in entry for t in pair)
 
     def clear(self) -> None:
         """Forget every prefix."""
-        self._entries.clear()
+        with self._lock:
+            self._entries.clear()
 
 
 def _forward(model: Any, ids: torch.Tensor, prefix: list[tuple[torch.Tensor, torch.Tensor]]
