@@ -27,6 +27,7 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from summarize.devtools import bench  # noqa: E402
+from summarize.devtools.bench import engine  # noqa: E402
 
 
 def main() -> None:
@@ -55,8 +56,8 @@ def main() -> None:
     kind = "marian" if args.stage == "translate" else "bart"
     model_dir = str(bench.ensure_model(kind, args.size, data_dir=args.data))
     new_tokens = args.new_tokens or bench.DEFAULT_NEW_TOKENS[args.stage]
-    bench._set_threads(args.threads)
-    config = bench._engine_config(role, model_dir, new_tokens, bench.DEFAULT_TARGET,
+    engine.set_threads(args.threads)
+    config = engine.engine_config(role, model_dir, new_tokens, bench.DEFAULT_TARGET,
                                   args.device, args.dtype, args.batch_tokens, args.backend,
                                   args.quantization, args.threads)
     models = load_models(config)
@@ -74,7 +75,7 @@ def main() -> None:
 
         def work() -> list:
             return task.summarize_many(list(items), BatchStats())
-    sync = bench._syncer(models.device)
+    sync = engine.syncer(models.device)
     backend = task.backend
     work()  # warm-up, scores on
     seconds: dict[bool, list[float]] = {True: [], False: []}

@@ -205,3 +205,93 @@ def test_the_gpu_pipeline_script_runs_every_mode_on_cpu(tmp_path: Path) -> None:
     assert figures["identical"] == {"full": [10, 10]}
     if shutil.which("nvidia-smi") is None:
         assert figures["rows"][0]["busy_fraction"] is None  # not measured without it
+
+
+# --- chat models: the same stages through a chat template -----------------------------------
+
+
+def test_chat_translate_stage_in_process(tiny_chat) -> None:
+    stage = bench.run_stage("translate", str(tiny_chat("llama")), SENTENCES[:4], new_tokens=5,
+                            target="de", isolate=False, threads=1)
+    _check_stage(stage, 4)
+    assert stage["naive"]["output_tokens"] == 5 * 4
+    assert stage["naive"]["generate_calls"] == 4
+    assert stage["engine"]["generate_calls"] == 1  # one batch
+    assert stage["engine"]["family"] == "llama"
+    # greedy, same prompts, same lengths: the engine answers as the documented loop does
+    assert stage["identical"] == 4
+
+
+def test_chat_summarize_stage_windows_both_sides_alike(tmp_path: Path) -> None:
+    """A chat model whose context window is shorter than an article: both sides summarize
+    the same windows, then the joined partial summaries."""
+    from summarize.devtools.tinychat import build_chat_model
+
+    path = build_chat_model(tmp_path / "qwen3-short", "qwen3", max_positions=400)
+    stage = bench.run_stage("summarize", str(path), ARTICLES, new_tokens=4, isolate=False,
+                            threads=1)
+    _check_stage(stage, len(ARTICLES))
+    assert stage["naive"]["windows"] == stage["engine"]["windows"] > len(ARTICLES)
+    assert stage["naive"]["generate_calls"] > stage["engine"]["generate_calls"]
+
+
+def test_run_bench_chat_stages_report_the_machine(tiny_chat) -> None:
+    report = bench.run_bench(stage="chat", chat=str(tiny_chat("qwen3")), sentences=3,
+                             articles=2, new_tokens=3, threads=1, isolate=False)
+    assert list(report["stages"]) == ["chat-translate", "chat-summarize"]
+    for name, n in (("chat-translate", 3), ("chat-summarize", 2)):
+        _check_stage(report["stages"][name], n)
+    machine = report["machine"]
+    assert machine["cpu"] and isinstance(machine["cpu_features"], list)
+    text = bench.format_report(report)
+    assert text.startswith(f"machine: {machine['cpu']} (")
+    assert "chat-translate  (3 sentences" in text and "chat-summarize  (2 articles" in text
+    assert text.count("ratio engine/naive (tok/s)") == 2
+
+
+def test_built_chat_model_is_cached(tmp_path: Path) -> None:
+    first = bench.ensure_chat_model("tiny", tmp_path)
+    assert (first / ".complete").is_file() and (first / "config.json").is_file()
+    assert bench.ensure_chat_model("tiny", tmp_path) == first
+    with pytest.raises(ValueError, match="--chat"):
+        bench.ensure_chat_model("gpt-9", tmp_path)
+    from summarize.devtools.bench.models import chat_model
+
+    assert chat_model(str(first), tmp_path) == str(first)  # a folder is used as given
+
+
+@pytest.mark.parametrize("args, hint", [
+    (["--stage", "chat-translate", "--backend", "ct2"], "torch engine only"),
+    (["--stage", "chat-sum"], "expected one of"),
+    (["--stage", "chat", "--data", "/nonexistent-folder"], "neither"),
+])
+def test_cli_refuses_bad_chat_options_in_one_line(args: list[str], hint: str) -> None:
+    app = typer.Typer()
+    app.command()(bench.bench)
+    result = CliRunner().invoke(app, args)
+    assert result.exit_code == 2
+    assert hint in result.output and "Traceback" not in result.output
+
+
+def test_cpu_info_names_the_processor() -> None:
+    from summarize.devtools.bench.harness import CPU_FEATURES, cpu_info
+
+    info = cpu_info()
+    assert isinstance(info["cpu"], str) and info["cpu"]
+    assert set(info["cpu_features"]) <= set(CPU_FEATURES)
+
+
+def test_chat_memory_stage_runs_summarize_batch_with_one_model_for_both_roles(
+        tiny_chat, tmp_path: Path) -> None:
+    text = tmp_path / "news.txt"
+    text.write_text("\n\n".join(" ".join(tiny_models.SENTENCES[i:i + 3]) for i in range(4)),
+                    "utf-8")
+    report = bench.run_bench(stage="chat-memory", chat=str(tiny_chat("qwen3")),
+                             memory_counts=(2, 4), text=text, threads=1)
+    st = report["stages"]["chat-memory"]
+    assert st["summarizer"] == st["translator"] == str(tiny_chat("qwen3"))
+    assert [(r["articles"], r["ok"], r["failed"]) for r in st["runs"]] == [(2, 2, 0), (4, 4, 0)]
+    assert st["ratio"] == round(st["runs"][1]["peak_rss_mb"] / st["runs"][0]["peak_rss_mb"], 3)
+    name = Path(st["summarizer"]).name
+    assert f"chat-memory  (summarize batch, models {name} (both roles))" in \
+        bench.format_report(report)

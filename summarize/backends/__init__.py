@@ -21,6 +21,10 @@ Conventions every backend follows:
 * A backend whose engine batches by itself (vLLM's continuous batching) says so with a
   true ``batches_itself`` attribute (optional; False when absent): the tasks then hand it
   every request of a round at once instead of token-budget batches.
+* A backend may size its own default token budget per batch with a positive
+  ``default_batch_tokens`` attribute (optional; the device's default when absent or None;
+  ``--batch-tokens`` wins): a chat model on a CPU sizes it by the memory its batch's
+  key/value cache takes.
 * A batch that does not fit the device raises :class:`~summarize.errors.BatchOutOfMemory`;
   the caller splits it and retries. Any other exception fails the batch; the caller
   isolates the request responsible.

@@ -1,10 +1,13 @@
 """Chat models (decoder-only, with a chat template) run with transformers + torch.
 
-Requests are rendered by :class:`~summarize.backends.chat.ChatAsking`, left-padded into
-one batch and generated greedily (unless the user asks for sampling) with a generation
-config of the tool's own: the model's sampling settings are not inherited, its stop tokens
-are. Each answer is cut at its own limit and first stop token, so an answer does not depend
-on its batch-mates, and cleaned of thoughts and template tokens.
+Requests are rendered by :class:`~summarize.backends.chat.ChatAsking` and generated
+greedily (unless the user asks for sampling) with a generation config of the tool's own:
+the model's sampling settings are not inherited, its stop tokens are. On a CPU the shared
+instruction of the prompts is computed once and each prompt prefilled alone before the
+batch decodes together (:mod:`summarize.backends.chat_batching`); elsewhere, and for beam
+search, the batch is left-padded into one ``generate``. Each answer is cut at its own limit
+and first stop token, so an answer does not depend on its batch-mates, and cleaned of
+thoughts and template tokens.
 """
 
 from __future__ import annotations
@@ -18,9 +21,13 @@ from transformers import AutoModelForCausalLM, GenerationConfig, LogitsProcessor
 
 from summarize.backends import BackendInfo, BatchOutOfMemory, Generated, Prompt, Request
 from summarize.backends.chat import ChatAsking, no_template_message
+from summarize.backends.chat_batching import PrefixCache, common_prefix, prefill_and_decode
+from summarize.backends.chat_batching import supported as prefill_supported
 from summarize.backends.cpu_tuning import apply_cpu_tuning
 from summarize.backends.hf_common import (
     cut_outputs,
+    head_sizes,
+    layer_values,
     load_error,
     load_tokenizer,
     pretrained_kwargs,
@@ -36,6 +43,33 @@ from summarize.backends.hf_torch import (
 )
 from summarize.errors import ConfigError, ModelLoadError
 
+#: Key/value cache a CPU batch may hold by default (its token budget follows from the model's
+#: cache bytes per token): 1 GiB.
+CPU_KV_BYTES = 1 << 30
+#: Bounds of that budget, in tokens.
+CPU_BATCH_TOKENS = (2048, 65536)
+
+
+def kv_bytes_per_token(config: Any, dtype: torch.dtype) -> int:
+    """Bytes of key/value cache one token takes in every layer (sliding-window layers
+    counted in full: an upper bound)."""
+    kv_heads = layer_values(config, "num_key_value_heads")
+    heads = layer_values(config, "num_attention_heads")
+    size = torch.empty((), dtype=dtype).element_size()
+    return max(1, sum(2 * int(kv or n or 1) * d * size
+                      for kv, n, d in zip(kv_heads, heads, head_sizes(config), strict=True)))
+
+
+def cpu_batch_tokens(config: Any, dtype: torch.dtype) -> int:
+    """The default token budget of a chat model on a CPU: :data:`CPU_KV_BYTES` of cache.
+
+    On a CPU each prompt is prefilled alone, so padding costs no arithmetic and the budget
+    bounds memory; decoding reads every weight once per step for the whole batch, so the
+    larger the batch the cheaper each token (SmolLM2-135M: 23,000 tokens; Qwen3-0.6B: 4,700).
+    """
+    low, high = CPU_BATCH_TOKENS
+    return max(low, min(high, CPU_KV_BYTES // kv_bytes_per_token(config, dtype)))
+
 
 class ChatTorch(ChatAsking):
     """A transformers causal LM with a chat template on one device (the Backend contract).
@@ -45,9 +79,18 @@ class ChatTorch(ChatAsking):
         tokenizer: The Hugging Face tokenizer (left padding).
         model: The torch model.
         return_scores: Whether :meth:`generate` returns token log-probability scores.
+        default_batch_tokens: The token budget per batch the run uses when the user sets
+            none: on a CPU, what :data:`CPU_KV_BYTES` of key/value cache holds (the
+            decoding batch is that big); elsewhere None (the device's default).
+        prefill: How a batch is run: ``rows`` (shared prefixes cached, each prompt
+            prefilled alone, the batch decoded together), ``batch`` (one left-padded
+            ``generate``) or ``auto`` (``rows`` on a CPU for a model whose cache allows it
+            and without beam search, else ``batch``).
     """
 
     return_scores: bool = True
+    prefill: str = "auto"
+    default_batch_tokens: int | None = None
 
     def __init__(self, model_id: str, tokenizer: Any, model: Any, *, path: str,
                  revision: str | None, license: str | None, role: str = "model",
@@ -75,6 +118,33 @@ class ChatTorch(ChatAsking):
         model.generation_config = GenerationConfig(
             eos_token_id=self._stops or None, pad_token_id=self._pad,
             bos_token_id=self.generation_config.bos_token_id)
+        self._rows_ok = prefill_supported(model)
+        if self.device.type == "cpu":
+            self.default_batch_tokens = cpu_batch_tokens(model.config, model.dtype)
+        self._prefixes = PrefixCache(model)
+        self._templates: dict[tuple[str, str, str], list[int]] = {}
+
+    def _by_rows(self, beams: int, kwargs: Mapping[str, Any]) -> bool:
+        """Whether this batch runs prefilled row by row (see :attr:`prefill`)."""
+        if self.prefill == "batch" or beams > 1 or not self._rows_ok:
+            return False
+        if kwargs.get("cache_implementation"):  # a static cache: generate() owns it
+            return False
+        return self.prefill == "rows" or self.device.type == "cpu"
+
+    def _prefix_lengths(self, requests: Sequence[Request], ids: Sequence[Sequence[int]]
+                        ) -> list[int]:
+        """Per request, the leading tokens its prompt shares with the same task and
+        languages asked with no text and no title: the instruction, the same for every
+        request of the task (the request alone decides it, not its batch-mates)."""
+        out = []
+        for request, row in zip(requests, ids, strict=True):
+            key = (request.task, request.source_lang, request.target_lang)
+            if key not in self._templates:
+                empty = Request(request.task, "", request.source_lang, request.target_lang)
+                self._templates[key] = self._ids([empty])[0]
+            out.append(common_prefix(row, self._templates[key]))
+        return out
 
     @quietly
     def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
@@ -98,12 +168,18 @@ class ChatTorch(ChatAsking):
         elif self.return_scores:
             tracker = _ChosenLogProbs()
             extra["logits_processor"] = LogitsProcessorList([tracker])
-        input_ids, mask = pad_batch(ids, self._pad, "left")
-        enc = to_device({"input_ids": input_ids, "attention_mask": mask}, self.device)
-        prompt_len = input_ids.shape[1]
         try:
             with torch.inference_mode():
-                out = self.model.generate(**enc, generation_config=config, **extra)
+                if self._by_rows(beams, kwargs):
+                    out, prompt_len = prefill_and_decode(
+                        self.model, ids, self._prefix_lengths(requests, ids), self._prefixes,
+                        self._pad, max(limits), generation_config=config, **extra)
+                else:
+                    input_ids, mask = pad_batch(ids, self._pad, "left")
+                    enc = to_device({"input_ids": input_ids, "attention_mask": mask},
+                                    self.device)
+                    prompt_len = input_ids.shape[1]
+                    out = self.model.generate(**enc, generation_config=config, **extra)
                 logprobs = None
                 if self.return_scores and beams > 1:
                     logprobs = self.model.compute_transition_scores(
@@ -134,6 +210,7 @@ class ChatTorch(ChatAsking):
     def close(self) -> None:
         """Free the device memory held by the model."""
         self.model = None
+        self._prefixes.clear()
         if torch.cuda.is_available():
             torch.cuda.empty_cache()
 

@@ -239,6 +239,32 @@ def load_error(role: str, model: str, folder: Path | None, exc: Exception,
     )
 
 
+def layer_values(config: Any, name: str) -> list[Any]:
+    """``name`` in each layer of ``config``'s text model: one value per layer.
+
+    transformers 5.25 marks attributes that vary by layer (Gemma 4's ``head_dim``) and
+    refuses to read them from the global config; those come from ``per_layer_config``.
+    A config without the attribute gives ``[None] * layers``."""
+    text = getattr(config, "text_config", None) or config
+    layers = int(getattr(text, "num_hidden_layers", 1) or 1)
+    try:
+        value = getattr(text, name, None)
+    except RuntimeError:  # AmbiguousGlobalPerLayerAttributeError
+        per_layer = text.per_layer_config
+        return [getattr(per_layer[i], name, None) for i in range(len(per_layer))]
+    return [value] * layers
+
+
+def head_sizes(config: Any) -> list[int]:
+    """Each layer's attention head size (``head_dim``, else hidden size / heads)."""
+    text = getattr(config, "text_config", None) or config
+    heads = layer_values(config, "num_attention_heads")
+    hidden = layer_values(config, "hidden_size")
+    return [int(d) if d else int(h or 64) // int(n or 1)
+            for d, h, n in zip(layer_values(config, "head_dim"), hidden, heads, strict=True)
+            ] or [int(getattr(text, "hidden_size", 64))]
+
+
 def is_seq2seq(config: Any) -> bool:
     """Whether a config is an encoder-decoder model (BART, T5, Marian, NLLB ...)."""
     return bool(getattr(config, "is_encoder_decoder", False))

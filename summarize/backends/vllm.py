@@ -464,12 +464,11 @@ def _cpu_shape_problem(config: Any) -> str | None:
         sizes = list(CPUAttentionBackend.get_supported_head_sizes())
     except Exception:  # another vLLM layout: let vLLM itself decide
         return None
-    text = getattr(config, "text_config", None) or config
-    head = getattr(text, "head_dim", None) or (
-        text.hidden_size // text.num_attention_heads
-        if getattr(text, "hidden_size", None) and getattr(text, "num_attention_heads", None)
-        else None)
-    if sizes and isinstance(head, int) and head not in sizes:
+    from summarize.backends.hf_common import head_sizes
+
+    wrong = [h for h in head_sizes(config) if h not in sizes] if sizes else []
+    head = wrong[0] if wrong else None
+    if head is not None:
         return (f"head size {head} (its CPU attention supports "
                 f"{', '.join(map(str, sizes))}); use --backend torch")
     return None

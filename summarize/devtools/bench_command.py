@@ -20,13 +20,18 @@ DEFAULT_TARGET = "de"
 
 def bench(
     stage: Annotated[str, typer.Option(
-        help="translate, summarize, both or memory.")] = "both",
+        help="translate, summarize, both, memory; chat-translate, chat-summarize, chat "
+             "(both) or chat-memory: a chat model through its chat template.")] = "both",
     summarizer: Annotated[str | None, typer.Option(
         help="Summarization model folder or hub id. [default: random distilbart-cnn-12-6 "
              "size]")] = None,
     translator: Annotated[str | None, typer.Option(
         help="Translation model folder or hub id. [default: random opus-mt-en-de size]")]
     = None,
+    chat: Annotated[str | None, typer.Option(
+        help="Chat model of the chat stages: a folder or hub id, or a random model of a "
+             "published shape: smollm2-135m, qwen3-0.6b or tiny. [default: smollm2-135m; "
+             "chat-memory: tiny]")] = None,
     to: Annotated[str, typer.Option("--to", help="Target language of the translator.")]
     = DEFAULT_TARGET,
     sentences: Annotated[int, typer.Option(help="Sentences to translate.")]
@@ -73,15 +78,27 @@ def bench(
     = False,
 ) -> None:
     """Benchmark the engines against a naive one-at-a-time generate loop (and memory use)."""
-    from summarize.devtools.bench import _parse_backends, format_report, run_bench
+    from summarize.devtools.bench import STAGE_CHOICES, format_report, parse_backends, run_bench
+    from summarize.devtools.bench.data import check_data_dir
 
+    if stage not in STAGE_CHOICES:
+        raise typer.BadParameter(f"{stage}: expected one of {', '.join(STAGE_CHOICES)}",
+                                 param_hint="--stage")
     try:
-        _parse_backends(backend)
+        engines = parse_backends(backend)
     except ValueError as exc:
         raise typer.BadParameter(str(exc), param_hint="--backend") from None
+    if stage.startswith("chat") and engines != ("torch",):
+        raise typer.BadParameter("the chat stages run the torch engine only",
+                                 param_hint="--backend")
+    if data_dir is not None:
+        try:
+            check_data_dir(data_dir)
+        except ValueError as exc:
+            raise typer.BadParameter(str(exc), param_hint="--data") from None
     counts = tuple(int(x) for x in memory_articles.split(",") if x.strip())
     report = run_bench(
-        stage=stage, summarizer=summarizer, translator=translator, target=to,
+        stage=stage, summarizer=summarizer, translator=translator, chat=chat, target=to,
         sentences=sentences, articles=articles, new_tokens=new_tokens, threads=threads,
         batch_tokens=batch_tokens, device=device, dtype=dtype, work_dir=work_dir,
         data_dir=data_dir, text=text, backends=backend, quantization=quantization,

@@ -285,6 +285,9 @@ def preset_targets(config: RunConfig) -> list[str]:
 
 
 def _default_budget(backend: Backend) -> int:
+    own = getattr(backend, "default_batch_tokens", None)
+    if own:
+        return int(own)
     kind = backend.info.device.split(":")[0]
     return DEFAULT_BATCH_TOKENS.get(kind, DEFAULT_BATCH_TOKENS["cpu"])
 

@@ -1,0 +1,233 @@
+"""How the torch chat engine runs a batch on a CPU: shared prompt prefixes computed once,
+prompts prefilled one at a time, answers decoded together.
+
+A batch of chat prompts padded into one forward pass wastes work twice on a CPU: every row
+recomputes the same instruction (system text and the task's instruction, 60 to 250 tokens,
+the same for every request of a task), and a padded prefill of long prompts leaves the
+attention kernel's fast path (a padding mask instead of a plain causal one) and computes
+the padding in full. Decoding is the opposite: one token per row per step, bound by reading
+the weights, so the more rows share a step the better.
+
+So :func:`prefill_and_decode`:
+
+1. takes each prompt's *prefix*, the tokens it shares with the same request rendered with
+   no text (:meth:`PrefixCache.prefix_length`), whose keys and values it computes once and
+   keeps (:class:`PrefixCache`, a few entries, least recently used out);
+2. prefills the rest of each prompt alone (batch of one, no padding, so the causal fast
+   path), on top of its prefix, all but the last token;
+3. lays the rows' caches side by side, left-padded (each row's positions come from the
+   attention mask, so they are the positions the prefill used), and lets ``generate``
+   decode every row together from its last prompt token.
+
+A row's result depends on that row alone (its prefix is computed alone, its prefill
+alone); only the decode steps see the batch, as in any left-padded batch. It applies to
+models whose cache layers are all full or sliding-window attention (Llama, Qwen3, SmolLM,
+Gemma 3); :func:`supported` says so, and the engine runs one padded ``generate`` otherwise.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Sequence
+from typing import Any
+
+import torch
+
+#: Most bytes of keys and values the prefix cache keeps over its entries (it always keeps
+#: the last one used): a few instructions of a small model, one of a large one.
+PREFIX_CACHE_BYTES = 256 * 2**20
+#: Shortest shared prefix worth caching (shorter ones are prefilled with their row).
+MIN_PREFIX = 8
+
+
+def supported(model: Any) -> bool:
+    """Whether :func:`prefill_and_decode` can run ``model``: a decoder whose dynamic cache
+    is made of full or sliding-window attention layers only (no shared or linear layers)."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
+
+    try:
+        cache = DynamicCache(config=model.config)
+    except Exception:  # a config the cache cannot read: not this path
+        return False
+    layers = getattr(cache, "layers", None)
+    return bool(layers) and all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer)
+                                for layer in layers)
+
+
+def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
+    """Length of the longest common prefix of two token rows."""
+    n = min(len(a), len(b))
+    i = 0
+    while i < n and a[i] == b[i]:
+        i += 1
+    return i
+
+
+class PrefixCache:
+    """Keys and values of shared prompt prefixes, computed once per prefix (LRU).
+
+    Safe to share between threads (a run's reader and generator threads, Ray actors).
+
+    Args:
+        model: The causal LM.
+        max_bytes: Most bytes of keys and values kept over all entries (the last one used
+            stays, whatever its size).
+    """
+
+    def __init__(self, model: Any, max_bytes: int = PREFIX_CACHE_BYTES):
+        self.model = model
+        self.max_bytes = max_bytes
+        self._entries: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]]
+        self._entries = OrderedDict()
+        self._lock = threading.Lock()
+        self.hits = 0
+        self.misses = 0
+
+    def get(self, prefix: tuple[int, ...]) -> list[tuple[torch.Tensor, torch.Tensor]]:
+        """Per layer, the ``(keys, values)`` of ``prefix`` (batch of one), computed on
+        first use."""
+        with self._lock:
+            entry = self._entries.get(prefix)
+            if entry is not None:
+                self._entries.move_to_end(prefix)
+                self.hits += 1
+                return entry
+            self.misses += 1
+        ids = torch.tensor([list(prefix)], device=self.model.device)
+        cache = _forward(self.model, ids, None, 0)
+        entry = [(layer.keys, layer.values) for layer in cache.layers]
+        with self._lock:
+            self._entries[prefix] = entry
+            self._entries.move_to_end(prefix)
+            while self._bytes() > self.max_bytes and len(self._entries) > 1:
+                self._entries.popitem(last=False)
+        return entry
+
+    def _bytes(self) -> int:
+        return sum(t.numel() * t.element_size() for entry in self._entries.values()
+                   for pair in entry for t in pair)
+
+    def clear(self) -> None:
+        """Forget every prefix."""
+        with self._lock:
+            self._entries.clear()
+
+
+def _forward(model: Any, ids: torch.Tensor, prefix: list[tuple[torch.Tensor, torch.Tensor]]
+             | None, start: int) -> Any:
+    """Run ``ids`` (batch of one, positions from ``start``) on top of ``prefix``'s cache;
+    returns the cache (prefix and ``ids``)."""
+    from transformers import DynamicCache
+
+    cache = DynamicCache(ddp_cache_data=prefix, config=model.config) if prefix else \
+        DynamicCache(config=model.config)
+    positions = torch.arange(start, start + ids.shape[1], device=ids.device)[None]
+    model(input_ids=ids, position_ids=positions, cache=cache, use_cache=True,
+          logits_to_keep=1)
+    return cache
+
+
+def prefill_and_decode(model: Any, rows: Sequence[Sequence[int]],
+                       prefix_lengths: Sequence[int], prefixes: PrefixCache, pad: int,
+                       max_new_tokens: int, **generate_kwargs: Any) -> tuple[Any, int]:
+    """Prefill each row alone on top of its cached prefix, then decode all rows together.
+
+    Args:
+        model: The causal LM (eval mode; called under ``torch.inference_mode``).
+        rows: Prompt token ids per request (at least one token each).
+        prefix_lengths: Per row, how many leading tokens are a shared prefix to take from
+            (or put in) ``prefixes`` (0: none).
+        prefixes: The prefix cache.
+        pad: Pad token id.
+        max_new_tokens: Most tokens any row generates (sizes the decode cache).
+        **generate_kwargs: For ``model.generate`` (``generation_config``,
+            ``logits_processor``).
+
+    Returns:
+        (what ``generate`` returned, the width of its prompt part: new tokens start there).
+    """
+    device = model.device
+    cached = [len(row) - 1 for row in rows]  # every prompt token but the last is prefilled
+    width = max(cached)
+    decode = _DecodeCache(model, len(rows), width, width + 1 + max_new_tokens)
+    for i, row in enumerate(rows):
+        n_prefix = min(prefix_lengths[i], cached[i])
+        prefix = prefixes.get(tuple(row[:n_prefix])) if n_prefix >= MIN_PREFIX else None
+        start = n_prefix if prefix is not None else 0
+        rest = torch.tensor([list(row[start:cached[i]])], dtype=torch.long, device=device)
+        if rest.shape[1]:
+            decode.put(i, [(layer.keys, layer.values)
+                           for layer in _forward(model, rest, prefix, start).layers])
+        elif prefix is not None:
+            decode.put(i, prefix)
+        # else a one-token prompt: nothing to prefill
+    input_ids = torch.full((len(rows), width + 1), pad, dtype=torch.long)
+    mask = torch.zeros((len(rows), width + 1), dtype=torch.long)
+    for i, row in enumerate(rows):
+        input_ids[i, width + 1 - len(row):] = torch.tensor(list(row), dtype=torch.long)
+        mask[i, width + 1 - len(row):] = 1
+    out = model.generate(input_ids=input_ids.to(device), attention_mask=mask.to(device),
+                         cache=decode.finish(), **generate_kwargs)
+    return out, width + 1
+
+
+class _DecodeCache:
+    """The batch's cache for decoding, filled row by row with each row's prefilled keys and
+    values, right-aligned (left padding).
+
+    Full-attention models get a preallocated cache that each step writes one position of
+    (transformers' ``StaticCache``): a growing cache concatenates every layer's keys and
+    values at every step, which for long prompts in a batch costs more than the model's own
+    arithmetic on a CPU. Models with sliding-window layers get a dynamic cache (their
+    windows bound what it copies).
+    """
+
+    def __init__(self, model: Any, batch: int, width: int, capacity: int):
+        from transformers import StaticCache
+        from transformers.cache_utils import StaticLayer
+
+        self.model = model
+        self.batch = batch
+        self.width = width
+        self.static: Any = None
+        self.layers: list[tuple[torch.Tensor, torch.Tensor]] | None = None
+        if width:
+            cache = StaticCache(config=model.config, max_cache_len=capacity)
+            if all(type(layer) is StaticLayer for layer in cache.layers):
+                self.static = cache
+
+    def put(self, row: int, states: Sequence[tuple[torch.Tensor, torch.Tensor]]) -> None:
+        """Place one row's per-layer ``(keys, values)`` (batch of one) at the right end."""
+        if self.static is not None:
+            for layer, (k, v) in zip(self.static.layers, states, strict=True):
+                if not layer.is_initialized:
+                    layer.lazy_initialization(k.new_empty((self.batch, *k.shape[1:])),
+                                              v.new_empty((self.batch, *v.shape[1:])))
+                n = k.shape[2]
+                layer.keys[row, :, self.width - n:self.width] = k[0]
+                layer.values[row, :, self.width - n:self.width] = v[0]
+            return
+        if self.layers is None:
+            self.layers = [(k.new_zeros((self.batch, k.shape[1], self.width, k.shape[3])),
+                            v.new_zeros((self.batch, v.shape[1], self.width, v.shape[3])))
+                           for k, v in states]
+        for (keys, values), (k, v) in zip(self.layers, states, strict=True):
+            n = k.shape[2]  # a sliding-window layer keeps only its window
+            keys[row, :, self.width - n:] = k[0]
+            values[row, :, self.width - n:] = v[0]
+
+    def finish(self) -> Any:
+        """The cache to decode from (None when no row had anything to prefill)."""
+        from transformers import DynamicCache
+
+        if self.static is not None:
+            if not self.static.layers[0].is_initialized:
+                return None
+            for layer in self.static.layers:
+                layer.cumulative_length.fill_(self.width)
+            return self.static
+        if self.layers is None:
+            return None
+        return DynamicCache(ddp_cache_data=self.layers, config=self.model.config)
