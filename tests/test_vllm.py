@@ -369,6 +369,32 @@ def test_records_equal_the_torch_engine_and_one_engine_serves_both_roles(
 
 
 @vllm_test
+def test_ray_runs_the_vllm_engine_in_its_replicas_with_the_local_records(
+        vllm_chat, article_dir, tmp_path):
+    """``--engine ray --backend vllm``: one stage (one model serves both roles) whose
+    replica holds one vLLM engine with its own KV cache; records equal the local engine's,
+    and the replica closes its engine when the run ends."""
+    pytest.importorskip("ray")
+    from summarize.run.pipeline import run_batch
+    from summarize.settings import RayConfig
+
+    model = vllm_chat("qwen3")
+    local = _run(article_dir, tmp_path / "local", "vllm", model, model, kv_cache_gb=KV_GB)
+    ray_run = run_batch(RunConfig(
+        inputs=(str(article_dir),), out_dir=str(tmp_path / "ray"), targets=("ko",),
+        translate="both", backend="vllm", engine="ray", dtype="float32",
+        summarizer=RoleConfig(model=str(model), settings=LIMITS),
+        translator=RoleConfig(model=str(model), settings=LIMITS),
+        ray=RayConfig(replicas=1), backend_options={"kv_cache_gb": KV_GB}))
+    assert ray_run.n_ok == local.n_ok == 3 and ray_run.n_failed == 0
+    assert _records(tmp_path / "ray") == _records(tmp_path / "local")
+    stats = json.loads((tmp_path / "ray" / "stats.json").read_text("utf-8"))
+    assert {m["role"] for m in stats["models"]} == {"summarizer", "translator:ko"}
+    assert all(m["engine"] == "vllm" and m["tuning"]["kv_cache_gb"] == KV_GB
+               for m in stats["models"])
+
+
+@vllm_test
 def test_two_models_split_the_memory_and_both_answer(vllm_chat, article_dir, tmp_path,
                                                      monkeypatch):
     loads = _CountLoads(monkeypatch)

@@ -61,6 +61,7 @@ from summarize.run.process import failure_record
 from summarize.run.progress import LockedReporter, Reporter
 from summarize.run.ray_console import RayConsoleFilter
 from summarize.run.ray_plan import (
+    BOTH,
     IN_FLIGHT_PER_REPLICA,
     PLACEMENT_WAIT_S,
     STAGES,
@@ -68,6 +69,7 @@ from summarize.run.ray_plan import (
     model_stages,
     plan_replicas,
     replica_bytes,
+    replica_config,
     shortfall,
     window,
 )
@@ -200,7 +202,7 @@ class ReplicaFigures:
     def _add_infos(self, stage: str, fig: dict[str, Any]) -> None:
         self._infos[stage] = [ModelInfo(**info) for info in fig["infos"]]
         infos, roles = [], set()
-        for name in STAGES:  # the summarizer first, as the local engine lists them
+        for name in (*STAGES, BOTH):  # the summarizer first, as the local engine lists them
             for info in self._infos.get(name, []):
                 if info.role not in roles:
                     roles.add(info.role)
@@ -525,7 +527,8 @@ class RayEngine:
             ds = ds.map_batches(
                 REPLICAS[stage],
                 fn_constructor_kwargs={
-                    "config": self.config, "ledger": ledger, "threads": plan.threads,
+                    "config": replica_config(self.config, plan), "ledger": ledger,
+                    "threads": plan.threads,
                     "first": n == 0, "last": n == len(stages) - 1,
                     "faults": self.hooks.faults},
                 batch_size=1, batch_format="numpy",  # one group per call

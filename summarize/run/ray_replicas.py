@@ -6,7 +6,13 @@ it with one row per group (:class:`_Replica` says the columns). The summarize st
 (:class:`SummarizeReplica`) runs
 :meth:`summarize.run.process.GroupProcessor.summarize_phase`; the translate stage
 (:class:`TranslateReplica`) runs ``translate_phase`` and emits the group's records; a run
-with only one stage runs both phases there.
+with only one stage runs both phases there (:class:`ModelReplica` when one model serves
+both roles: loaded once, a single vLLM engine for both).
+
+A replica closes its models when Ray Data lets it go at the end of the run (a vLLM engine
+ends its worker processes and frees its memory). A vLLM engine that died inside a live
+replica (its engine process killed, a device fault) makes the replica exit, so that Ray
+restarts it with a fresh engine, as it restarts a replica that died.
 
 Faults: a group that already killed a replica of a stage is retried there article by
 article, and an article that kills a replica on its own is recorded as an error (and skips
@@ -18,6 +24,7 @@ actor counts the attempts across restarts. Tests inject deaths through a
 from __future__ import annotations
 
 import json
+import logging
 import os
 import signal
 import time
@@ -30,9 +37,12 @@ from summarize.errors import SummarizeError
 from summarize.records import ArticleResult, InputFailure, result_from_json, result_to_json
 from summarize.run.hooks import FaultPlan
 from summarize.run.process import GroupProcessor, error_record, failure_record
+from summarize.run.ray_plan import BOTH
 from summarize.run.stats import StatsCollector
 from summarize.run.work import GroupState, Pending
 from summarize.settings import RunConfig
+
+log = logging.getLogger(__name__)
 
 #: A group is retried article by article after it killed this many replicas of a stage.
 GROUP_DEATHS = 1
@@ -65,6 +75,26 @@ class Ledger:
 #: What one call of a stage gives: the state for the next stage (None at the last) and
 #: the records finished so far.
 _Output = tuple[GroupState | None, list[ArticleResult]]
+
+
+class _Counts:
+    """What a replica's group processor reports of one call: work queued and done, by
+    progress stage (its own object, so that the processor holds no reference to the
+    replica and the replica is freed, its models closed, as soon as Ray Data drops it)."""
+
+    def __init__(self) -> None:
+        self.work: dict[str, int] = {}
+        self.done: dict[str, int] = {}
+
+    def reset(self) -> None:
+        self.work, self.done = {}, {}
+
+    def on_batch(self, stage: str, n: int) -> None:
+        self.done[stage] = self.done.get(stage, 0) + n
+        self.done["calls"] = self.done.get("calls", 0) + 1
+
+    def on_work(self, stage: str, n: int) -> None:
+        self.work[stage] = self.work.get(stage, 0) + n
 
 
 class _Replica:
@@ -122,6 +152,7 @@ class _Replica:
         self.config = config
         self.fatal = ""
         self.collector = StatsCollector()
+        self.counts = _Counts()
         self.models = None
         self.processor: GroupProcessor | None = None
         self.load_s = self.import_s = 0.0
@@ -134,18 +165,23 @@ class _Replica:
         else:
             self.load_s, self.import_s = self.models.load_s, self.models.import_s
             self.processor = GroupProcessor(config, self.models, self.collector,
-                                            self._on_batch, self._on_work)
+                                            self.counts.on_batch, self.counts.on_work)
         self.init_s = time.perf_counter() - t0
         self.loads_reported = False
-        self.work: dict[str, int] = {}
-        self.done: dict[str, int] = {}
 
-    def _on_batch(self, stage: str, n: int) -> None:
-        self.done[stage] = self.done.get(stage, 0) + n
-        self.done["calls"] = self.done.get("calls", 0) + 1
+    def close(self) -> None:
+        """Close the models (a vLLM engine ends its worker processes); idempotent."""
+        models, self.models = getattr(self, "models", None), None
+        self.processor = None
+        if models is not None:
+            try:
+                models.close()
+            except Exception:  # the process is ending: nothing more to free
+                pass
 
-    def _on_work(self, stage: str, n: int) -> None:
-        self.work[stage] = self.work.get(stage, 0) + n
+    def __del__(self) -> None:
+        # Ray Data drops its replicas when the run's stream ends (``__ray_shutdown__``)
+        self.close()
 
     def __call__(self, batch: dict[str, Any]) -> dict[str, list[Any]]:
         out: dict[str, list[Any]] = {"key": [], "n": [], "payload": [], "figures": [],
@@ -177,7 +213,7 @@ class _Replica:
         self.collector = StatsCollector()
         assert self.processor is not None
         self.processor.collector = self.collector
-        self.work, self.done = {}, {}
+        self.counts.reset()
         starts, _ = ray.get(self.ledger.begin.remote(f"{self.stage}:{key}"))
         ids = [item.article.id for item in items]
         if starts <= GROUP_DEATHS:
@@ -204,6 +240,10 @@ class _Replica:
                 return None, self.processor.translate_phase(state)
             return state, []
         except Exception as exc:
+            if engine_died(exc):  # every later call would fail: Ray restarts the replica
+                log.error("the %s replica's model engine died (%s); exiting so that Ray "
+                          "restarts it", self.stage, exc)
+                os._exit(1)
             if self.config.debug:
                 raise
             items = work if isinstance(work, list) else work.items
@@ -246,7 +286,7 @@ class _Replica:
             **self.identity, "articles": n, "seconds": seconds, "attempt": starts,
             "stage_s": {k: v for k, v in self.collector.stage_s.items() if v},
             "batches": {k: asdict(v) for k, v in self.collector.batches.items()},
-            "work": dict(self.work), "done": dict(self.done),
+            "work": dict(self.counts.work), "done": dict(self.counts.done),
             "device": models.device if models else None,
             "device_name": models.device_name if models else None,
             "dtype": models.dtype if models else None,
@@ -276,7 +316,28 @@ class TranslateReplica(_Replica):
     roles = ("translators",)
 
 
-REPLICAS = {"summarize": SummarizeReplica, "translate": TranslateReplica}
+class ModelReplica(_Replica):
+    """A replica of the one stage of a run whose summarizer also makes every translation:
+    the model loaded once (one vLLM engine serves both roles), both phases on each
+    group."""
+
+    stage = BOTH
+    roles = ("summarizer", "translators")
+
+
+REPLICAS = {"summarize": SummarizeReplica, "translate": TranslateReplica, BOTH: ModelReplica}
+
+
+def engine_died(exc: BaseException) -> bool:
+    """Whether ``exc`` (or its cause) says the model's engine is dead for good (a vLLM
+    engine whose process ended): only a fresh replica can go on."""
+    seen = 0
+    cur: BaseException | None = exc
+    while cur is not None and seen < 8:
+        if getattr(cur, "engine_dead", False) or type(cur).__name__ == "EngineDeadError":
+            return True
+        cur, seen = cur.__cause__ or cur.__context__, seen + 1
+    return False
 
 
 def _leave_signals_to_the_driver() -> None:
@@ -302,5 +363,5 @@ def record_of(data: dict[str, Any]) -> ArticleResult:
     return record
 
 
-__all__ = ["ARTICLE_DEATHS", "GROUP_DEATHS", "REPLICAS", "Ledger", "SummarizeReplica",
-           "TranslateReplica", "record_of"]
+__all__ = ["ARTICLE_DEATHS", "GROUP_DEATHS", "REPLICAS", "Ledger", "ModelReplica",
+           "SummarizeReplica", "TranslateReplica", "engine_died", "record_of"]
