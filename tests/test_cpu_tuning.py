@@ -83,7 +83,7 @@ def test_the_run_records_its_tuning_in_stats(tmp_path, tiny_marian, tuning):
     out = tmp_path / "out"
     run_batch(RunConfig(inputs=(str(src),), out_dir=str(out), summarize=False,
                         translate="article", targets=("ko",),
-                        cpu_tuning=tuning,
+                        cpu_tuning=tuning, backend="torch",
                         models_dir=str(tmp_path / "m"),
                         translator=RoleConfig(model=str(tiny_marian),
                                               settings={"max_new_tokens": 3})))

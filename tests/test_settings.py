@@ -43,7 +43,7 @@ TOML_CASES = [
     ("[summarizer]\nmin_new_tokens = 9\nmax_new_tokens = 4\n", "min_new_tokens = 9 is above"),
     ("batch_tokens = 8\n", "'batch_tokens' = 8: expected an integer from 16 to 10000000"),
     ('translate = "everything"\n', "'translate' = 'everything': expected one of"),
-    ('backend = "tensorrt"\n', "'backend' = 'tensorrt': expected one of: torch, ct2"),
+    ('backend = "tensorrt"\n', "'backend' = 'tensorrt': expected one of: auto, torch, ct2"),
     ("[translator]\nprefix = 3\n", "prefix = 3: expected a string"),
     ('[summarizer]\ncache_implementation = "paged"\n',
      "cache_implementation = 'paged': expected one of: dynamic, static"),
@@ -95,7 +95,8 @@ def test_bad_flags_are_one_line_before_any_model(monkeypatch, tmp_path, src, fla
     ({"summarizer": RoleConfig(settings={"beams": 2})}, ConfigError),
     ({"source_lang": "klingon"}, UsageError),
     ({"backend": "ct2", "backend_options": {"threads": -1}}, ConfigError),
-    ({"backend_options": {"quantization": "int8"}}, ConfigError),  # ct2's, not torch's
+    ({"backend": "torch", "backend_options": {"quantization": "int8"}},
+     ConfigError),  # ct2's, not torch's
     ({"overlap": True}, ConfigError), ({"read_workers": "2"}, ConfigError),
 ])
 def test_the_python_api_goes_through_the_same_checks(tmp_path, src, change, error):
@@ -177,7 +178,8 @@ BOUNDS_CASES = [
      "'no_repeat_ngram_size' is not supported by --backend vllm"),
     ('backend = "vllm"\nbatch_tokens = 4096\n', "'batch_tokens' does not apply to --backend vllm"),
     # an option of another backend would be silently ignored
-    ('quantization = "int8"\n', "'quantization' is an option of --backend ct2"),
+    ('backend = "torch"\nquantization = "int8"\n',
+     "'quantization' is an option of --backend ct2"),
     ("gpu_memory_utilization = 0.5\n", "'gpu_memory_utilization' is an option of --backend "
      "vllm"),
     # prompts

@@ -186,8 +186,15 @@ VLLM = BackendSpec(
                       low=0.0, high=4096.0),
     ))
 
-#: Every backend, by ``--backend`` name.
-BACKENDS: dict[str, BackendSpec] = {spec.name: spec for spec in (TORCH, CT2, VLLM)}
+AUTO = BackendSpec(
+    name="auto", summary="the fastest installed for the run's models: ct2 (int8) on a CPU "
+    "for seq2seq models when installed, else torch (summarize.run.engine_choice)",
+    module="summarize.backends.hf_torch", package="torch", check=_torch_check,
+    options=CT2.options)
+
+#: Every backend, by ``--backend`` name (``auto`` is resolved to one of the others by
+#: :func:`summarize.run.engine_choice.choose_backend` before anything loads).
+BACKENDS: dict[str, BackendSpec] = {spec.name: spec for spec in (AUTO, TORCH, CT2, VLLM)}
 
 
 def backend_spec(name: str) -> BackendSpec:

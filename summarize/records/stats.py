@@ -116,6 +116,9 @@ class RunStats:
     device: str | None = None
     device_name: str | None = None
     dtype: str | None = None
+    #: The engine the run used, and why (``--backend auto`` chose it, or it was asked for).
+    backend: str | None = None
+    backend_choice: str | None = None
     models: list[ModelInfo] = field(default_factory=list)
     targets: list[str] = field(default_factory=list)
     translate: str = "summary"
@@ -193,6 +196,8 @@ def stats_from_json(data: Any) -> RunStats:
         device=as_opt_str(data.get("device")),
         device_name=as_opt_str(data.get("device_name")),
         dtype=as_opt_str(data.get("dtype")),
+        backend=as_opt_str(data.get("backend")),
+        backend_choice=as_opt_str(data.get("backend_choice")),
         models=models,
         targets=[t for t in as_list(data.get("targets")) if isinstance(t, str)],
         translate=as_str(data.get("translate")) or "summary",

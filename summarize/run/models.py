@@ -214,7 +214,7 @@ def uses_chat_defaults(config: RunConfig) -> bool:
     machine with an NVIDIA GPU (and the torch engine)."""
     if config.backend == "vllm" or config.device.startswith("cuda"):
         return True
-    return config.device == "auto" and config.backend == "torch" and gpu_present()
+    return config.device == "auto" and config.backend in ("torch", "auto") and gpu_present()
 
 
 def summarizer_name(config: RunConfig) -> str:
@@ -433,4 +433,7 @@ def describe_models(config: RunConfig, models: LoadedModels) -> str:
         if not given:
             why = " (default with a GPU)" if uses_chat_defaults(config) else " (default)"
         parts.append(f"{info.role.replace('translator:', 'translator ')} {info.model_id}{why}")
-    return "models: " + "; ".join(parts) if parts else "models: none"
+    line = "models: " + "; ".join(parts) if parts else "models: none"
+    if config.backend_choice.startswith(f"{config.backend}: "):  # --backend auto chose it
+        line += f"\nengine: {config.backend_choice}"
+    return line

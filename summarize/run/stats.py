@@ -138,6 +138,8 @@ class StatsCollector:
             finished_at=now(),
             wall_s=round(wall_s, 4),
             device=models.device if models else None,
+            backend=config.backend,
+            backend_choice=config.backend_choice or None,
             device_name=models.device_name if models else None,
             dtype=models.dtype if models else None,
             models=list(models.infos) if models else [],

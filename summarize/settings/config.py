@@ -72,7 +72,7 @@ class RunConfig:
     # which models, and how they run
     summarizer: RoleConfig | str | None = field(default_factory=RoleConfig)
     translator: RoleConfig | str | None = field(default_factory=RoleConfig)
-    backend: str = "torch"
+    backend: str = "auto"
     backend_options: Mapping[str, Any] = field(default_factory=dict)
     device: str = "auto"
     dtype: str = "auto"
@@ -94,6 +94,8 @@ class RunConfig:
     read_workers: int | None = None
     ray: RayConfig = field(default_factory=RayConfig)
     debug: bool = False
+    #: Why the run uses its backend (set by ``--backend auto``'s choice; stats.json).
+    backend_choice: str = ""
 
     @property
     def summarizer_role(self) -> RoleConfig:

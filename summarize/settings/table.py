@@ -102,7 +102,7 @@ SETTINGS: tuple[Setting, ...] = (
        "pair, LANG=MODEL for one target, SRC-TGT=MODEL for one pair; repeatable. "
        "[default: per language]", "[PAIR=]MODEL", optional=True, file=False,
        fingerprint=True, group="models"),
-    _s("backend", "backend", "choice", "torch", "Inference engine: "
+    _s("backend", "backend", "choice", "auto", "Inference engine: "
        + "; ".join(f"{name} ({spec.summary})" for name, spec in BACKENDS.items()) + ".",
        "NAME", choices=tuple(BACKENDS), fingerprint=True, group="models"),
     _s("device", "device", "device", "auto", "auto (CUDA, then MPS, then CPU), cpu, cuda, "
@@ -160,14 +160,17 @@ def backend_settings() -> Iterator[Setting]:
     """The settings the backends own (their options), as table rows."""
     seen: set[str] = set()
     for name, spec in BACKENDS.items():
+        if name == "auto":  # its options are ct2's (what it may choose), owned there
+            continue
         for option in spec.options:
             if option.name in seen:
                 continue
             seen.add(option.name)
             kind = ("choice" if option.choices else "int" if isinstance(option.default, int)
                     else "float" if isinstance(option.default, float) else "str")
+            owners = name + (" or auto" if option in BACKENDS["auto"].options else "")
             yield Setting(option.name, f"backend_options.{option.name}", kind,
-                          option.default, f"{option.help} (--backend {name})",
+                          option.default, f"{option.help} (--backend {owners})",
                           "TYPE" if option.choices else "N", choices=option.choices,
                           low=option.low, high=option.high, fingerprint=option.fingerprint,
                           group="models", backend=name)

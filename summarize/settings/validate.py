@@ -281,11 +281,15 @@ def validate_config(config: RunConfig) -> RunConfig:
     from summarize.review import glossaries_from_options
 
     glossaries_from_options(tuple(glossary), targets)  # a bad file: one line, before any model
-    return replace(
+    if not isinstance(config.backend_choice, str):
+        raise ConfigError("backend_choice must be a string")
+    from summarize.run.engine_choice import choose_backend
+
+    return choose_backend(replace(
         config, inputs=tuple(str(p) for p in config.inputs), targets=targets,
         source_lang=source, glossary=tuple(glossary), out_dir=str(config.out_dir),
         models_dir=str(config.models_dir), summarizer=summarizer, translator=translator,
-        backend_options=options)
+        backend_options=options))
 
 
 def split_langs(values: Any) -> Any:
