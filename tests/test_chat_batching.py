@@ -182,3 +182,37 @@ def test_cpu_budget_follows_the_cache_size_and_the_user_setting_wins(tiny_chat):
     run = RunConfig(inputs=("-",), summarizer=RoleConfig(model=path))
     assert budget_for(run, tiny).tokens == CPU_BATCH_TOKENS[1]
     assert budget_for(RunConfig(inputs=("-",), batch_tokens=777), tiny).tokens == 777
+
+
+def test_repetition_penalty_leaves_the_padding_out():
+    """A left-padded row is penalised as the same prompt alone (the stock processor also
+    penalises the pad id, a stop token for Qwen, so padded rows stopped less often)."""
+    import torch
+    from transformers import RepetitionPenaltyLogitsProcessor
+
+    from summarize.backends.chat_torch import OwnTokensPenalty
+
+    pad, vocab = 7, 12
+    scores = torch.linspace(-3, 3, vocab).repeat(2, 1)
+    alone = torch.tensor([[3, 5, 3]])
+    batch = torch.tensor([[pad, pad, 3, 5, 3], [1, 2, 4, 6, 8]])
+    stock = RepetitionPenaltyLogitsProcessor(1.5)(alone, scores[:1].clone())
+    ours = OwnTokensPenalty(1.5, [2, 0])(batch, scores.clone())
+    assert torch.equal(ours[0], stock[0])  # the pad's score is left alone
+    assert not torch.equal(RepetitionPenaltyLogitsProcessor(1.5)(batch, scores.clone())[0],
+                           stock[0])  # what the stock processor did to the padded row
+    # beams: each request's rows repeat its start
+    beams = OwnTokensPenalty(1.5, [2, 0])(batch.repeat_interleave(2, 0),
+                                          scores.repeat_interleave(2, 0).clone())
+    assert torch.equal(beams[0], stock[0]) and torch.equal(beams[1], stock[0])
+
+
+@pytest.mark.parametrize("path", ["rows", "batch"])
+def test_a_repetition_penalty_gives_each_prompt_its_answer_alone(tiny_chat, path):
+    backend = _backend(tiny_chat("qwen3"))
+    backend.prefill = path
+    requests = _requests()
+    settings = {"num_beams": 1, "do_sample": False, "repetition_penalty": 1.3}
+    together = backend.generate(requests, settings, [8] * len(requests))
+    alone = [backend.generate([r], settings, [8]).texts[0] for r in requests]
+    assert together.texts == alone

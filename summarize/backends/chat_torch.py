@@ -17,7 +17,12 @@ from pathlib import Path
 from typing import Any
 
 import torch
-from transformers import AutoModelForCausalLM, GenerationConfig, LogitsProcessorList
+from transformers import (
+    AutoModelForCausalLM,
+    GenerationConfig,
+    LogitsProcessor,
+    LogitsProcessorList,
+)
 
 from summarize.backends import BackendInfo, BatchOutOfMemory, Generated, Prompt, Request
 from summarize.backends.chat import ChatAsking, no_template_message
@@ -69,6 +74,32 @@ def cpu_batch_tokens(config: Any, dtype: torch.dtype) -> int:
     """
     low, high = CPU_BATCH_TOKENS
     return max(low, min(high, CPU_KV_BYTES // kv_bytes_per_token(config, dtype)))
+
+
+class OwnTokensPenalty(LogitsProcessor):
+    """transformers' ``repetition_penalty`` over each row's own tokens only.
+
+    Batches are left-padded, and a chat model's pad token is often its stop token (Qwen's
+    ``<|im_end|>``): the stock processor penalises every token id in ``input_ids``, pads
+    included, so a padded row would be less likely to stop than the same prompt alone, and
+    answers would depend on their batch-mates. Here row ``i``'s first ``starts[i]``
+    positions (its padding) are left out; beam rows repeat their request's start.
+    """
+
+    def __init__(self, penalty: float, starts: Sequence[int]):
+        self.penalty = penalty
+        self.starts = torch.tensor(list(starts), dtype=torch.long)
+
+    def __call__(self, input_ids: torch.Tensor, scores: torch.Tensor) -> torch.Tensor:
+        starts = self.starts.to(input_ids.device)
+        if input_ids.shape[0] != starts.shape[0]:  # beams: rows of a request are adjacent
+            starts = starts.repeat_interleave(input_ids.shape[0] // starts.shape[0])
+        positions = torch.arange(input_ids.shape[1], device=input_ids.device)
+        own = (positions[None, :] >= starts[:, None]).to(torch.int32)
+        seen = torch.zeros(scores.shape, dtype=torch.int32, device=scores.device)
+        seen.scatter_add_(1, input_ids.to(scores.device), own.to(scores.device))
+        penalised = torch.where(scores < 0, scores * self.penalty, scores / self.penalty)
+        return torch.where(seen > 0, penalised, scores)
 
 
 class ChatTorch(ChatAsking):
@@ -161,13 +192,21 @@ class ChatTorch(ChatAsking):
             **kwargs, max_new_tokens=max(limits), eos_token_id=self._stops or None,
             pad_token_id=self._pad, bos_token_id=self.generation_config.bos_token_id)
         extra: dict[str, Any] = {}
+        processors: list[Any] = []
+        penalty = config.repetition_penalty
+        if penalty is not None and penalty != 1.0:  # over each row's own tokens, not the pads
+            config.repetition_penalty = 1.0
+            longest = max(len(row) for row in ids)
+            processors.append(OwnTokensPenalty(float(penalty), [longest - len(r) for r in ids]))
         tracker: _ChosenLogProbs | None = None
         if self.return_scores and beams > 1:
             config.output_scores = True
             config.return_dict_in_generate = True
         elif self.return_scores:
             tracker = _ChosenLogProbs()
-            extra["logits_processor"] = LogitsProcessorList([tracker])
+            processors.append(tracker)
+        if processors:
+            extra["logits_processor"] = LogitsProcessorList(processors)
         try:
             with torch.inference_mode():
                 if self._by_rows(beams, kwargs):
