@@ -40,10 +40,14 @@ def windowed(tmp_path_factory: pytest.TempPathFactory):
             for arch in ("gemma3", "gemma4")}
 
 
+@pytest.mark.parametrize("rows", [16, 2])  # prefilled together after their prefix, by 16 or 2
 @pytest.mark.parametrize("arch", ["qwen3", "llama", "gemma3", "gemma4", "gemma3-window",
                                   "gemma4-window"])
 def test_rows_path_answers_as_one_padded_batch_and_as_each_prompt_alone(
-        tiny_chat, windowed, arch):
+        tiny_chat, windowed, arch, rows, monkeypatch):
+    from summarize.backends import chat_batching
+
+    monkeypatch.setattr(chat_batching, "PREFILL_ROWS", rows)
     path = windowed[arch.split("-")[0]] if arch.endswith("window") else tiny_chat(arch)
     backend = _backend(path)
     assert backend._rows_ok
@@ -66,7 +70,8 @@ def test_rows_path_answers_as_one_padded_batch_and_as_each_prompt_alone(
         assert a == pytest.approx(b, abs=1e-3)
     assert len(set(results["rows"].texts)) > 3  # the answers depend on the prompts
     # every request of a task and language pair shares its instruction: computed once each
-    assert backend._prefixes.misses == 3 and backend._prefixes.hits > 10
+    # (and fetched once per call that has such requests)
+    assert backend._prefixes.misses == 3 and backend._prefixes.hits >= len(requests)
 
 
 def test_cpu_uses_the_rows_path_and_beam_search_the_padded_batch(tiny_chat, monkeypatch):

@@ -13,14 +13,20 @@ So :func:`prefill_and_decode`:
 1. takes each prompt's *prefix*, the tokens it shares with the same request rendered with
    no text (:meth:`PrefixCache.prefix_length`), whose keys and values it computes once and
    keeps (:class:`PrefixCache`, a few entries, least recently used out);
-2. prefills the rest of each prompt alone (batch of one, no padding, so the causal fast
-   path), on top of its prefix, all but the last token;
+2. prefills the rest of each prompt (all but its last token) on top of its prefix: rows
+   of similar length together, right-padded, at most :data:`PREFILL_ROWS` rows and
+   :data:`PREFILL_TOKENS` tokens a pass (padding after a row's own tokens is never seen by
+   them under the causal mask; each row's keys and values are cut to its length), or
+   alone for models with sliding-window layers (whose cache keeps the batch's last window,
+   not each row's). Measured on the bench's 2-core CPU, SmolLM2-135M's shape, 150
+   one-sentence translations: prefill 14.7 s one row at a time, 7.9 s by 16 rows (8.8 s
+   by 64, 12.3 s by 256);
 3. lays the rows' caches side by side, left-padded (each row's positions come from the
    attention mask, so they are the positions the prefill used), and lets ``generate``
    decode every row together from its last prompt token.
 
-A row's result depends on that row alone (its prefix is computed alone, its prefill
-alone); only the decode steps see the batch, as in any left-padded batch. It applies to
+A row's prefix is computed alone; its prefill and decode steps share passes with other
+rows, as in any batch (greedy texts equal each prompt's alone: tests/test_chat_batching.py). It applies to
 models whose cache layers are all full or sliding-window attention (Llama, Qwen3, SmolLM,
 Gemma 3); :func:`supported` says so, and the engine runs one padded ``generate`` otherwise.
 """
@@ -39,6 +45,10 @@ import torch
 PREFIX_CACHE_BYTES = 256 * 2**20
 #: Shortest shared prefix worth caching (shorter ones are prefilled with their row).
 MIN_PREFIX = 8
+#: Rows prefilled together after a shared prefix, right-padded (models whose cache layers
+#: all keep every position), at most this many rows and tokens (rows x longest) per pass.
+PREFILL_ROWS = 16
+PREFILL_TOKENS = 512
 
 
 def supported(model: Any) -> bool:
@@ -117,13 +127,14 @@ class PrefixCache:
 
 def _forward(model: Any, ids: torch.Tensor, prefix: list[tuple[torch.Tensor, torch.Tensor]]
              | None, start: int) -> Any:
-    """Run ``ids`` (batch of one, positions from ``start``) on top of ``prefix``'s cache;
+    """Run ``ids`` (rows of one length, positions from ``start``) on top of ``prefix``'s cache;
     returns the cache (prefix and ``ids``)."""
     from transformers import DynamicCache
 
     cache = DynamicCache(ddp_cache_data=prefix, config=model.config) if prefix else \
         DynamicCache(config=model.config)
-    positions = torch.arange(start, start + ids.shape[1], device=ids.device)[None]
+    positions = torch.arange(start, start + ids.shape[1], device=ids.device)[None].expand(
+        ids.shape[0], -1)
     model(input_ids=ids, position_ids=positions, cache=cache, use_cache=True,
           logits_to_keep=1)
     return cache
@@ -152,17 +163,31 @@ def prefill_and_decode(model: Any, rows: Sequence[Sequence[int]],
     cached = [len(row) - 1 for row in rows]  # every prompt token but the last is prefilled
     width = max(cached)
     decode = _DecodeCache(model, len(rows), width, width + 1 + max_new_tokens)
+    together = _full_attention_only(model)
+    starts: dict[int, int] = {}
+    by_prefix: dict[tuple[int, ...], list[int]] = {}
     for i, row in enumerate(rows):
         n_prefix = min(prefix_lengths[i], cached[i])
-        prefix = prefixes.get(tuple(row[:n_prefix])) if n_prefix >= MIN_PREFIX else None
-        start = n_prefix if prefix is not None else 0
-        rest = torch.tensor([list(row[start:cached[i]])], dtype=torch.long, device=device)
-        if rest.shape[1]:
-            decode.put(i, [(layer.keys, layer.values)
-                           for layer in _forward(model, rest, prefix, start).layers])
-        elif prefix is not None:
-            decode.put(i, prefix)
-        # else a one-token prompt: nothing to prefill
+        key = tuple(row[:n_prefix]) if n_prefix >= MIN_PREFIX else ()
+        starts[i] = len(key)
+        by_prefix.setdefault(key, []).append(i)
+    for key, members in by_prefix.items():
+        prefix = prefixes.get(key) if key else None
+        start = len(key)
+        members.sort(key=lambda i: cached[i] - start)
+        chunk: list[int] = []
+        for i in members:
+            if cached[i] == start:  # nothing after the prefix (or a one-token prompt)
+                if prefix is not None:
+                    decode.put(i, prefix)
+                continue
+            if chunk and (not together or len(chunk) >= PREFILL_ROWS
+                          or (cached[i] - start) * (len(chunk) + 1) > PREFILL_TOKENS):
+                _prefill(model, [rows[j] for j in chunk], chunk, cached, prefix, start, decode)
+                chunk = []
+            chunk.append(i)
+        if chunk:
+            _prefill(model, [rows[j] for j in chunk], chunk, cached, prefix, start, decode)
     input_ids = torch.full((len(rows), width + 1), pad, dtype=torch.long)
     mask = torch.zeros((len(rows), width + 1), dtype=torch.long)
     for i, row in enumerate(rows):
@@ -171,6 +196,49 @@ def prefill_and_decode(model: Any, rows: Sequence[Sequence[int]],
     out = model.generate(input_ids=input_ids.to(device), attention_mask=mask.to(device),
                          cache=decode.finish(), **generate_kwargs)
     return out, width + 1
+
+
+def _full_attention_only(model: Any) -> bool:
+    """Whether every cache layer of ``model`` keeps all its positions (no sliding window):
+    then rows are prefilled together, right-padded (a sliding layer would keep the padded
+    batch's last window, not each row's)."""
+    from transformers import DynamicCache
+    from transformers.cache_utils import DynamicLayer
+
+    try:
+        return all(type(layer) is DynamicLayer
+                   for layer in DynamicCache(config=model.config).layers)
+    except Exception:
+        return False
+
+
+def _prefill(model: Any, chunk_rows: list[Sequence[int]], chunk: list[int],
+             cached: list[int], prefix: list[tuple[torch.Tensor, torch.Tensor]] | None,
+             start: int, decode: _DecodeCache) -> None:
+    """Prefill ``chunk``'s rows (all but their last token) on top of their shared
+    ``prefix``: one row alone, or several right-padded in one forward pass. Right padding
+    comes after each row's own tokens, so under the causal mask none of them sees it; each
+    row's keys and values are then cut to its own length."""
+    device = model.device
+    if len(chunk) == 1:
+        i = chunk[0]
+        rest = torch.tensor([list(chunk_rows[0][start:cached[i]])], dtype=torch.long,
+                            device=device)
+        decode.put(i, [(layer.keys, layer.values)
+                       for layer in _forward(model, rest, prefix, start).layers])
+        return
+    longest = max(cached[i] for i in chunk) - start
+    ids = torch.zeros((len(chunk), longest), dtype=torch.long)
+    for j, (i, row) in enumerate(zip(chunk, chunk_rows, strict=True)):
+        ids[j, :cached[i] - start] = torch.tensor(list(row[start:cached[i]]))
+    shared = None
+    if prefix is not None:
+        shared = [(k.expand(len(chunk), *k.shape[1:]), v.expand(len(chunk), *v.shape[1:]))
+                  for k, v in prefix]
+    cache = _forward(model, ids.to(device), shared, start)
+    for j, i in enumerate(chunk):
+        decode.put(i, [(layer.keys[j:j + 1, :, :cached[i]], layer.values[j:j + 1, :, :cached[i]])
+                       for layer in cache.layers])
 
 
 class _DecodeCache:
