@@ -26,9 +26,10 @@ So :func:`prefill_and_decode`:
    decode every row together from its last prompt token.
 
 A row's prefix is computed alone; its prefill and decode steps share passes with other
-rows, as in any batch (greedy texts equal each prompt's alone: tests/test_chat_batching.py). It applies to
-models whose cache layers are all full or sliding-window attention (Llama, Qwen3, SmolLM,
-Gemma 3); :func:`supported` says so, and the engine runs one padded ``generate`` otherwise.
+rows, as in any batch (greedy texts equal each prompt's alone:
+tests/test_chat_batching.py). It applies to models whose cache layers are all full or
+sliding-window attention (Llama, Qwen3, SmolLM, Gemma 3); :func:`supported` says so, and
+the engine runs one padded ``generate`` otherwise.
 """
 
 from __future__ import annotations
