@@ -96,6 +96,7 @@ def test_a_default_run_uses_ct2_and_says_why(tiny_bart, tiny_marian, article_dir
     assert result.exit_code == 0, result.output
     said = " ".join(result.output.split())  # the console wraps long lines
     assert "engine: ct2: a CPU with CTranslate2 installed" in said
+    assert any(line.startswith("engine: ct2") for line in result.output.splitlines())
     stats = json.loads((out / "stats.json").read_text("utf-8"))
     assert stats["backend"] == "ct2" and "CTranslate2 installed" in stats["backend_choice"]
     assert {m["engine"] for m in stats["models"]} == {"ct2"}

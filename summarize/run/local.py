@@ -35,7 +35,7 @@ from summarize.records import ArticleResult, InputFailure
 from summarize.run.dedupe import DedupeBook
 from summarize.run.groups import Admission, Group, form_groups
 from summarize.run.hooks import Hooks
-from summarize.run.models import LoadedModels, describe_models
+from summarize.run.models import LoadedModels, describe_engine, describe_models
 from summarize.run.overlap import Handoff, Writer, produce, start_pool
 from summarize.run.process import GroupProcessor, failure_record
 from summarize.run.progress import LockedReporter, Reporter
@@ -213,6 +213,9 @@ class Engine:
         if self.models is None:
             self.models = self.load()
             self.reporter.note(describe_models(self.config, self.models))
+            engine = describe_engine(self.config)
+            if engine:
+                self.reporter.note(engine)
             self.collector.stage_s["load"] += self.models.load_s
             self.collector.import_s += self.models.import_s
             self.processor = GroupProcessor(self.config, self.models, self.collector,

@@ -433,7 +433,12 @@ def describe_models(config: RunConfig, models: LoadedModels) -> str:
         if not given:
             why = " (default with a GPU)" if uses_chat_defaults(config) else " (default)"
         parts.append(f"{info.role.replace('translator:', 'translator ')} {info.model_id}{why}")
-    line = "models: " + "; ".join(parts) if parts else "models: none"
-    if config.backend_choice.startswith(f"{config.backend}: "):  # --backend auto chose it
-        line += f"\nengine: {config.backend_choice}"
-    return line
+    return "models: " + "; ".join(parts) if parts else "models: none"
+
+
+def describe_engine(config: RunConfig) -> str | None:
+    """The line saying which engine ``--backend auto`` chose and why (None when the user
+    named one)."""
+    if config.backend_choice.startswith(f"{config.backend}: "):
+        return f"engine: {config.backend_choice}"
+    return None
