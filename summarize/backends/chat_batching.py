@@ -67,6 +67,18 @@ def supported(model: Any) -> bool:
                                 for layer in layers)
 
 
+def cache_argument(model: Any) -> str:
+    """The name a model's ``forward`` (and ``generate``) takes its cache by: ``cache`` in
+    transformers 5.2x, ``past_key_values`` before (5.19 still; the range admits both)."""
+    import inspect
+
+    try:
+        names = inspect.signature(model.forward).parameters
+    except (TypeError, ValueError):
+        return "past_key_values"
+    return "cache" if "cache" in names else "past_key_values"
+
+
 def common_prefix(a: Sequence[int], b: Sequence[int]) -> int:
     """Length of the longest common prefix of two token rows."""
     n = min(len(a), len(b))
@@ -136,7 +148,7 @@ def _forward(model: Any, ids: torch.Tensor, prefix: list[tuple[torch.Tensor, tor
         DynamicCache(config=model.config)
     positions = torch.arange(start, start + ids.shape[1], device=ids.device)[None].expand(
         ids.shape[0], -1)
-    model(input_ids=ids, position_ids=positions, cache=cache, use_cache=True,
+    model(input_ids=ids, position_ids=positions, **{cache_argument(model): cache}, use_cache=True,
           logits_to_keep=1)
     return cache
 
@@ -195,7 +207,7 @@ def prefill_and_decode(model: Any, rows: Sequence[Sequence[int]],
         input_ids[i, width + 1 - len(row):] = torch.tensor(list(row), dtype=torch.long)
         mask[i, width + 1 - len(row):] = 1
     out = model.generate(input_ids=input_ids.to(device), attention_mask=mask.to(device),
-                         cache=decode.finish(), **generate_kwargs)
+                         **{cache_argument(model): decode.finish()}, **generate_kwargs)
     return out, width + 1
 
 
