@@ -34,6 +34,8 @@ the engine runs one padded ``generate`` otherwise.
 
 from __future__ import annotations
 
+import functools
+import inspect
 import threading
 from collections import OrderedDict
 from collections.abc import Sequence
@@ -55,25 +57,34 @@ PREFILL_TOKENS = 512
 def supported(model: Any) -> bool:
     """Whether :func:`prefill_and_decode` can run ``model``: a decoder whose dynamic cache
     is made of full or sliding-window attention layers only (no shared or linear layers)."""
-    from transformers import DynamicCache
     from transformers.cache_utils import DynamicLayer, DynamicSlidingWindowLayer
 
+    layers = _cache_layer_types(model)
+    return bool(layers) and layers <= {DynamicLayer, DynamicSlidingWindowLayer}
+
+
+def _cache_layer_types(model: Any) -> set[type]:
+    """The types of the layers of ``model``'s dynamic cache (empty when the cache cannot
+    read its config)."""
+    from transformers import DynamicCache
+
     try:
-        cache = DynamicCache(config=model.config)
+        return {type(layer) for layer in getattr(DynamicCache(config=model.config), "layers",
+                                                 None) or ()}
     except Exception:  # a config the cache cannot read: not this path
-        return False
-    layers = getattr(cache, "layers", None)
-    return bool(layers) and all(type(layer) in (DynamicLayer, DynamicSlidingWindowLayer)
-                                for layer in layers)
+        return set()
 
 
 def cache_argument(model: Any) -> str:
     """The name a model's ``forward`` (and ``generate``) takes its cache by: ``cache`` in
     transformers 5.2x, ``past_key_values`` before (5.19 still; the range admits both)."""
-    import inspect
+    return _cache_argument(type(model))
 
+
+@functools.cache
+def _cache_argument(cls: type) -> str:
     try:
-        names = inspect.signature(model.forward).parameters
+        names = inspect.signature(cls.forward).parameters
     except (TypeError, ValueError):
         return "past_key_values"
     return "cache" if "cache" in names else "past_key_values"
@@ -102,6 +113,8 @@ class PrefixCache:
     def __init__(self, model: Any, max_bytes: int = PREFIX_CACHE_BYTES):
         self.model = model
         self.max_bytes = max_bytes
+        #: Rows of this model are prefilled together (see :func:`prefill_and_decode`).
+        self.together = _full_attention_only(model)
         self._entries: OrderedDict[tuple[int, ...], list[tuple[torch.Tensor, torch.Tensor]]]
         self._entries = OrderedDict()
         self._lock = threading.Lock()
@@ -176,7 +189,7 @@ def prefill_and_decode(model: Any, rows: Sequence[Sequence[int]],
     cached = [len(row) - 1 for row in rows]  # every prompt token but the last is prefilled
     width = max(cached)
     decode = _DecodeCache(model, len(rows), width, width + 1 + max_new_tokens)
-    together = _full_attention_only(model)
+    together = prefixes.together
     starts: dict[int, int] = {}
     by_prefix: dict[tuple[int, ...], list[int]] = {}
     for i, row in enumerate(rows):
@@ -215,14 +228,9 @@ def _full_attention_only(model: Any) -> bool:
     """Whether every cache layer of ``model`` keeps all its positions (no sliding window):
     then rows are prefilled together, right-padded (a sliding layer would keep the padded
     batch's last window, not each row's)."""
-    from transformers import DynamicCache
     from transformers.cache_utils import DynamicLayer
 
-    try:
-        return all(type(layer) is DynamicLayer
-                   for layer in DynamicCache(config=model.config).layers)
-    except Exception:
-        return False
+    return _cache_layer_types(model) == {DynamicLayer}
 
 
 def _prefill(model: Any, chunk_rows: list[Sequence[int]], chunk: list[int],
