@@ -24,7 +24,7 @@ from transformers import (
     LogitsProcessorList,
 )
 
-from summarize.backends import BackendInfo, BatchOutOfMemory, Generated, Prompt, Request
+from summarize.backends import BatchOutOfMemory, Generated, Prompt, Request
 from summarize.backends.chat import ChatAsking, no_template_message
 from summarize.backends.chat_batching import PrefixCache, common_prefix, prefill_and_decode
 from summarize.backends.chat_batching import supported as prefill_supported
@@ -41,10 +41,10 @@ from summarize.backends.hf_common import (
 )
 from summarize.backends.hf_torch import (
     _ChosenLogProbs,
-    device_name,
     load_weights,
     pad_batch,
     to_device,
+    torch_info,
 )
 from summarize.errors import ConfigError, ModelLoadError
 
@@ -132,13 +132,8 @@ class ChatTorch(ChatAsking):
         self.config = model.config
         self.generation_config = model.generation_config
         self.device = model.device
-        self.info = BackendInfo(
-            model_id=model_id, path=path, revision=revision, license=license,
-            family=model.config.model_type, engine="torch", device=str(model.device),
-            device_name=device_name(model.device),
-            dtype=str(model.dtype).replace("torch.", ""), tuning=dict(tuning or {}),
-            prompt="chat template",
-        )
+        self.info = torch_info(model_id, model, path=path, revision=revision, license=license,
+                               tuning=tuning, prompt="chat template")
         self._init_chat(model_id, prompts, role)
         tokenizer.padding_side = "left"
         pad = tokenizer.pad_token_id

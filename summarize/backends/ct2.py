@@ -41,7 +41,6 @@ from summarize.backends import (
     BatchOutOfMemory,
     Generated,
     Prompt,
-    Request,
     setting,
 )
 from summarize.backends.catalog import KNOWN_LICENSES
@@ -51,10 +50,8 @@ from summarize.backends.hf_common import (
     Seq2SeqAsking,
     card_license,
     end_ids,
-    group_by_plan,
     is_seq2seq,
     load_tokenizer,
-    merge_parts,
     model_revision,
     quietly,
     resolve_config,
@@ -226,18 +223,6 @@ class CT2Backend(Seq2SeqAsking):
         if forced is None:
             return None
         return [self.tokenizer.convert_ids_to_tokens(forced)]
-
-    @quietly
-    def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
-                 max_new_tokens: Sequence[int]) -> Generated:
-        """Answer the requests; one CTranslate2 batch per forced first token (see Backend)."""
-        ids, plans = self._ids(requests)
-        groups = group_by_plan(requests, plans)
-        if len(groups) == 1:
-            return self._generate(ids, plans[0], settings, list(max_new_tokens))
-        return merge_parts(len(requests), [
-            (g, self._generate([ids[i] for i in g], plans[g[0]], settings,
-                               [max_new_tokens[i] for i in g])) for g in groups])
 
     def _generate(self, ids: list[list[int]], plan: LangPlan | None,
                   settings: Mapping[str, Any], max_new_tokens: list[int]) -> Generated:

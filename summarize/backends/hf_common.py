@@ -524,6 +524,23 @@ class Seq2SeqAsking:
             finally:
                 self.tokenizer.src_lang = previous
 
+    @quietly
+    def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
+                 max_new_tokens: Sequence[int]) -> Generated:
+        """Answer the requests: one engine batch (``_generate``) per forced first token
+        (see Backend)."""
+        ids, plans = self._ids(requests)
+        groups = group_by_plan(requests, plans)
+        if len(groups) == 1:
+            return self._generate(ids, plans[0], settings, list(max_new_tokens))
+        return merge_parts(len(requests), [
+            (g, self._generate([ids[i] for i in g], plans[g[0]], settings,
+                               [max_new_tokens[i] for i in g])) for g in groups])
+
+    def _generate(self, ids: list[list[int]], plan: LangPlan | None,
+                  settings: Mapping[str, Any], max_new_tokens: list[int]) -> Generated:
+        raise NotImplementedError  # the engine's batch
+
     def count_tokens(self, requests: Sequence[Request]) -> list[int]:
         """Encoder tokens of each request, special and language tokens included."""
         if not requests:

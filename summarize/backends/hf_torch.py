@@ -24,7 +24,6 @@ from summarize.backends import (
     BatchOutOfMemory,
     Generated,
     Prompt,
-    Request,
 )
 from summarize.backends.catalog import KNOWN_LICENSES
 from summarize.backends.cpu_tuning import apply_cpu_tuning
@@ -34,11 +33,9 @@ from summarize.backends.hf_common import (
     card_license,
     cut_outputs,
     end_ids,
-    group_by_plan,
     is_seq2seq,
     load_error,
     load_tokenizer,
-    merge_parts,
     model_revision,
     quietly,
     resolve_config,
@@ -179,6 +176,18 @@ def to_device(tensors: dict[str, torch.Tensor], device: torch.device) -> dict[st
     return {k: v.to(device) for k, v in tensors.items()}
 
 
+def torch_info(model_id: str, model: Any, *, path: str, revision: str | None,
+               license: str | None, tuning: dict[str, Any] | None, **extra: Any
+               ) -> BackendInfo:
+    """What stats.json and the report say of a model the torch engine runs (its family,
+    device, dtype and CPU tuning; ``extra``: the engine's own fields)."""
+    return BackendInfo(
+        model_id=model_id, path=path, revision=revision, license=license,
+        family=model.config.model_type, engine="torch", device=str(model.device),
+        device_name=device_name(model.device),
+        dtype=str(model.dtype).replace("torch.", ""), tuning=dict(tuning or {}), **extra)
+
+
 class Seq2SeqTorch(Seq2SeqAsking):
     """A transformers seq2seq model and its tokenizer on one device (the Backend contract).
 
@@ -203,29 +212,13 @@ class Seq2SeqTorch(Seq2SeqAsking):
         self.config = model.config
         self.generation_config = model.generation_config
         self.device = model.device
-        self.info = BackendInfo(
-            model_id=model_id, path=path, revision=revision, license=license,
-            family=model.config.model_type, engine="torch", device=str(model.device),
-            device_name=device_name(model.device),
-            dtype=str(model.dtype).replace("torch.", ""), tuning=dict(tuning or {}),
-            language_family=None, prompt="text prefix and language tokens",
-        )
+        self.info = torch_info(model_id, model, path=path, revision=revision, license=license,
+                               tuning=tuning, language_family=None,
+                               prompt="text prefix and language tokens")
         self._init_asking(model_id, prompts)
         family = self.language_family()
         if family != "generic":
             self.info = _with(self.info, language_family=family)
-
-    @quietly
-    def generate(self, requests: Sequence[Request], settings: Mapping[str, Any],
-                 max_new_tokens: Sequence[int]) -> Generated:
-        """Answer the requests; one padded batch per forced first token (see Backend)."""
-        ids, plans = self._ids(requests)
-        groups = group_by_plan(requests, plans)
-        if len(groups) == 1:
-            return self._generate(ids, plans[0], settings, list(max_new_tokens))
-        return merge_parts(len(requests), [
-            (g, self._generate([ids[i] for i in g], plans[g[0]], settings,
-                               [max_new_tokens[i] for i in g])) for g in groups])
 
     def _generate(self, ids: list[list[int]], plan: LangPlan | None,
                   settings: Mapping[str, Any], max_new_tokens: list[int]) -> Generated:
